@@ -1,0 +1,109 @@
+// UTF-8 without TextEncoder/TextDecoder (XS builds do not always carry them). Malformed input is
+// decoded to U+FFFD, never thrown on, because it comes straight off the network.
+
+const REPLACEMENT = 0xfffd;
+const CHUNK = 4096;
+
+/** Number of bytes `text` takes in UTF-8. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0x10000) n += 4; // engines whose strings index code points (XS)
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Writes `text` as UTF-8 into `out` at `offset` (which must have room for utf8Length(text) bytes)
+ * and returns the offset after it. Lone surrogates become U+FFFD.
+ */
+export function utf8Write(text: string, out: Uint8Array, offset: number): number {
+  let o = offset;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
+      } else c = REPLACEMENT;
+    }
+    if (c < 0x80) out[o++] = c;
+    else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    } else {
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 0x3f);
+      out[o++] = 0x80 | ((c >> 6) & 0x3f);
+      out[o++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return o;
+}
+
+export function utf8Encode(text: string): Uint8Array {
+  const out = new Uint8Array(utf8Length(text));
+  utf8Write(text, out, 0);
+  return out;
+}
+
+/**
+ * Decodes bytes[start, end) as UTF-8 the way the WHATWG decoder does: each maximal invalid
+ * subsequence becomes one U+FFFD (so the result equals TextDecoder's where that exists).
+ */
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let result = "";
+  const points: number[] = []; // code points; fromCodePoint is exact in engines with UTF-16 or UTF-8 strings
+  let i = start;
+  while (i < end) {
+    const b = bytes[i++];
+    let cp = REPLACEMENT;
+    let need = 0;
+    let lower = 0x80;
+    let upper = 0xbf;
+    if (b < 0x80) cp = b;
+    else if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2; cp = b & 0x0f;
+      if (b === 0xe0) lower = 0xa0; // no overlong forms
+      if (b === 0xed) upper = 0x9f; // no surrogates
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3; cp = b & 0x07;
+      if (b === 0xf0) lower = 0x90;
+      if (b === 0xf4) upper = 0x8f; // nothing above U+10FFFF
+    }
+    while (need > 0) {
+      const c = i < end ? bytes[i] : -1;
+      if (c < lower || c > upper) {
+        cp = REPLACEMENT; // the offending byte is not consumed: it starts the next sequence
+        break;
+      }
+      cp = (cp << 6) | (c & 0x3f);
+      lower = 0x80;
+      upper = 0xbf;
+      i++;
+      need--;
+    }
+    points.push(cp);
+    if (points.length >= CHUNK) {
+      result += String.fromCodePoint.apply(null, points);
+      points.length = 0;
+    }
+  }
+  if (points.length > 0) result += String.fromCodePoint.apply(null, points);
+  return result;
+}
+
+function isLow(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
