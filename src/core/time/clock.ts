@@ -1,0 +1,80 @@
+// The plug's wall clock: UTC from the clock port, corrected by whatever `time.set_time` or
+// `time.set_timezone` told it, shown in the TP-Link zone (index 0-109) with that zone's DST rule.
+
+import type { ClockPort } from "../../ports/ports.js";
+import { int } from "../params.js";
+import { daysInMonth, joinLocal, splitLocal } from "./civil.js";
+import { localToUtc, parseTzRule, utcOffsetAt, type TzRule } from "./tzrule.js";
+import { DEFAULT_ZONE, ZONE_COUNT, zoneRule } from "./zones.js";
+
+export interface LocalTime {
+  year: number;
+  month: number;
+  mday: number;
+  hour: number;
+  min: number;
+  sec: number;
+  wday: number;
+}
+
+export class WallClock {
+  /** Added to the port's clock: what set_time/set_timezone corrected. */
+  private correctionMs = 0;
+  private setByClient = false;
+  private zoneIndex = DEFAULT_ZONE;
+  private rule: TzRule;
+
+  constructor(private readonly port: ClockPort, zone: number = DEFAULT_ZONE) {
+    this.rule = parseTzRule(zoneRule(DEFAULT_ZONE)!)!;
+    this.setZone(zone);
+  }
+
+  get zone(): number {
+    return this.zoneIndex;
+  }
+
+  /** True once a time source answered: the platform's (host clock, SNTP) or a client's set_time. */
+  synced(): boolean {
+    return this.setByClient || this.port.synced();
+  }
+
+  utcMs(): number {
+    return this.port.now() + this.correctionMs;
+  }
+
+  /** Local wall time in the configured zone. */
+  local(): LocalTime {
+    const utc = this.utcMs();
+    return splitLocal(utc + utcOffsetAt(this.rule, utc) * 1000);
+  }
+
+  /** Switches to TP-Link zone `index`; false (and no change) when it is not 0-109. */
+  setZone(index: number): boolean {
+    if (!Number.isInteger(index) || index < 0 || index >= ZONE_COUNT) return false;
+    const rule = parseTzRule(zoneRule(index)!);
+    if (rule === undefined) return false;
+    this.zoneIndex = index;
+    this.rule = rule;
+    return true;
+  }
+
+  /** Sets the clock from a local wall time in the current zone (already validated). */
+  setLocal(t: Omit<LocalTime, "wday">): void {
+    const utc = localToUtc(this.rule, joinLocal(t.year, t.month, t.mday, t.hour, t.min, t.sec));
+    this.correctionMs = utc - this.port.now();
+    this.setByClient = true;
+  }
+}
+
+/** Validates the six date fields of set_time/set_timezone; undefined when any is missing or wrong. */
+export function readLocalTime(p: { readonly [k: string]: unknown }): Omit<LocalTime, "wday"> | undefined {
+  const year = int(p.year, 2000, 2099);
+  const month = int(p.month, 1, 12);
+  const hour = int(p.hour, 0, 23);
+  const min = int(p.min, 0, 59);
+  const sec = int(p.sec, 0, 59);
+  if (year === undefined || month === undefined || hour === undefined || min === undefined || sec === undefined) return undefined;
+  const mday = int(p.mday, 1, daysInMonth(year, month));
+  if (mday === undefined) return undefined;
+  return { year, month, mday, hour, min, sec };
+}

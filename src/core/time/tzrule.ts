@@ -1,0 +1,294 @@
+// POSIX TZ rules (POSIX.1-2024 TZ, as extended by RFC 9636 §3.3.1 for TZif footers):
+//
+//   std offset [dst [offset] [,start[/time],end[/time]]]
+//
+// Names are 3+ letters or <...> quoted (letters, digits, '+', '-'); they are checked and dropped.
+// Offsets are [+-]hh[:mm[:ss]] hours WEST of UTC ("PST8" = UTC-8); stored here as seconds EAST.
+// The DST offset defaults to one hour ahead of standard time. Dates are Mm.w.d (day d, 0 = Sunday,
+// of week w, 5 = last, of month m), Jn (1..365, February 29 never counted) or n (0..365, counting
+// February 29). Times are [+-]hhh[:mm[:ss]] in -167..167 hours (default 02:00), on the local clock
+// in force just before the transition: standard time for the start, DST for the end. "M3.5.0/-1"
+// and "J365/25" are therefore legal. DST with no rule falls back to the US rule M3.2.0,M11.1.0 as
+// tzcode does. The start may fall after the end within a year (southern hemisphere).
+//
+// Parse once with parseTzRule, then evaluate with integer arithmetic and no allocation.
+
+import { MS_PER_DAY, daysFromCivil, daysInMonth, isLeapYear, weekday, yearFromDays } from "./civil.js";
+
+/** Transition date forms (TzRule.startKind / endKind). */
+export const DATE_MWD = 0; // Mm.w.d
+export const DATE_JULIAN1 = 1; // Jn, 1..365, no leap day
+export const DATE_JULIAN0 = 2; // n, 0..365, leap day counted
+
+/** A parsed POSIX TZ rule. All offsets and times are in seconds. */
+export interface TzRule {
+  /** Standard time offset, seconds east of UTC (local = UTC + std). */
+  readonly std: number;
+  /** DST offset, seconds east of UTC; equal to std when the rule has no DST. */
+  readonly dst: number;
+  readonly hasDst: boolean;
+  /** DATE_MWD, DATE_JULIAN1 or DATE_JULIAN0. */
+  readonly startKind: number;
+  /** Mm.w.d: month 1..12 (0 for the other forms). */
+  readonly startMonth: number;
+  /** Mm.w.d: week 1..5 (0 for the other forms). */
+  readonly startWeek: number;
+  /** Mm.w.d: weekday 0..6; Jn: 1..365; n: 0..365. */
+  readonly startDay: number;
+  /** Seconds after local midnight of the start date, on standard time. */
+  readonly startTime: number;
+  readonly endKind: number;
+  readonly endMonth: number;
+  readonly endWeek: number;
+  readonly endDay: number;
+  /** Seconds after local midnight of the end date, on DST. */
+  readonly endTime: number;
+}
+
+// ---- parser: a cursor over one string, in module state (parsing is synchronous and rare) ----
+
+let src = "";
+let pos = 0;
+// Last date parsed by parseDate().
+let dKind = 0;
+let dMonth = 0;
+let dWeek = 0;
+let dDay = 0;
+
+function peek(): number {
+  return pos < src.length ? src.charCodeAt(pos) : -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isAlpha(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Reads 1..maxDigits decimal digits; -1 if there is none. */
+function readNum(maxDigits: number): number {
+  let n = 0;
+  let k = 0;
+  while (k < maxDigits && isDigit(peek())) {
+    n = n * 10 + (src.charCodeAt(pos) - 48);
+    pos++;
+    k++;
+  }
+  return k === 0 ? -1 : n;
+}
+
+function readName(): boolean {
+  const start = pos;
+  if (peek() === 60 /* < */) {
+    pos++;
+    for (let c = peek(); isAlpha(c) || isDigit(c) || c === 43 || c === 45; c = peek()) pos++;
+    if (pos - start - 1 < 3 || peek() !== 62 /* > */) return false;
+    pos++;
+    return true;
+  }
+  while (isAlpha(peek())) pos++;
+  return pos - start >= 3;
+}
+
+/** [+-]h[h..][:mm[:ss]] with hours <= maxHours, as signed seconds; NaN if malformed. */
+function readHms(maxHours: number, maxHourDigits: number): number {
+  let sign = 1;
+  const c = peek();
+  if (c === 43 /* + */ || c === 45 /* - */) {
+    if (c === 45) sign = -1;
+    pos++;
+  }
+  const h = readNum(maxHourDigits);
+  if (h < 0 || h > maxHours) return NaN;
+  let m = 0;
+  let s = 0;
+  if (peek() === 58 /* : */) {
+    pos++;
+    m = readNum(2);
+    if (m < 0 || m > 59) return NaN;
+    if (peek() === 58) {
+      pos++;
+      s = readNum(2);
+      if (s < 0 || s > 59) return NaN;
+    }
+  }
+  return sign * (h * 3600 + m * 60 + s);
+}
+
+/** Mm.w.d | Jn | n into dKind/dMonth/dWeek/dDay. */
+function readDate(): boolean {
+  const c = peek();
+  if (c === 77 /* M */) {
+    pos++;
+    const m = readNum(2);
+    if (m < 1 || m > 12 || peek() !== 46 /* . */) return false;
+    pos++;
+    const w = readNum(1);
+    if (w < 1 || w > 5 || peek() !== 46) return false;
+    pos++;
+    const d = readNum(1);
+    if (d < 0 || d > 6) return false;
+    dKind = DATE_MWD;
+    dMonth = m;
+    dWeek = w;
+    dDay = d;
+    return true;
+  }
+  if (c === 74 /* J */) {
+    pos++;
+    const n = readNum(3);
+    if (n < 1 || n > 365) return false;
+    dKind = DATE_JULIAN1;
+    dDay = n;
+  } else {
+    const n = readNum(3);
+    if (n < 0 || n > 365) return false;
+    dKind = DATE_JULIAN0;
+    dDay = n;
+  }
+  dMonth = 0;
+  dWeek = 0;
+  return true;
+}
+
+/** Optional "/time" after a date; 02:00 when absent, NaN if malformed. */
+function readTime(): number {
+  if (peek() !== 47 /* / */) return 7200;
+  pos++;
+  return readHms(167, 3);
+}
+
+/**
+ * Parses a POSIX TZ string such as "PST8PDT,M3.2.0,M11.1.0", "<+0545>-5:45" or
+ * "<-04>4<-03>,M9.1.6/24,M4.1.6/24". Returns undefined if it is malformed (including the
+ * implementation-defined ":characters" form).
+ */
+export function parseTzRule(posix: string): TzRule | undefined {
+  src = posix;
+  pos = 0;
+  try {
+    if (!readName()) return undefined;
+    const west = readHms(24, 2);
+    if (west !== west) return undefined; // NaN
+    const std = west === 0 ? 0 : -west; // no -0
+    if (pos === src.length) {
+      return {
+        std, dst: std, hasDst: false,
+        startKind: 0, startMonth: 0, startWeek: 0, startDay: 0, startTime: 0,
+        endKind: 0, endMonth: 0, endWeek: 0, endDay: 0, endTime: 0,
+      };
+    }
+    if (!readName()) return undefined;
+    let dst = std + 3600;
+    const c = peek();
+    if (c === 43 || c === 45 || isDigit(c)) {
+      const dwest = readHms(24, 2);
+      if (dwest !== dwest) return undefined;
+      dst = dwest === 0 ? 0 : -dwest;
+    }
+    if (pos === src.length) {
+      // No transition rule: tzcode's default, the US rule since 2007.
+      return {
+        std, dst, hasDst: true,
+        startKind: DATE_MWD, startMonth: 3, startWeek: 2, startDay: 0, startTime: 7200,
+        endKind: DATE_MWD, endMonth: 11, endWeek: 1, endDay: 0, endTime: 7200,
+      };
+    }
+    if (peek() !== 44 /* , */) return undefined;
+    pos++;
+    if (!readDate()) return undefined;
+    const startKind = dKind, startMonth = dMonth, startWeek = dWeek, startDay = dDay;
+    const startTime = readTime();
+    if (startTime !== startTime || peek() !== 44) return undefined;
+    pos++;
+    if (!readDate()) return undefined;
+    const endTime = readTime();
+    if (endTime !== endTime || pos !== src.length) return undefined;
+    return {
+      std, dst, hasDst: true,
+      startKind, startMonth, startWeek, startDay, startTime,
+      endKind: dKind, endMonth: dMonth, endWeek: dWeek, endDay: dDay, endTime,
+    };
+  } finally {
+    src = "";
+  }
+}
+
+// ---- evaluation ----
+
+/** Local date (days since 1970-01-01) of a transition date in `year`. */
+function transitionDay(kind: number, month: number, week: number, day: number, year: number): number {
+  if (kind === DATE_MWD) {
+    const first = daysFromCivil(year, month, 1);
+    let d = first + ((day - weekday(first) + 7) % 7) + (week - 1) * 7;
+    if (d >= first + daysInMonth(year, month)) d -= 7; // week 5 = last
+    return d;
+  }
+  const jan1 = daysFromCivil(year, 1, 1);
+  if (kind === DATE_JULIAN1) return jan1 + day - 1 + (day >= 60 && isLeapYear(year) ? 1 : 0);
+  return jan1 + day;
+}
+
+function startUtcMs(r: TzRule, year: number): number {
+  return transitionDay(r.startKind, r.startMonth, r.startWeek, r.startDay, year) * MS_PER_DAY + (r.startTime - r.std) * 1000;
+}
+
+function endUtcMs(r: TzRule, year: number): number {
+  return transitionDay(r.endKind, r.endMonth, r.endWeek, r.endDay, year) * MS_PER_DAY + (r.endTime - r.dst) * 1000;
+}
+
+/** True if DST is in force at the instant `utcMs` (ms since the epoch). */
+export function isDstAt(rule: TzRule, utcMs: number): boolean {
+  if (!rule.hasDst) return false;
+  // The state at t is set by the latest transition at or before t. Transitions of a year may
+  // spill up to a week into its neighbours (times up to +-167 h), so look at the year of t on
+  // the standard-time clock and both neighbours. Ties go to the transition that comes later in
+  // the yearly sequence, so "0/0,J365/25" (DST all year) never shows a zero-length gap.
+  const y = yearFromDays(Math.floor((utcMs + rule.std * 1000) / MS_PER_DAY));
+  let best = -Infinity;
+  let dst = false;
+  for (let yr = y - 1; yr <= y + 1; yr++) {
+    const s = startUtcMs(rule, yr);
+    const e = endUtcMs(rule, yr);
+    if (s < e) {
+      // northern: start, then end
+      if (s <= utcMs && s >= best) { best = s; dst = true; }
+      if (e <= utcMs && e >= best) { best = e; dst = false; }
+    } else {
+      // southern: end, then start
+      if (e <= utcMs && e >= best) { best = e; dst = false; }
+      if (s <= utcMs && s >= best) { best = s; dst = true; }
+    }
+  }
+  return dst;
+}
+
+/** Offset from UTC in seconds east in force at the instant `utcMs`: local = utc + offset. */
+export function utcOffsetAt(rule: TzRule, utcMs: number): number {
+  return isDstAt(rule, utcMs) ? rule.dst : rule.std;
+}
+
+/**
+ * The instant (UTC ms) at which the local wall clock reads `localMs` (a wall-clock time encoded
+ * as if it were UTC ms, see civil.ts).
+ *
+ * Wall times that do not exist or exist twice are resolved like this:
+ * - In a gap (spring forward, e.g. 02:30 on a US March change day) the time is read on the
+ *   offset in force before the gap, i.e. as standard time; it maps to the instant after the gap
+ *   (02:30 PST = 03:30 PDT).
+ * - In an overlap (fall back, e.g. 01:30 on a US November change day) the FIRST occurrence is
+ *   chosen, i.e. the time is read as DST (01:30 PDT, not 01:30 PST).
+ * In general: try the larger of the two offsets (the earlier instant) and keep it if the clock
+ * really shows that offset then; otherwise use the smaller one. For ordinary DST, where the DST
+ * offset is the larger, this is exactly the two rules above.
+ */
+export function localToUtc(rule: TzRule, localMs: number): number {
+  if (!rule.hasDst) return localMs - rule.std * 1000;
+  const hi = rule.dst > rule.std ? rule.dst : rule.std;
+  const lo = rule.dst > rule.std ? rule.std : rule.dst;
+  const early = localMs - hi * 1000;
+  if (utcOffsetAt(rule, early) === hi) return early;
+  return localMs - lo * 1000;
+}
