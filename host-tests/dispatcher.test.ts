@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { testPlug } from "./support/fakes.js";
+
+const MODULE = { err_code: -1, err_msg: "module not support" };
+const MEMBER = { err_code: -2, err_msg: "member not support" };
+const INVALID = { err_code: -3, err_msg: "invalid argument" };
+
+describe("dispatcher", () => {
+  it("answers every module and method in request order, each with err_code", async () => {
+    const t = testPlug();
+    const text = '{"time":{"get_timezone":{},"get_time":{}},"system":{"set_relay_state":{"state":1},"get_sysinfo":{}},"cnCloud":{"get_info":{}}}';
+    const answer = await t.ask(text);
+    expect(Object.keys(answer)).toEqual(["time", "system", "cnCloud"]);
+    expect(Object.keys(answer.time)).toEqual(["get_timezone", "get_time"]);
+    expect(Object.keys(answer.system)).toEqual(["set_relay_state", "get_sysinfo"]);
+    for (const mod of Object.values(answer) as Record<string, { err_code: number }>[]) {
+      for (const result of Object.values(mod)) expect(result.err_code).toBe(0);
+    }
+    // the relay was switched before sysinfo was read: methods run in order
+    expect(answer.system.get_sysinfo.relay_state).toBe(1);
+  });
+
+  it("answers unknown modules at module level with -1, smartlife.iot.* included", async () => {
+    const t = testPlug();
+    const answer = await t.ask({
+      "smartlife.iot.homekit": { setup_info_get: {} },
+      "smartlife.iot.dimmer": { get_dimmer_parameters: {} },
+      "smartlife.iot.common.emeter": { get_realtime: {} },
+      bogus: {},
+      system: { get_sysinfo: {} },
+    });
+    expect(answer["smartlife.iot.homekit"]).toEqual(MODULE);
+    expect(answer["smartlife.iot.dimmer"]).toEqual(MODULE);
+    expect(answer["smartlife.iot.common.emeter"]).toEqual(MODULE);
+    expect(answer.bogus).toEqual(MODULE);
+    expect(answer.system.get_sysinfo.err_code).toBe(0);
+  });
+
+  it("answers unknown methods of known modules with -2 next to the others", async () => {
+    const t = testPlug();
+    const answer = await t.ask({
+      schedule: { get_rules: {}, get_realtime: {} },
+      anti_theft: { get_next_action: {} },
+      cnCloud: { set_sefserver_url: { server: "deventry.tplinkcloud.com" } },
+      system: { set_test_mode: { enable: 1 }, toString: {}, __proto__: {} },
+    });
+    expect(answer.schedule.get_rules.err_code).toBe(0);
+    expect(answer.schedule.get_realtime).toEqual(MEMBER);
+    expect(answer.anti_theft.get_next_action).toEqual(MEMBER);
+    expect(answer.cnCloud.set_sefserver_url).toEqual(MEMBER);
+    expect(answer.system.set_test_mode).toEqual(MEMBER);
+    expect(answer.system.toString).toEqual(MEMBER);
+  });
+
+  it("treats __proto__ and other inherited names as plain unknown names", async () => {
+    const t = testPlug();
+    const answer = await t.ask('{"__proto__":{"x":{}},"constructor":{},"system":{"__proto__":{},"hasOwnProperty":{}}}');
+    expect(Object.keys(answer)).toEqual(["__proto__", "constructor", "system"]);
+    expect(answer.constructor).toEqual(MODULE);
+    expect(answer.system.hasOwnProperty).toEqual(MEMBER);
+  });
+
+  it("accepts params {}, null and whitespace-laden JSON; refuses params that are not objects", async () => {
+    const t = testPlug();
+    const answer = await t.ask('{ "system" : { "get_sysinfo" : null } , "time": {"get_time": {}, "get_timezone": 5, "set_time": "now"}}');
+    expect(answer.system.get_sysinfo.err_code).toBe(0);
+    expect(answer.time.get_time.err_code).toBe(0);
+    expect(answer.time.get_timezone).toEqual(INVALID);
+    expect(answer.time.set_time).toEqual(INVALID);
+  });
+
+  it("answers a module whose value is not an object with -3 at module level", async () => {
+    const t = testPlug();
+    expect(await t.ask({ system: 1, time: [] })).toEqual({ system: INVALID, time: INVALID });
+  });
+
+  it("answers text that is not a JSON object with {} and changes nothing", async () => {
+    const t = testPlug();
+    const before = [...t.store.values];
+    for (const text of ["", "{emeter:{}}", "[1,2]", "null", "42", '"x"', "{", '{"system":{"set_relay_state":{"state":1}}'])
+      expect(await t.ask(text)).toEqual({});
+    expect([...t.store.values]).toEqual(before);
+    expect(t.relay).toEqual([false]);
+  });
+
+  it("consumes a leading context and answers a later one with -1", async () => {
+    const t = testPlug();
+    expect(await t.ask({ context: { source: "x" }, system: { set_led_off: { off: 1 } } })).toEqual({ system: { set_led_off: { err_code: 0 } } });
+    const later = await t.ask({ system: { set_led_off: { off: 0 } }, context: {} });
+    expect(later.context).toEqual(MODULE);
+  });
+
+  it("lets the last of duplicate keys win, as real plugs do", async () => {
+    const t = testPlug();
+    const answer = await t.ask('{"system":{"set_relay_state":{"state":0}},"system":{"set_relay_state":{"state":1}}}');
+    expect(answer).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+    expect(t.plug.context.device.relay).toBe(true);
+  });
+
+  it("keeps going when one method is refused: the others still run", async () => {
+    const t = testPlug();
+    const answer = await t.ask({ system: { set_relay_state: { state: 7 }, set_dev_alias: { alias: "Desk" } } });
+    expect(answer.system.set_relay_state).toEqual(INVALID);
+    expect(answer.system.set_dev_alias).toEqual({ err_code: 0 });
+    expect(t.plug.context.device.alias).toBe("Desk");
+    expect(t.plug.context.device.relay).toBe(false);
+  });
+
+  it("answers -7 and carries on when a setting cannot be stored, keeping the old value", async () => {
+    const t = testPlug();
+    t.store.failWrites = true;
+    const answer = await t.ask({ system: { set_dev_alias: { alias: "Lost" }, get_sysinfo: {} } });
+    expect(answer.system.set_dev_alias).toEqual({ err_code: -7, err_msg: "unknown error" });
+    expect(answer.system.get_sysinfo.alias).toBe("TP-LINK_Smart Plug_577E");
+  });
+});

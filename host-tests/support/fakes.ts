@@ -1,0 +1,171 @@
+// In-memory ports for driving the core without a network: a store that can be told to fail, a clock
+// and timers that move only when the test says so, a scripted radio.
+
+import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
+import type { RequestContext } from "../../src/core/dispatcher.js";
+import type {
+  ClockPort, DatagramPort, KeyValuePort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
+} from "../../src/ports/ports.js";
+
+export class MemoryStore implements KeyValuePort {
+  readonly values = new Map<string, string>();
+  writes = 0;
+  failWrites = false;
+  read(key: string) {
+    return this.values.get(key);
+  }
+  write(key: string, value: string) {
+    if (this.failWrites || key.length > 15 || new TextEncoder().encode(value).length > 63) return false;
+    this.writes++;
+    this.values.set(key, value);
+    return true;
+  }
+  remove(key: string) {
+    this.values.delete(key);
+  }
+  keys() {
+    return [...this.values.keys()];
+  }
+}
+
+export class FakeClock implements ClockPort {
+  constructor(public wall = Date.UTC(2024, 0, 15, 12, 0, 0), public mono = 1000, public isSynced = true) {}
+  now() {
+    return this.wall;
+  }
+  monotonic() {
+    return this.mono;
+  }
+  synced() {
+    return this.isSynced;
+  }
+  advance(ms: number) {
+    this.wall += ms;
+    this.mono += ms;
+  }
+}
+
+interface Pending {
+  at: number;
+  every: number;
+  callback: () => void;
+}
+
+/** Timers on the fake clock: `advance` runs whatever falls due, in order. */
+export class FakeTimers implements TimerPort {
+  private readonly pending = new Set<Pending>();
+  constructor(private readonly clock: FakeClock) {}
+  after(ms: number, callback: () => void): TimerHandle {
+    const p = { at: this.clock.mono + ms, every: 0, callback };
+    this.pending.add(p);
+    return p;
+  }
+  every(ms: number, callback: () => void): TimerHandle {
+    const p = { at: this.clock.mono + ms, every: ms, callback };
+    this.pending.add(p);
+    return p;
+  }
+  cancel(handle: TimerHandle) {
+    this.pending.delete(handle as Pending);
+  }
+  get count() {
+    return this.pending.size;
+  }
+  advance(ms: number) {
+    const end = this.clock.mono + ms;
+    for (;;) {
+      let next: Pending | undefined;
+      for (const p of this.pending) if (p.at <= end && (next === undefined || p.at < next.at)) next = p;
+      if (next === undefined) break;
+      this.clock.advance(next.at - this.clock.mono);
+      if (next.every > 0) next.at += next.every;
+      else this.pending.delete(next);
+      next.callback();
+    }
+    this.clock.advance(end - this.clock.mono);
+  }
+}
+
+export class FakeWifi implements WifiPort {
+  joined: WifiCredentials[] = [];
+  networks: WifiNetwork[] = [
+    { ssid: "HomeNetwork", keyType: 3, rssi: -40 },
+    { ssid: "", keyType: 3, rssi: -60 },
+    { ssid: "Open", keyType: 0, rssi: -70 },
+  ];
+  scanSilently = false;
+  constructor(public macBytes = new Uint8Array([0x50, 0xc7, 0xbf, 0x5b, 0x57, 0x7e])) {}
+  mac() {
+    return this.macBytes;
+  }
+  scan(done: (n: WifiNetwork[]) => void) {
+    if (!this.scanSilently) done(this.networks);
+  }
+  station(): WifiStationInfo {
+    const last = this.joined[this.joined.length - 1];
+    return last ? { ssid: last.ssid, keyType: last.keyType, rssi: -55 } : { ssid: "", keyType: 0, rssi: 0 };
+  }
+  join(c: WifiCredentials) {
+    this.joined.push(c);
+  }
+}
+
+const nullTcp: TcpListenerPort = { listen() {}, close() {} };
+const nullUdp: DatagramPort = { listen() {}, send() {}, close() {} };
+
+export interface TestPlug {
+  plug: Plug;
+  store: MemoryStore;
+  clock: FakeClock;
+  timers: FakeTimers;
+  wifi: FakeWifi;
+  relay: boolean[];
+  led: boolean[];
+  restarts: number;
+  logs: string[];
+  /** Sends one request object (or raw text) and returns the parsed answer; runs after-reply effects. */
+  ask(request: unknown): Promise<any>;
+  /** The same plug booted again on the same store (a restart). */
+  reboot(options?: PlugOptions): TestPlug;
+}
+
+export function testPlug(options: PlugOptions = {}, shared?: { store?: MemoryStore; clock?: FakeClock; wifi?: FakeWifi }): TestPlug {
+  const store = shared?.store ?? new MemoryStore();
+  const clock = shared?.clock ?? new FakeClock();
+  const wifi = shared?.wifi ?? new FakeWifi();
+  const timers = new FakeTimers(clock);
+  const t: TestPlug = {
+    store, clock, timers, wifi,
+    relay: [], led: [], restarts: 0, logs: [],
+    plug: undefined as unknown as Plug,
+    async ask(request: unknown) {
+      const effects: (() => void)[] = [];
+      const context: RequestContext = { afterReply: (e) => effects.push(e) };
+      const text = typeof request === "string" ? request : JSON.stringify(request);
+      const answer = await t.plug.dispatcher.handle(text, context);
+      for (const e of effects) e();
+      return JSON.parse(answer);
+    },
+    reboot(next: PlugOptions = options) {
+      return testPlug(next, { store, clock, wifi });
+    },
+  };
+  t.plug = createPlug(
+    {
+      relay: { set: (on) => t.relay.push(on) },
+      led: { set: (on) => t.led.push(on) },
+      button: { listen() {} },
+      clock,
+      timers,
+      store,
+      wifi,
+      tcp: nullTcp,
+      udp: nullUdp,
+      restart: { restart: () => t.restarts++ },
+      log: (line) => t.logs.push(line),
+    },
+    options,
+  );
+  t.plug.start();
+  return t;
+}

@@ -1,0 +1,20 @@
+// Everything a Kasa module may use, built once by createPlug and handed to each module factory.
+
+import type { LogPort, RestartPort, TimerPort, WifiPort } from "../ports/ports.js";
+import type { Device } from "./device.js";
+import type { Personality } from "./personality.js";
+import type { Settings } from "./settings.js";
+import type { WallClock } from "./time/clock.js";
+
+export interface PlugContext {
+  readonly personality: Personality;
+  readonly device: Device;
+  readonly settings: Settings;
+  readonly clock: WallClock;
+  readonly wifi: WifiPort;
+  readonly timers: TimerPort;
+  readonly restart: RestartPort;
+  readonly log: LogPort;
+  /** Wipes settings (identity kept) and restarts, as system.reset does. */
+  factoryReset(): void;
+}

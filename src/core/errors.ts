@@ -1,0 +1,31 @@
+// The error answers of the Kasa protocol (PROTOCOL §2.0), exactly as real plugs word them.
+// Each is one frozen object shared by every answer that carries it.
+
+export interface KasaError {
+  readonly err_code: number;
+  readonly err_msg: string;
+}
+
+function error(err_code: number, err_msg: string): KasaError {
+  return Object.freeze({ err_code, err_msg });
+}
+
+/** Unknown module (answered at module level), or a known module the hardware lacks. */
+export const MODULE_NOT_SUPPORT = error(-1, "module not support");
+/** Unknown method in a known module. */
+export const MEMBER_NOT_SUPPORT = error(-2, "member not support");
+/** Missing, ill-typed or out-of-range parameters; nothing was changed. */
+export const INVALID_ARGUMENT = error(-3, "invalid argument");
+/** Something failed inside the plug (a bug or a failing store); nothing was changed. */
+export const UNKNOWN_ERROR = error(-7, "unknown error");
+/** The count_down table holds one rule. */
+export const TABLE_FULL = error(-10, "table is full");
+/** No rule with that id. */
+export const ENTRY_NOT_EXIST = error(-14, "entry not exist");
+/** cnCloud.bind: this firmware never talks to TP-Link's cloud. */
+export const CLOUD_UNREACHABLE = error(-21, "can not connect to the server");
+
+export function isKasaError(value: unknown): value is KasaError {
+  return typeof value === "object" && value !== null && typeof (value as KasaError).err_code === "number" &&
+    (value as KasaError).err_code !== 0;
+}

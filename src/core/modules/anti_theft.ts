@@ -1,0 +1,38 @@
+// Kasa module `anti_theft`, "Away mode" (PROTOCOL §2.7, §5.3): rules with a window and a frequency.
+// Like real plugs it has no get_next_action (answered -2 by the dispatcher).
+
+import type { Module } from "../dispatcher.js";
+import { flag, int, type Params } from "../params.js";
+import { readDate, readName, readWday, RuleTable } from "../rules.js";
+
+/** Most away-mode rules kept (the Kasa app makes one; the protocol allows several). */
+export const MAX_AWAY_RULES = 4;
+
+export function readAwayRule(params: Params): { [field: string]: unknown } | undefined {
+  const name = readName(params);
+  const enable = flag(params.enable);
+  const wday = readWday(params.wday);
+  const repeat = flag(params.repeat);
+  const stime_opt = int(params.stime_opt, 0, 2);
+  const smin = int(params.smin, 0, 1439);
+  const etime_opt = int(params.etime_opt, 0, 2);
+  const emin = int(params.emin, 0, 1439);
+  const frequency = int(params.frequency, 1, 60);
+  if (name === undefined || enable === undefined || wday === undefined || repeat === undefined || stime_opt === undefined ||
+    smin === undefined || etime_opt === undefined || emin === undefined || frequency === undefined) return undefined;
+  const date = readDate(params, repeat);
+  if (date === undefined) return undefined;
+  return { name, enable, wday, repeat, stime_opt, smin, etime_opt, emin, frequency, ...date };
+}
+
+export function antiTheftModule(): Module {
+  const table = new RuleTable(MAX_AWAY_RULES, readAwayRule);
+  return Object.freeze({
+    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
+    add_rule: (params: Params) => table.add(params),
+    edit_rule: (params: Params) => table.edit(params),
+    delete_rule: (params: Params) => table.remove(params),
+    delete_all_rules: () => table.clear(),
+    set_overall_enable: (params: Params) => table.setEnable(params),
+  });
+}

@@ -1,0 +1,44 @@
+// Kasa module `cnCloud` (PROTOCOL §2.3), answered as a plug that has no cloud account and never
+// reaches TP-Link's cloud: it works locally only. Account passwords are never stored or echoed.
+
+import type { PlugContext } from "../context.js";
+import type { Module } from "../dispatcher.js";
+import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
+import { str, type Params } from "../params.js";
+import { KEY, MAX_VALUE_BYTES } from "../settings.js";
+
+export const DEFAULT_CLOUD_SERVER = "devs.tplinkcloud.com";
+
+export function cnCloudModule(plug: PlugContext): Module {
+  const { settings } = plug;
+  return Object.freeze({
+    // All ten fields, with a factory-state plug's values (python-kasa's CloudInfo needs every one).
+    get_info: () => ({
+      username: "",
+      server: settings.text(KEY.cloudServer, DEFAULT_CLOUD_SERVER),
+      binded: 0,
+      cld_connection: 0,
+      illegalType: -1,
+      stopConnect: -1,
+      tcspStatus: -1,
+      fwDlPage: "",
+      tcspInfo: "",
+      fwNotifyType: 0,
+    }),
+
+    bind: (params: Params) => {
+      if (typeof params.username !== "string" || typeof params.password !== "string") return INVALID_ARGUMENT;
+      return CLOUD_UNREACHABLE;
+    },
+
+    unbind: () => ({}),
+
+    get_intl_fw_list: () => ({ fw_list: [] }),
+
+    set_server_url: (params: Params) => {
+      const server = str(params.server, MAX_VALUE_BYTES, 1);
+      if (server === undefined) return INVALID_ARGUMENT;
+      return settings.put(KEY.cloudServer, server) ? {} : UNKNOWN_ERROR;
+    },
+  });
+}

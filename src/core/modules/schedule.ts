@@ -1,0 +1,52 @@
+// Kasa module `schedule` (PROTOCOL §2.5, §5.1): weekly and one-shot rules and usage statistics.
+// Rules are stored and listed; running them on the plug is the scheduler's work (not yet built).
+
+import type { Module } from "../dispatcher.js";
+import { INVALID_ARGUMENT } from "../errors.js";
+import { flag, int, type Params } from "../params.js";
+import { optionalInt, readDate, readName, readWday, RuleTable } from "../rules.js";
+
+/** Most schedule rules kept. */
+export const MAX_SCHEDULE_RULES = 20;
+
+/** stime_opt/etime_opt: -1 none, 0 fixed minute, 1 sunrise, 2 sunset; sact/eact: -1 none, 0 off, 1 on. */
+export function readScheduleRule(params: Params): { [field: string]: unknown } | undefined {
+  const name = readName(params);
+  const enable = flag(params.enable);
+  const wday = readWday(params.wday);
+  const repeat = flag(params.repeat);
+  const stime_opt = int(params.stime_opt, -1, 2);
+  const smin = int(params.smin, 0, 1439);
+  const sact = int(params.sact, -1, 1);
+  const soffset = optionalInt(params, "soffset", -1439, 1439, 0);
+  const etime_opt = optionalInt(params, "etime_opt", -1, 2, -1);
+  const emin = optionalInt(params, "emin", 0, 1439, 0);
+  const eact = optionalInt(params, "eact", -1, 1, -1);
+  if (name === undefined || enable === undefined || wday === undefined || repeat === undefined || stime_opt === undefined ||
+    smin === undefined || sact === undefined || soffset === undefined || etime_opt === undefined || emin === undefined ||
+    eact === undefined) return undefined;
+  const date = readDate(params, repeat);
+  if (date === undefined) return undefined;
+  return { name, enable, wday, repeat, stime_opt, smin, soffset, sact, etime_opt, emin, eact, ...date };
+}
+
+/** get_daystat / get_monthstat parameters: integers, as real plugs insist (PROTOCOL §1.4). */
+export function readStatPeriod(params: Params, withMonth: boolean): boolean {
+  return int(params.year, 2000, 2099) !== undefined && (!withMonth || int(params.month, 1, 12) !== undefined);
+}
+
+export function scheduleModule(): Module {
+  const table = new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule);
+  return Object.freeze({
+    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
+    add_rule: (params: Params) => table.add(params),
+    edit_rule: (params: Params) => table.edit(params),
+    delete_rule: (params: Params) => table.remove(params),
+    delete_all_rules: () => table.clear(),
+    set_overall_enable: (params: Params) => table.setEnable(params),
+    get_next_action: () => ({ type: -1 }),
+    get_daystat: (params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
+    get_monthstat: (params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),
+    erase_runtime_stat: () => ({}),
+  });
+}

@@ -1,0 +1,155 @@
+// Kasa module `system` (PROTOCOL §2.1, §3): sysinfo, the relay, the LED, names, location, identity,
+// reboot and factory reset.
+
+import type { PlugContext } from "../context.js";
+import type { Method, MethodResult, Module } from "../dispatcher.js";
+import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
+import { parseMac } from "../identity.js";
+import { flag, has, hex, int, num, str, type Params } from "../params.js";
+import { KEY, MAX_VALUE_BYTES } from "../settings.js";
+
+/** The longest alias accepted, in bytes of UTF-8 (what one setting can hold on an ESP8266). */
+export const MAX_ALIAS_BYTES = MAX_VALUE_BYTES;
+/** The longest reboot/reset delay accepted, in seconds. */
+export const MAX_DELAY_SECONDS = 3600;
+
+/** The sysinfo object of the personality's generation, key for key as the real dumps have it. */
+export function sysinfo(plug: PlugContext): MethodResult {
+  const { device, personality: p, wifi } = plug;
+  const id = device.identity;
+  const info: MethodResult = { err_code: 0, sw_ver: p.swVer, hw_ver: p.hwVer };
+  if (p.generation === "new") info.mic_type = "IOT.SMARTPLUGSWITCH";
+  else info.type = "IOT.SMARTPLUGSWITCH";
+  info.model = p.model;
+  info.mac = id.mac;
+  info.dev_name = p.devName;
+  info.alias = device.alias;
+  info.relay_state = device.relay ? 1 : 0;
+  info.on_time = device.onTime();
+  info.active_mode = "none";
+  info.feature = p.emeter === "none" ? "TIM" : "TIM:ENE";
+  info.updating = 0;
+  info.icon_hash = device.iconHash;
+  info.rssi = wifi.station().rssi;
+  info.led_off = device.ledOff;
+  if (p.generation === "v1") {
+    info.longitude = device.longitudeI / 10000;
+    info.latitude = device.latitudeI / 10000;
+  } else {
+    info.longitude_i = device.longitudeI;
+    info.latitude_i = device.latitudeI;
+  }
+  info.hwId = id.hwId;
+  if (p.generation !== "new") info.fwId = "00000000000000000000000000000000";
+  info.deviceId = id.deviceId;
+  info.oemId = id.oemId;
+  if (p.generation !== "v1") info.next_action = { type: -1 };
+  if (p.generation === "new") {
+    info.status = plug.settings.text(KEY.wifiSsid, "") === "" ? "new" : "configured";
+    if (p.ntcObd) {
+      info.ntc_state = 0;
+      info.obd_src = "tplink";
+    }
+  }
+  return info;
+}
+
+export function systemModule(plug: PlugContext): Module {
+  const { device, settings } = plug;
+
+  const done = (ok: boolean): MethodResult => (ok ? {} : (UNKNOWN_ERROR as unknown as MethodResult));
+
+  const delayed = (params: Params, context: Parameters<Method>[1], effect: () => void): MethodResult | typeof INVALID_ARGUMENT => {
+    // python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now.
+    const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
+    if (delay === undefined) return INVALID_ARGUMENT;
+    // The answer goes out first; then the wait; the plug never restarts under a pending reply.
+    context.afterReply(() => plug.timers.after(Math.max(delay * 1000, 200), effect));
+    return {};
+  };
+
+  return Object.freeze({
+    get_sysinfo: () => sysinfo(plug),
+
+    set_relay_state: (params: Params) => {
+      const state = flag(params.state);
+      if (state === undefined) return INVALID_ARGUMENT;
+      device.setRelay(state === 1);
+      return {};
+    },
+
+    set_led_off: (params: Params) => {
+      const off = flag(params.off);
+      if (off === undefined) return INVALID_ARGUMENT;
+      return done(device.setLedOff(off));
+    },
+
+    set_dev_alias: (params: Params) => {
+      const alias = str(params.alias, MAX_ALIAS_BYTES, 1);
+      if (alias === undefined) return INVALID_ARGUMENT;
+      return done(device.setAlias(alias));
+    },
+
+    set_dev_location: (params: Params) => {
+      // The Kasa app and tplink-smarthome-api send floats and _i integers; softScheck floats only.
+      let latI: number | undefined;
+      let lonI: number | undefined;
+      if (has(params, "latitude_i") || has(params, "longitude_i")) {
+        latI = int(params.latitude_i, -900000, 900000);
+        lonI = int(params.longitude_i, -1800000, 1800000);
+      } else {
+        const lat = num(params.latitude, -90, 90);
+        const lon = num(params.longitude, -180, 180);
+        if (lat !== undefined && lon !== undefined) {
+          latI = Math.round(lat * 10000);
+          lonI = Math.round(lon * 10000);
+        }
+      }
+      if (latI === undefined || lonI === undefined) return INVALID_ARGUMENT;
+      return done(device.setLocation(latI, lonI));
+    },
+
+    set_mac_addr: (params: Params) => {
+      const mac = parseMac(params.mac);
+      if (mac === undefined) return INVALID_ARGUMENT;
+      if (!settings.put(KEY.mac, mac)) return UNKNOWN_ERROR;
+      device.identity.mac = mac;
+      return {};
+    },
+
+    set_device_id: (params: Params) => {
+      const id = hex(params.deviceId, 40);
+      if (id === undefined) return INVALID_ARGUMENT;
+      if (!settings.put(KEY.deviceId, id)) return UNKNOWN_ERROR;
+      device.identity.deviceId = id;
+      return {};
+    },
+
+    set_hw_id: (params: Params) => {
+      const id = hex(params.hwId, 32);
+      if (id === undefined) return INVALID_ARGUMENT;
+      if (!settings.put(KEY.hwId, id)) return UNKNOWN_ERROR;
+      device.identity.hwId = id;
+      return {};
+    },
+
+    // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
+    get_dev_icon: () => ({ icon: "", hash: device.iconHash }),
+
+    set_dev_icon: (params: Params) => {
+      const hash = str(params.hash, MAX_VALUE_BYTES);
+      if (hash === undefined || typeof params.icon !== "string") return INVALID_ARGUMENT;
+      return done(device.setIconHash(hash));
+    },
+
+    reboot: (params: Params, context) => delayed(params, context, () => {
+      plug.log("rebooting");
+      plug.restart.restart();
+    }),
+
+    reset: (params: Params, context) => delayed(params, context, () => {
+      plug.log("factory reset");
+      plug.factoryReset();
+    }),
+  });
+}

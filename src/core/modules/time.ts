@@ -1,0 +1,40 @@
+// Kasa module `time` (PROTOCOL §2.4): local wall time in the TP-Link zone (index 0-109).
+
+import type { PlugContext } from "../context.js";
+import type { Module } from "../dispatcher.js";
+import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
+import { int, type Params } from "../params.js";
+import { KEY } from "../settings.js";
+import { readLocalTime } from "../time/clock.js";
+import { ZONE_COUNT } from "../time/zones.js";
+
+export function timeModule(plug: PlugContext): Module {
+  const { clock, settings } = plug;
+  return Object.freeze({
+    get_time: () => {
+      const t = clock.local();
+      return { year: t.year, month: t.month, mday: t.mday, hour: t.hour, min: t.min, sec: t.sec };
+    },
+
+    get_timezone: () => ({ index: clock.zone }),
+
+    // The Kasa app sends the zone with the local date and time; the index alone is refused, as real
+    // plugs do.
+    set_timezone: (params: Params) => {
+      const index = int(params.index, 0, ZONE_COUNT - 1);
+      const time = readLocalTime(params);
+      if (index === undefined || time === undefined) return INVALID_ARGUMENT;
+      if (!settings.put(KEY.zone, index)) return UNKNOWN_ERROR;
+      clock.setZone(index);
+      clock.setLocal(time);
+      return {};
+    },
+
+    set_time: (params: Params) => {
+      const time = readLocalTime(params);
+      if (time === undefined) return INVALID_ARGUMENT;
+      clock.setLocal(time);
+      return {};
+    },
+  });
+}

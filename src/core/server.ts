@@ -1,0 +1,116 @@
+// Serves the Kasa protocol on the network ports: TCP 9999 with streaming framing and any number of
+// sequential requests per connection, and UDP 9999 datagrams answered unicast from the same port.
+
+import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+import type { Dispatcher, RequestContext } from "./dispatcher.js";
+import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./wire/frame.js";
+import { utf8Decode } from "./wire/utf8.js";
+
+/** Requests one connection may have waiting for their answers; a client pipelining more is closed. */
+export const MAX_QUEUED_FRAMES = 8;
+
+/** Collects the effects a request wants run once its answer is out. */
+class Effects implements RequestContext {
+  private list: (() => void)[] | null = null;
+
+  afterReply(effect: () => void): void {
+    (this.list ??= []).push(effect);
+  }
+
+  run(log: LogPort): void {
+    if (this.list === null) return;
+    for (const effect of this.list) {
+      try {
+        effect();
+      } catch (e) {
+        log(`after-reply effect failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+}
+
+class Connection implements StreamHandler {
+  private readonly decoder = new FrameDecoder(MAX_FRAME_BYTES);
+  private readonly queue: Uint8Array[] = [];
+  private busy = false;
+  private ended = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: StreamSocket,
+    private readonly server: KasaServer,
+  ) {}
+
+  data(bytes: Uint8Array): void {
+    if (this.closed) return;
+    const ok = this.decoder.feed(bytes, (plaintext) => this.queue.push(plaintext));
+    if (!ok || this.queue.length > MAX_QUEUED_FRAMES) {
+      this.server.log(ok ? "too many queued requests: closing connection" : "frame too large: closing connection");
+      this.queue.length = 0;
+      this.close();
+      return;
+    }
+    this.pump();
+  }
+
+  end(): void {
+    this.ended = true;
+    if (!this.busy && this.queue.length === 0) this.close();
+  }
+
+  private pump(): void {
+    if (this.busy || this.closed) return;
+    const next = this.queue.shift();
+    if (next === undefined) {
+      if (this.ended) this.close();
+      return;
+    }
+    this.busy = true;
+    const effects = new Effects();
+    this.server.dispatcher.handle(utf8Decode(next), effects).then((answer) => {
+      this.busy = false;
+      if (this.closed) return;
+      this.socket.write(encodeFrame(answer));
+      effects.run(this.server.log);
+      this.pump();
+    });
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close();
+  }
+}
+
+export class KasaServer {
+  private tcp: TcpListenerPort | null = null;
+  private udp: DatagramPort | null = null;
+
+  constructor(
+    readonly dispatcher: Dispatcher,
+    readonly log: LogPort,
+  ) {}
+
+  start(tcp: TcpListenerPort, udp: DatagramPort): void {
+    this.tcp = tcp;
+    this.udp = udp;
+    tcp.listen((socket) => new Connection(socket, this));
+    udp.listen((bytes, address, port) => this.datagram(bytes, address, port));
+  }
+
+  stop(): void {
+    this.tcp?.close();
+    this.udp?.close();
+    this.tcp = this.udp = null;
+  }
+
+  private datagram(bytes: Uint8Array, address: string, port: number): void {
+    if (bytes.length === 0 || bytes.length > MAX_FRAME_BYTES) return;
+    const effects = new Effects();
+    this.dispatcher.handle(decodeDatagram(bytes), effects).then((answer) => {
+      this.udp?.send(encodeDatagram(answer), address, port);
+      effects.run(this.log);
+    });
+  }
+}
