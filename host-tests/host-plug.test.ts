@@ -1,0 +1,238 @@
+// The host plug on real loopback sockets, driven by raw frames and by the real tplink-smarthome-api.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "tplink-smarthome-api";
+import { afterEach, describe, expect, it } from "vitest";
+import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
+import { RawClient, udpAsk } from "./support/raw-client.js";
+
+const RELAY_ON = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDFA2DFA2", "hex");
+const RELAY_OFF = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDEA3DEA3", "hex");
+const ANSWER = "0000002dd0f281f88bff9af7d5ef94b6c5a0d48bf99cf091e8b7c4b0d1a5c0e2d8a381e496e4bbd8b7d3b694ae9ee39ee3";
+
+const plugs: VirtualPlug[] = [];
+const dirs: string[] = [];
+
+function stateDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "plug-test-"));
+  dirs.push(d);
+  return d;
+}
+
+async function start(options: Partial<VirtualPlugOptions> = {}): Promise<VirtualPlug & { lines: string[] }> {
+  const lines: string[] = [];
+  const plug = await VirtualPlug.start({ port: 0, stateDir: options.stateDir ?? stateDir(), log: (l) => lines.push(l), rebootMs: 50, ...options });
+  plugs.push(plug);
+  return Object.assign(plug, { lines });
+}
+
+afterEach(() => {
+  for (const p of plugs.splice(0)) p.stop();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// python-kasa's combined update for a plug (PROTOCOL §2.10)
+const PYTHON_KASA_UPDATE = {
+  system: { get_sysinfo: {} },
+  "smartlife.iot.homekit": { setup_info_get: {} },
+  emeter: { get_realtime: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
+  schedule: { get_rules: {}, get_next_action: {}, get_realtime: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
+  anti_theft: { get_rules: {}, get_next_action: {} },
+  time: { get_time: {}, get_timezone: {} },
+  cnCloud: { get_info: {} },
+};
+
+describe("host plug over TCP", () => {
+  it("answers the captured relay frames byte for byte and switches the relay", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    c.write(RELAY_ON);
+    await c.frame();
+    expect(c.bytes().toString("hex")).toBe(ANSWER);
+    expect(plug.relay.on).toBe(true);
+    c.write(RELAY_OFF);
+    await c.frame();
+    expect(plug.relay.on).toBe(false);
+    expect(plug.lines).toContain("relay ON");
+    c.destroy();
+  });
+
+  it("reassembles a frame split across segments and answers frames sent together, in order", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    c.write(RELAY_ON.subarray(0, 3));
+    await sleep(30);
+    c.write(RELAY_ON.subarray(3, 20));
+    await sleep(30);
+    c.write(RELAY_ON.subarray(20));
+    expect(JSON.parse(await c.frame())).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+    c.write(Buffer.concat([RELAY_OFF, RELAY_ON, RELAY_OFF]));
+    for (let i = 0; i < 3; i++) expect(JSON.parse(await c.frame())).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+    expect(plug.relay.on).toBe(false);
+    c.destroy();
+  });
+
+  it("serves any number of sequential requests on one connection (python-kasa style)", async () => {
+    const plug = await start({ model: "HS110" });
+    const c = await RawClient.connect(plug.port);
+    for (let i = 0; i < 200; i++) {
+      const answer = await c.ask({ system: { set_relay_state: { state: i % 2 }, get_sysinfo: {} } });
+      expect(answer.system.get_sysinfo.relay_state).toBe(i % 2);
+    }
+    c.destroy();
+  });
+
+  it("answers and then closes when the client sends its request and FIN together", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    c.write(JSON.stringify({ system: { get_sysinfo: {} } }));
+    c.end();
+    expect(JSON.parse(await c.frame()).system.get_sysinfo.err_code).toBe(0);
+    expect(await c.waitClosed(1000)).toBe(true);
+  });
+
+  it("closes an idle connection as soon as the client closes its side", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    await c.ask({ system: { get_sysinfo: {} } });
+    c.end();
+    expect(await c.waitClosed(1000)).toBe(true);
+  });
+
+  it("closes a connection that declares an oversized frame; other clients and the state are untouched", async () => {
+    const plug = await start();
+    const other = await RawClient.connect(plug.port);
+    const bad = await RawClient.connect(plug.port);
+    bad.write(Buffer.from([0x00, 0x00, 0x40, 0x01])); // 16385 bytes declared
+    expect(await bad.waitClosed()).toBe(true);
+    const huge = await RawClient.connect(plug.port);
+    huge.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+    expect(await huge.waitClosed()).toBe(true);
+    expect((await other.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.relay_state).toBe(0);
+    expect(plug.relay.on).toBe(false);
+    other.destroy();
+  });
+
+  it("answers text that is not a JSON object with {} and keeps the connection", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    c.write("{emeter:{get_realtime:{}}}");
+    expect(await c.frame()).toBe("{}");
+    c.write("\u00ff\u0000 not json");
+    expect(await c.frame()).toBe("{}");
+    expect((await c.ask({ system: { get_sysinfo: null } })).system.get_sysinfo.err_code).toBe(0);
+    c.destroy();
+  });
+
+  it("answers python-kasa's combined update in one frame, every method with err_code", async () => {
+    const plug = await start({ model: "HS110" });
+    const c = await RawClient.connect(plug.port);
+    const answer = await c.ask(PYTHON_KASA_UPDATE);
+    expect(Object.keys(answer)).toEqual(Object.keys(PYTHON_KASA_UPDATE));
+    expect(answer["smartlife.iot.homekit"]).toEqual({ err_code: -1, err_msg: "module not support" });
+    expect(answer.schedule.get_realtime).toEqual({ err_code: -2, err_msg: "member not support" });
+    expect(answer.anti_theft.get_next_action).toEqual({ err_code: -2, err_msg: "member not support" });
+    for (const mod of ["emeter", "time", "cnCloud", "system"]) for (const r of Object.values(answer[mod]) as { err_code: number }[]) expect(r.err_code).toBe(0);
+    expect(answer.schedule.get_rules.err_code).toBe(0);
+    expect(answer.time.get_time).toHaveProperty("mday");
+    expect(typeof answer.time.get_timezone.index).toBe("number");
+    c.destroy();
+  });
+});
+
+describe("host plug over UDP", () => {
+  it("answers discovery from its own port, without a header", async () => {
+    const plug = await start({ model: "KP115" });
+    const { text, fromPort, bytes } = await udpAsk(plug.port, '{"system":{"get_sysinfo":{}}}');
+    expect(fromPort).toBe(plug.port);
+    expect(bytes[0]).toBe(0xd0); // '{' encrypted: no length header in front
+    const info = JSON.parse(text).system.get_sysinfo;
+    expect(info).toMatchObject({ model: "KP115(EU)", mic_type: "IOT.SMARTPLUGSWITCH", err_code: 0 });
+  });
+
+  it("accepts any command over UDP", async () => {
+    const plug = await start();
+    const { text } = await udpAsk(plug.port, '{"system":{"set_relay_state":{"state":1}}}');
+    expect(JSON.parse(text)).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+    expect(plug.relay.on).toBe(true);
+  });
+});
+
+describe("host plug with tplink-smarthome-api", () => {
+  it("getSysInfo, setPowerState and getInfo work on a connection per request", async () => {
+    const plug = await start({ model: "HS110" });
+    const client = new Client({ defaultSendOptions: { timeout: 3000 } });
+    const device = await client.getDevice({ host: "127.0.0.1", port: plug.port });
+    expect(device.deviceType).toBe("plug");
+    const info = await device.getSysInfo();
+    expect(info.model).toBe("HS110(EU)");
+    expect(await (device as any).setPowerState(true)).toBe(true);
+    expect(plug.relay.on).toBe(true);
+    expect(await (device as any).getPowerState()).toBe(true);
+    const all = await (device as any).getInfo();
+    expect(all.sysInfo.relay_state).toBe(1);
+    expect(all.cloud.info.server).toBe("devs.tplinkcloud.com");
+    expect(all.emeter.realtime).toMatchObject({ power: 0, voltage: 0 });
+    expect(all.schedule.nextAction.type).toBe(-1);
+    await (device as any).setPowerState(false);
+    expect(plug.relay.on).toBe(false);
+  });
+
+  it("finds the plug by UDP discovery on loopback", async () => {
+    const plug = await start({ model: "HS105" });
+    const deviceId = plug.plug.context.device.identity.deviceId;
+    const client = new Client();
+    const found = await new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("not discovered")), 5000);
+      client.on("plug-new", (d: any) => {
+        if (d.id !== deviceId) return;
+        clearTimeout(timer);
+        resolve(d);
+      });
+      client.startDiscovery({ address: "127.0.0.1", broadcast: "127.255.255.255", devices: [{ host: "127.0.0.1", port: plug.port }], devicesUseDiscoveryPort: true, discoveryInterval: 500 });
+    });
+    client.stopDiscovery();
+    expect(found.model).toBe("HS105(US)");
+    expect(await found.getPowerState()).toBe(false);
+  });
+});
+
+describe("host plug lifecycle", () => {
+  it("comes back after a restart with the same identity and state", async () => {
+    const dir = stateDir();
+    const first = await start({ stateDir: dir, model: "HS110" });
+    const c = await RawClient.connect(first.port);
+    await c.ask({ system: { set_relay_state: { state: 1 }, set_dev_alias: { alias: "Lamp" }, set_led_off: { off: 1 } } });
+    const before = (await c.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
+    c.destroy();
+    first.stop();
+    const second = await start({ stateDir: dir });
+    const after = (await (await RawClient.connect(second.port)).ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
+    for (const key of ["deviceId", "hwId", "oemId", "mac", "alias", "relay_state", "led_off", "model"]) expect(after[key]).toBe(before[key]);
+    expect(second.relay.on).toBe(true);
+  });
+
+  it("reboots on request: answers first, drops off, and serves again", async () => {
+    const plug = await start();
+    const c = await RawClient.connect(plug.port);
+    const booted = plug.waitForBoot();
+    expect(await c.ask({ system: { reboot: { delay: 0 } } })).toEqual({ system: { reboot: { err_code: 0 } } });
+    expect(await c.waitClosed()).toBe(true);
+    await booted;
+    expect(plug.restarts).toBe(1);
+    expect((await (await RawClient.connect(plug.port)).ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.err_code).toBe(0);
+  });
+
+  it("runs several plugs side by side, each its own device", async () => {
+    const a = await start();
+    const b = await start({ model: "KP115" });
+    const ia = (await udpAsk(a.port, '{"system":{"get_sysinfo":{}}}')).text;
+    const ib = (await udpAsk(b.port, '{"system":{"get_sysinfo":{}}}')).text;
+    expect(JSON.parse(ia).system.get_sysinfo.deviceId).not.toBe(JSON.parse(ib).system.get_sysinfo.deviceId);
+    expect(JSON.parse(ib).system.get_sysinfo.model).toBe("KP115(EU)");
+  });
+});

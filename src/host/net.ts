@@ -1,0 +1,105 @@
+// Host network adapters: TCP and UDP sockets from Node, bound before the plug starts.
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { createServer, isIPv6, type Server, type Socket } from "node:net";
+import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+
+export class NodeTcpListener implements TcpListenerPort {
+  private accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  private constructor(private readonly server: Server) {
+    server.on("connection", (socket) => this.connection(socket));
+  }
+
+  /** Binds; port 0 picks a free port (see `port`). */
+  static open(port: number, address: string): Promise<NodeTcpListener> {
+    // allowHalfOpen: a client may send its request and FIN at once and still read the answer.
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, address, () => {
+        server.off("error", reject);
+        resolve(new NodeTcpListener(server));
+      });
+    });
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === "object" && a !== null ? a.port : 0;
+  }
+
+  listen(accept: (socket: StreamSocket) => StreamHandler): void {
+    this.accept = accept;
+  }
+
+  close(): void {
+    this.accept = null;
+    this.server.close();
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  private connection(socket: Socket): void {
+    if (this.accept === null) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    let ended = false;
+    const handler = this.accept({
+      write: (bytes) => {
+        if (!socket.destroyed) socket.write(bytes);
+      },
+      // FIN after the last write is flushed, then let go: a client that never closes its side
+      // must not keep the connection (allowHalfOpen) alive forever.
+      close: () => {
+        if (!socket.destroyed) socket.end(() => socket.destroy());
+      },
+    });
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      handler.end();
+    };
+    socket.on("data", (chunk: Buffer) => handler.data(chunk));
+    socket.on("end", end);
+    socket.on("error", () => {
+      end();
+      socket.destroy();
+    });
+    socket.on("close", () => {
+      this.sockets.delete(socket);
+      end();
+    });
+  }
+}
+
+export class NodeUdp implements DatagramPort {
+  private constructor(private readonly socket: UdpSocket) {}
+
+  static open(port: number, address: string): Promise<NodeUdp> {
+    const socket = createSocket({ type: isIPv6(address) ? "udp6" : "udp4", reuseAddr: false });
+    return new Promise((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(port, address, () => {
+        socket.off("error", reject);
+        socket.on("error", () => {}); // a failed send must not take the plug down
+        resolve(new NodeUdp(socket));
+      });
+    });
+  }
+
+  listen(receive: (bytes: Uint8Array, address: string, port: number) => void): void {
+    this.socket.on("message", (msg, rinfo) => receive(msg, rinfo.address, rinfo.port));
+  }
+
+  send(bytes: Uint8Array, address: string, port: number): void {
+    this.socket.send(bytes, port, address);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
