@@ -1,7 +1,7 @@
 // A table of rules as `schedule`, `anti_theft` and `count_down` keep them (PROTOCOL §5): device-made
 // 32-hex ids, a fixed maximum, validation before any change.
 
-import type { MethodResult } from "./dispatcher.js";
+import type { MethodResult, Module } from "./dispatcher.js";
 import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, type KasaError } from "./errors.js";
 import { flag, has, int, str, type Params } from "./params.js";
 
@@ -84,6 +84,18 @@ export class RuleTable {
     for (let i = 0; i < this.rules.length; i++) if (this.rules[i].id === wanted) return i;
     return -1;
   }
+}
+
+/** The methods schedule and anti_theft share: get_rules, add/edit/delete, and the overall switch. */
+export function ruleMethods(table: RuleTable): Module {
+  return {
+    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
+    add_rule: (params: Params) => table.add(params),
+    edit_rule: (params: Params) => table.edit(params),
+    delete_rule: (params: Params) => table.remove(params),
+    delete_all_rules: () => table.clear(),
+    set_overall_enable: (params: Params) => table.setEnable(params),
+  };
 }
 
 // ---- field readers shared by the rule kinds ----

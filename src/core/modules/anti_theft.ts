@@ -3,7 +3,7 @@
 
 import type { Module } from "../dispatcher.js";
 import { flag, int, type Params } from "../params.js";
-import { readDate, readName, readWday, RuleTable } from "../rules.js";
+import { readDate, readName, readWday, RuleTable, ruleMethods } from "../rules.js";
 
 /** Most away-mode rules kept (the Kasa app makes one; the protocol allows several). */
 export const MAX_AWAY_RULES = 4;
@@ -27,12 +27,5 @@ export function readAwayRule(params: Params): { [field: string]: unknown } | und
 
 export function antiTheftModule(): Module {
   const table = new RuleTable(MAX_AWAY_RULES, readAwayRule);
-  return Object.freeze({
-    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
-    add_rule: (params: Params) => table.add(params),
-    edit_rule: (params: Params) => table.edit(params),
-    delete_rule: (params: Params) => table.remove(params),
-    delete_all_rules: () => table.clear(),
-    set_overall_enable: (params: Params) => table.setEnable(params),
-  });
+  return Object.freeze(ruleMethods(table));
 }

@@ -4,7 +4,7 @@
 import type { Module } from "../dispatcher.js";
 import { INVALID_ARGUMENT } from "../errors.js";
 import { flag, int, type Params } from "../params.js";
-import { optionalInt, readDate, readName, readWday, RuleTable } from "../rules.js";
+import { optionalInt, readDate, readName, readWday, RuleTable, ruleMethods } from "../rules.js";
 
 /** Most schedule rules kept. */
 export const MAX_SCHEDULE_RULES = 20;
@@ -38,12 +38,7 @@ export function readStatPeriod(params: Params, withMonth: boolean): boolean {
 export function scheduleModule(): Module {
   const table = new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule);
   return Object.freeze({
-    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
-    add_rule: (params: Params) => table.add(params),
-    edit_rule: (params: Params) => table.edit(params),
-    delete_rule: (params: Params) => table.remove(params),
-    delete_all_rules: () => table.clear(),
-    set_overall_enable: (params: Params) => table.setEnable(params),
+    ...ruleMethods(table),
     get_next_action: () => ({ type: -1 }),
     get_daystat: (params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
     get_monthstat: (params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),

@@ -59,6 +59,14 @@ export function systemModule(plug: PlugContext): Module {
 
   const done = (ok: boolean): MethodResult => (ok ? {} : (UNKNOWN_ERROR as unknown as MethodResult));
 
+  /** Stores a validated identity field (kept by factory reset) and shows it at once. */
+  const setIdentity = (key: string, field: "mac" | "deviceId" | "hwId", value: string | undefined) => {
+    if (value === undefined) return INVALID_ARGUMENT;
+    if (!settings.put(key, value)) return UNKNOWN_ERROR;
+    device.identity[field] = value;
+    return {};
+  };
+
   const delayed = (params: Params, context: Parameters<Method>[1], effect: () => void): MethodResult | typeof INVALID_ARGUMENT => {
     // python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now.
     const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
@@ -109,29 +117,11 @@ export function systemModule(plug: PlugContext): Module {
       return done(device.setLocation(latI, lonI));
     },
 
-    set_mac_addr: (params: Params) => {
-      const mac = parseMac(params.mac);
-      if (mac === undefined) return INVALID_ARGUMENT;
-      if (!settings.put(KEY.mac, mac)) return UNKNOWN_ERROR;
-      device.identity.mac = mac;
-      return {};
-    },
+    set_mac_addr: (params: Params) => setIdentity(KEY.mac, "mac", parseMac(params.mac)),
 
-    set_device_id: (params: Params) => {
-      const id = hex(params.deviceId, 40);
-      if (id === undefined) return INVALID_ARGUMENT;
-      if (!settings.put(KEY.deviceId, id)) return UNKNOWN_ERROR;
-      device.identity.deviceId = id;
-      return {};
-    },
+    set_device_id: (params: Params) => setIdentity(KEY.deviceId, "deviceId", hex(params.deviceId, 40)),
 
-    set_hw_id: (params: Params) => {
-      const id = hex(params.hwId, 32);
-      if (id === undefined) return INVALID_ARGUMENT;
-      if (!settings.put(KEY.hwId, id)) return UNKNOWN_ERROR;
-      device.identity.hwId = id;
-      return {};
-    },
+    set_hw_id: (params: Params) => setIdentity(KEY.hwId, "hwId", hex(params.hwId, 32)),
 
     // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
     get_dev_icon: () => ({ icon: "", hash: device.iconHash }),

@@ -3,19 +3,9 @@
 
 import type { ClockPort } from "../../ports/ports.js";
 import { int } from "../params.js";
-import { daysInMonth, joinLocal, splitLocal } from "./civil.js";
+import { daysInMonth, joinLocal, splitLocal, type LocalTime } from "./civil.js";
 import { localToUtc, parseTzRule, utcOffsetAt, type TzRule } from "./tzrule.js";
 import { DEFAULT_ZONE, ZONE_COUNT, zoneRule } from "./zones.js";
-
-export interface LocalTime {
-  year: number;
-  month: number;
-  mday: number;
-  hour: number;
-  min: number;
-  sec: number;
-  wday: number;
-}
 
 export class WallClock {
   /** Added to the port's clock: what set_time/set_timezone corrected. */
