@@ -1,0 +1,126 @@
+// The core's server on in-memory sockets: ordering of answers and their after-effects, and bounds.
+
+import { describe, expect, it } from "vitest";
+import { createPlug } from "../src/core/plug.js";
+import { encodeDatagram, encodeFrame, FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
+import { utf8Decode } from "../src/core/wire/utf8.js";
+import type { StreamHandler, StreamSocket } from "../src/ports/ports.js";
+import { FakeClock, FakeTimers, FakeWifi, MemoryStore } from "./support/fakes.js";
+
+function rig() {
+  const events: string[] = [];
+  let accept!: (s: StreamSocket) => StreamHandler;
+  let receive!: (b: Uint8Array, a: string, p: number) => void;
+  const sent: { text: string; address: string; port: number }[] = [];
+  const clock = new FakeClock();
+  const timers = new FakeTimers(clock);
+  const wifi = new FakeWifi();
+  wifi.scanSilently = true; // answers only when the test says
+  let finishScan: (() => void) | null = null;
+  wifi.scan = (done) => {
+    finishScan = () => done([{ ssid: "Later", keyType: 3, rssi: -50 }]);
+  };
+  const join = wifi.join.bind(wifi);
+  wifi.join = (c) => {
+    events.push(`join ${c.ssid}`);
+    join(c);
+  };
+  const plug = createPlug({
+    relay: { set: (on) => events.push(`relay ${on}`) },
+    led: { set() {} },
+    button: { listen() {} },
+    clock, timers, wifi,
+    store: new MemoryStore(),
+    tcp: { listen: (a) => (accept = a), close() {} },
+    udp: { listen: (r) => (receive = r), send: (b, address, port) => sent.push({ text: decodeDatagram(b), address, port }), close() {} },
+    restart: { restart: () => events.push("restart") },
+    log: () => {},
+  });
+  plug.start();
+  const connect = () => {
+    const answers: string[] = [];
+    const decoder = new FrameDecoder(1 << 20);
+    const conn = { closed: false, answers, handler: null as unknown as StreamHandler };
+    conn.handler = accept({
+      write: (bytes) => {
+        events.push("write");
+        decoder.feed(bytes, (p) => answers.push(utf8Decode(p)));
+      },
+      close: () => {
+        events.push("close");
+        conn.closed = true;
+      },
+    });
+    return conn;
+  };
+  return { events, connect, receive: (t: string) => receive(encodeDatagram(t), "10.0.0.9", 50000), sent, timers, finishScan: () => finishScan?.() };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+describe("server", () => {
+  it("writes set_stainfo's answer before the radio changes mode", async () => {
+    const r = rig();
+    const c = r.connect();
+    c.handler.data(encodeFrame('{"netif":{"set_stainfo":{"ssid":"Home","password":"12345678","key_type":3}}}'));
+    await flush();
+    expect(r.events.slice(-2)).toEqual(["write", "join Home"]);
+    expect(JSON.parse(c.answers[0]).netif.set_stainfo.err_code).toBe(0);
+  });
+
+  it("answers a pending request before closing when the client's FIN comes first", async () => {
+    const r = rig();
+    const c = r.connect();
+    c.handler.data(encodeFrame('{"netif":{"get_scaninfo":{"refresh":1}}}'));
+    c.handler.end();
+    await flush();
+    expect(c.closed).toBe(false);
+    r.finishScan();
+    await flush();
+    expect(r.events.slice(-2)).toEqual(["write", "close"]);
+    expect(JSON.parse(c.answers[0]).netif.get_scaninfo.ap_list).toEqual([{ ssid: "Later", key_type: 3 }]);
+  });
+
+  it("keeps answers in request order even when an earlier one waits on the radio", async () => {
+    const r = rig();
+    const c = r.connect();
+    c.handler.data(new Uint8Array([...encodeFrame('{"netif":{"get_scaninfo":{}}}'), ...encodeFrame('{"system":{"set_relay_state":{"state":1}}}')]));
+    await flush();
+    expect(c.answers).toEqual([]);
+    r.finishScan();
+    await flush();
+    expect(c.answers.map((a) => Object.keys(JSON.parse(a))[0])).toEqual(["netif", "system"]);
+  });
+
+  it("closes a connection that queues more than 8 requests, answering none of the excess", async () => {
+    const r = rig();
+    const c = r.connect();
+    const scan = encodeFrame('{"netif":{"get_scaninfo":{}}}');
+    const many = new Uint8Array(scan.length * 10);
+    for (let i = 0; i < 10; i++) many.set(scan, i * scan.length);
+    c.handler.data(many);
+    expect(c.closed).toBe(true);
+    r.finishScan();
+    await flush();
+    expect(c.answers.length).toBeLessThanOrEqual(1);
+  });
+
+  it("closes on an oversized length and reads nothing after it", async () => {
+    const r = rig();
+    const c = r.connect();
+    c.handler.data(new Uint8Array([0, 0, 0x40, 0x01]));
+    expect(c.closed).toBe(true);
+    c.handler.data(encodeFrame('{"system":{"set_relay_state":{"state":1}}}'));
+    await flush();
+    expect(r.events).not.toContain("relay true");
+  });
+
+  it("answers a datagram to its sender, then runs its effects", async () => {
+    const r = rig();
+    r.receive('{"system":{"reboot":{"delay":1}}}');
+    await flush();
+    expect(r.sent).toEqual([{ text: '{"system":{"reboot":{"err_code":0}}}', address: "10.0.0.9", port: 50000 }]);
+    r.timers.advance(1000);
+    expect(r.events).toContain("restart");
+  });
+});
