@@ -194,6 +194,17 @@ describe("system", () => {
     const info = await sysinfo(t.reboot({}));
     expect(info).toMatchObject({ alias: "TP-LINK_Smart Plug_577E", relay_state: 0, deviceId: "C".repeat(40), model: "HS110(EU)" });
   });
+
+  it("factory reset forgets the Wi-Fi network", async () => {
+    const t = testPlug({ model: "KP115" });
+    await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "12345678", key_type: 3 } } });
+    expect((await sysinfo(t)).status).toBe("configured");
+    await t.ask({ system: { reset: { delay: 0 } } });
+    t.timers.advance(1000);
+    const r = t.reboot();
+    expect((await sysinfo(r)).status).toBe("new");
+    expect((await r.ask({ netif: { get_stainfo: {} } })).netif.get_stainfo).toEqual({ ssid: "", key_type: 0, rssi: 0, err_code: 0 });
+  });
 });
 
 describe("cnCloud", () => {

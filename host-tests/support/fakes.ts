@@ -108,6 +108,9 @@ export class FakeWifi implements WifiPort {
   join(c: WifiCredentials) {
     this.joined.push(c);
   }
+  forget() {
+    this.joined = [];
+  }
 }
 
 const nullTcp: TcpListenerPort = { listen() {}, close() {} };

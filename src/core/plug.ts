@@ -92,6 +92,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     restart: ports.restart,
     log: ports.log,
     factoryReset() {
+      ports.wifi.forget();
       settings.wipe(IDENTITY_KEYS);
       ports.restart.restart();
     },

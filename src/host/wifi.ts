@@ -2,7 +2,7 @@
 // list of networks around it, and a "join" that remembers the network name. Passwords are dropped.
 
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatMac, parseMac } from "../core/identity.js";
 import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
@@ -47,6 +47,11 @@ export class VirtualWifi implements WifiPort {
     this.joined = { ssid: credentials.ssid, keyType: credentials.keyType };
     writeFileSync(join(this.dir, "wifi.json"), JSON.stringify(this.joined) + "\n");
     this.log(`Wi-Fi: joined "${credentials.ssid}" (virtual)`);
+  }
+
+  forget(): void {
+    this.joined = { ssid: "", keyType: 0 };
+    rmSync(join(this.dir, "wifi.json"), { force: true });
   }
 }
 

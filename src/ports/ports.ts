@@ -85,6 +85,8 @@ export interface WifiPort {
   station(): WifiStationInfo;
   /** Leave whatever mode the radio is in and join this network as a station. */
   join(credentials: WifiCredentials): void;
+  /** Forgets the stored station credentials (factory reset). */
+  forget(): void;
 }
 
 /** One accepted TCP connection, as the core sees it. */

@@ -2,7 +2,9 @@
 // decoded to U+FFFD, never thrown on, because it comes straight off the network.
 
 const REPLACEMENT = 0xfffd;
-const CHUNK = 4096;
+// Code points per String.fromCodePoint call: small, because every argument takes a slot of the XS
+// stack, which is 256 slots in all on an ESP8266.
+const CHUNK = 32;
 
 /** Number of bytes `text` takes in UTF-8. */
 export function utf8Length(text: string): number {
