@@ -1,0 +1,123 @@
+// TCP and UDP on ECMA-419 sockets (embedded:io/socket/*), the same on ESP8266, ESP32 and the simulator.
+
+import Listener from "embedded:io/socket/listener";
+import TCP from "embedded:io/socket/tcp";
+import UDP from "embedded:io/socket/udp";
+import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+
+/** One accepted connection: writes queue until the socket has room (ECMA-419 write throws otherwise). */
+class Connection implements StreamSocket {
+  private readonly pending: Uint8Array[] = [];
+  private room = 0;
+  private closing = false;
+  private closed = false;
+  handler: StreamHandler | null = null;
+  private readonly tcp: TCP;
+
+  constructor(from: TCP) {
+    const self = this;
+    this.tcp = new TCP({
+      from,
+      nodelay: true,
+      onReadable(this: TCP, count: number) {
+        const data = this.read(count) as ArrayBuffer;
+        if (self.handler !== null && data !== undefined) self.handler.data(new Uint8Array(data));
+      },
+      onWritable(this: TCP, count: number) {
+        self.room = count;
+        self.flush();
+      },
+      onError() {
+        // a clean remote close arrives here too
+        self.dispose();
+        self.handler?.end();
+      },
+    });
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.pending.push(bytes);
+    this.flush();
+  }
+
+  close(): void {
+    this.closing = true;
+    this.flush();
+  }
+
+  private flush(): void {
+    while (!this.closed && this.pending.length > 0 && this.room > 0) {
+      const head = this.pending[0];
+      const n = Math.min(head.length, this.room);
+      this.tcp.write(n === head.length ? head : head.subarray(0, n));
+      this.room -= n;
+      if (n === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(n);
+    }
+    if (this.closing && this.pending.length === 0) this.dispose();
+  }
+
+  private dispose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending.length = 0;
+    this.tcp.close();
+  }
+}
+
+export class ModdableTcpListener implements TcpListenerPort {
+  private listener: Listener | null = null;
+
+  constructor(private readonly port: number) {}
+
+  listen(accept: (socket: StreamSocket) => StreamHandler): void {
+    this.listener = new Listener({
+      port: this.port,
+      onReadable(this: Listener, count: number) {
+        while (count-- > 0) {
+          const from = this.read();
+          if (from === undefined) break;
+          const connection = new Connection(from);
+          connection.handler = accept(connection);
+        }
+      },
+    });
+  }
+
+  close(): void {
+    (this.listener as unknown as { close?: () => void } | null)?.close?.();
+    this.listener = null;
+  }
+}
+
+export class ModdableUdp implements DatagramPort {
+  private udp: UDP | null = null;
+
+  constructor(private readonly port: number) {}
+
+  listen(receive: (bytes: Uint8Array, address: string, port: number) => void): void {
+    this.udp = new UDP({
+      port: this.port,
+      onReadable(this: UDP, packets: number) {
+        while (packets-- > 0) {
+          const packet = this.read();
+          receive(new Uint8Array(packet), packet.address, packet.port);
+        }
+      },
+    });
+  }
+
+  send(bytes: Uint8Array, address: string, port: number): void {
+    try {
+      this.udp?.write(bytes, address, port);
+    } catch {
+      // no buffer for it now: discovery will ask again
+    }
+  }
+
+  close(): void {
+    (this.udp as unknown as { close?: () => void } | null)?.close?.();
+    this.udp = null;
+  }
+}

@@ -1,0 +1,51 @@
+// Clock and timers on Moddable's `time` and `timer`, set by SNTP once the station is online.
+
+import SNTP from "sntp";
+import Time from "time";
+import Timer from "timer";
+import type { ClockPort, LogPort, TimerHandle, TimerPort } from "../ports/ports.js";
+
+/** Any wall clock before 2024 has not been set (an ESP boots at 1970). */
+const EARLIEST_PLAUSIBLE_MS = 1704067200000;
+
+export const DEFAULT_SNTP = "pool.ntp.org";
+
+export class ModdableClock implements ClockPort {
+  private sntp: SNTP | null = null;
+
+  now(): number {
+    return Date.now();
+  }
+  monotonic(): number {
+    return Time.ticks;
+  }
+  synced(): boolean {
+    return Date.now() >= EARLIEST_PLAUSIBLE_MS;
+  }
+
+  /** Asks `host` for the time (after the station got its address). */
+  syncFrom(host: string, log: LogPort): void {
+    if (this.sntp !== null) return;
+    this.sntp = new SNTP({ host }, (message, value) => {
+      if (message === SNTP.time && value !== undefined) {
+        Time.set(value);
+        log(`time set by SNTP from ${host}`);
+        this.sntp = null;
+      } else if (message === SNTP.error) {
+        this.sntp = null;
+      }
+    });
+  }
+}
+
+export class ModdableTimers implements TimerPort {
+  after(ms: number, callback: () => void): TimerHandle {
+    return Timer.set(() => callback(), ms);
+  }
+  every(ms: number, callback: () => void): TimerHandle {
+    return Timer.repeat(() => callback(), ms);
+  }
+  cancel(handle: TimerHandle): void {
+    Timer.clear(handle as Timer);
+  }
+}
