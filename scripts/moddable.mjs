@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Runs the user's own Moddable SDK (mcconfig, mcsim) on this project. Builds go to ./build.
+//   npm run sim                        build for the Linux simulator and open it
+//   npm run sim:headless               the same under Xvfb, console only (Ctrl-C stops)
+//   npm run build:esp32 -- <board>     board build for an ESP32 board in boards/
+//   npm run build:esp -- <board>       board build for an ESP8266 board in boards/
+// Add --debug for a debug build (xsbug), --flash to flash the board instead of only building.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const [target, ...rest] = process.argv.slice(2);
+const debug = rest.includes("--debug");
+const flash = rest.includes("--flash");
+const board = rest.find((a) => !a.startsWith("--"));
+
+function fail(message) {
+  console.error(message);
+  process.exit(2);
+}
+
+const sdk = process.env.MODDABLE;
+if (!sdk) {
+  fail("MODDABLE is not set: install the Moddable SDK as its Getting Started guide says, then export MODDABLE and put $MODDABLE/build/bin/<os>/release on PATH (see README, \"Building the firmware\").");
+}
+if (!existsSync(sdk)) fail(`MODDABLE points to ${sdk}, which does not exist.`);
+
+function run(cmd, args) {
+  console.log(`$ ${cmd} ${args.join(" ")}`);
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  if (r.error) fail(`${cmd}: ${r.error.message} (is $MODDABLE/build/bin/<os>/release on PATH?)`);
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+const out = join(root, "build");
+const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
+
+if (target === "sim" || target === "sim:headless") {
+  run("mcconfig", [...common, "-p", "lin", "-t", "build"]);
+  // mcconfig names the app after the project's folder: find what it built
+  const bin = join(out, "bin", "lin", debug ? "debug" : "release");
+  const app = readdirSync(bin).find((name) => existsSync(join(bin, name, "mc.so")));
+  if (app === undefined) fail(`no mc.so under ${bin}`);
+  const so = join(bin, app, "mc.so");
+  const mcsim = join(sdk, "build", "bin", "lin", "release", "mcsim");
+  if (target === "sim") run(mcsim, [so]);
+  else run("xvfb-run", ["-a", "stdbuf", "-oL", "-eL", mcsim, so]);
+} else if (target === "esp32" || target === "esp") {
+  if (!board) fail(`name a board: npm run build:${target} -- <board>  (boards: see boards/)`);
+  const dir = join(root, "boards", board);
+  if (!existsSync(join(dir, "manifest.json"))) fail(`no board "${board}" in boards/`);
+  run("mcconfig", [...common, "-p", `${target}:${dir}`, ...(flash ? [] : ["-t", "build"])]);
+} else {
+  fail("usage: node scripts/moddable.mjs sim|sim:headless|esp32 <board>|esp <board> [--debug] [--flash]");
+}
