@@ -1,0 +1,192 @@
+// XS engine check: the core, bundled into one plain script, runs inside the real XS engine (the
+// xsnap-worker that @agoric/xsnap compiles from Moddable's C sources when npm installs it) and must
+// answer the corpus byte for byte as it does on Node.
+//
+// The XS side runs in a child process (host-tests/xs/run-xsnap.mjs): xsnap's API needs SES, whose
+// '@endo/init' would lock down this process's globals. Nothing is skipped when xsnap is missing or
+// the XS run fails: every test awaits the one shared run, so every test then fails with its error.
+
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { afterAll, describe, expect, it } from "vitest";
+import { FrameDecoder } from "../src/core/wire/frame.js";
+import { utf8Decode } from "../src/core/wire/utf8.js";
+import { ALIAS_63_BYTES, ALIAS_KUECHE, CAPTURED_RELAY_ANSWER, corpus, toHex } from "./xs/corpus.js";
+import { answer, startPlug } from "./xs/entry.js";
+
+const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
+const DRIVER = fileURLToPath(new URL("./xs/run-xsnap.mjs", import.meta.url));
+/** For the whole run (bundle, Node, xsnap start and the corpus); it takes a few seconds. */
+const TIMEOUT_MS = 60_000;
+
+interface DriverOutput {
+  engine: string;
+  strict: boolean;
+  ms: { startAndLoad: number; requests: number };
+  sequences: { name: string; answers: string[] }[];
+}
+
+interface Results {
+  xs: DriverOutput;
+  /** Answers as hex, by sequence name, in request order. */
+  node: Map<string, string[]>;
+  xsAnswers: Map<string, string[]>;
+}
+
+const sequences = corpus();
+const requestCount = sequences.reduce((n, s) => n + s.requests.length, 0);
+let dir = "";
+
+/** The plaintext of one answer frame. */
+function decodeAnswer(hex: string): string {
+  const texts: string[] = [];
+  const bytes = Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+  const decoder = new FrameDecoder(Number.MAX_SAFE_INTEGER); // answers may exceed the request bound
+  decoder.feed(bytes, (p) => texts.push(utf8Decode(p)));
+  if (texts.length !== 1 || decoder.pending) throw new Error(`not one answer frame: ${hex.slice(0, 40)}`);
+  return texts[0];
+}
+
+function runDriver(bundle: string, corpusFile: string): Promise<DriverOutput> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [DRIVER, bundle, corpusFile], { maxBuffer: 256 * 1024 * 1024, timeout: TIMEOUT_MS - 10_000 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`the XS run failed (${error.message.split("\n")[0]}):\n${stderr}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as DriverOutput);
+      } catch {
+        reject(new Error(`the XS run printed no JSON:\n${stdout.slice(0, 2000)}\n${stderr}`));
+      }
+    });
+  });
+}
+
+async function run(): Promise<Results> {
+  dir = mkdtempSync(join(tmpdir(), "kasa-xs-"));
+  const t0 = performance.now();
+  const bundle = join(dir, "core.js");
+  await build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    format: "iife",
+    // XS 13 implements ES2023; es2022 is what the core is type-checked against.
+    target: "es2022",
+    // No Node built-in resolves, so importing one fails the build.
+    platform: "neutral",
+    // xsnap runs the script through a global eval: it is strict code only through its own directive.
+    banner: { js: '"use strict";' },
+    outfile: bundle,
+    logLevel: "silent",
+  });
+  const corpusFile = join(dir, "corpus.json");
+  writeFileSync(corpusFile, JSON.stringify(sequences.map((s) => ({ name: s.name, model: s.model, frames: s.requests.map((r) => toHex(r.frame)) }))));
+  const t1 = performance.now();
+
+  // Node and XS run at the same time: the XS side is another process.
+  const xsRun = runDriver(bundle, corpusFile);
+  xsRun.catch(() => {}); // awaited below; an early failure is not "unhandled" meanwhile
+  const node = new Map<string, string[]>();
+  for (const s of sequences) {
+    startPlug(s.model);
+    const answers: string[] = [];
+    for (const r of s.requests) answers.push(toHex(await answer(r.frame)));
+    node.set(s.name, answers);
+  }
+  const t2 = performance.now();
+  const xs = await xsRun;
+  const t3 = performance.now();
+
+  console.log(
+    `XS engine check: ${xs.engine}; ${requestCount} frames in ${sequences.length} sequences ` +
+      `(${sequences.map((s) => `${s.name} ${s.requests.length}`).join(", ")}); ` +
+      `bundle ${Math.round(t1 - t0)} ms, Node ${Math.round(t2 - t1)} ms, XS process ${Math.round(t3 - t1)} ms ` +
+      `(xsnap start + bundle ${xs.ms.startAndLoad} ms, requests ${xs.ms.requests} ms)`,
+  );
+  return { xs, node, xsAnswers: new Map(xs.sequences.map((s) => [s.name, s.answers])) };
+}
+
+let pending: Promise<Results> | undefined;
+/** The one run every test looks at, started by whichever test comes first. */
+const results = () => (pending ??= run());
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
+  it("runs the bundled core in XS as strict code", async () => {
+    const { xs } = await results();
+    expect(xs.engine).toMatch(/^xsnap \d+\.\d+\.\d+ \(XS \d+\.\d+\.\d+\)$/);
+    expect(xs.strict).toBe(true);
+    expect(xs.sequences.map((s) => s.name)).toEqual(sequences.map((s) => s.name));
+  });
+
+  for (const s of sequences) {
+    it(`${s.name}: XS answers all ${s.requests.length} requests byte for byte as Node`, async () => {
+      const r = await results();
+      const node = r.node.get(s.name)!;
+      const inXs = r.xsAnswers.get(s.name)!;
+      expect(inXs.length).toBe(s.requests.length);
+      const differing = s.requests.map((_, i) => i).filter((i) => inXs[i] !== node[i]);
+      if (differing.length > 0) {
+        // The first difference as label and plaintext (then bytes), so that it reads as JSON in the diff.
+        const i = differing[0];
+        const show = (hex: string, withHex: boolean) => ({ label: s.requests[i].label, text: decodeAnswer(hex), ...(withHex ? { hex } : {}) });
+        const what = `${differing.length} of ${s.requests.length} answers differ, the first at #${i}`;
+        expect(show(inXs[i], false), what).toEqual(show(node[i], false));
+        expect(show(inXs[i], true), what).toEqual(show(node[i], true));
+      }
+      expect(differing.map((i) => s.requests[i].label)).toEqual([]);
+    });
+  }
+
+  describe("sanity of the answers themselves", () => {
+    const hs100 = sequences.find((s) => s.name === "HS100")!;
+    const at = async (engine: "node" | "xs", label: string) => {
+      const i = hs100.requests.findIndex((r) => r.label === label);
+      if (i < 0) throw new Error(`no request ${label}`);
+      const r = await results();
+      return (engine === "node" ? r.node : r.xsAnswers).get("HS100")![i];
+    };
+    const parsed = async (engine: "node" | "xs", label: string) => JSON.parse(decodeAnswer(await at(engine, label)));
+
+    for (const engine of ["node", "xs"] as const) {
+      it(`${engine}: answers the captured relay-on frame with the captured answer`, async () => {
+        expect(await at(engine, "captured relay on")).toBe(CAPTURED_RELAY_ANSWER);
+        expect(await at(engine, "captured relay on again")).toBe(CAPTURED_RELAY_ANSWER);
+      });
+
+      it(`${engine}: reads non-ASCII aliases back, refuses one byte over 63`, async () => {
+        expect((await parsed(engine, "alias Küche read back")).system.get_sysinfo.alias).toBe(ALIAS_KUECHE);
+        expect((await parsed(engine, "alias 客厅灯")).system.get_sysinfo.alias).toBe("客厅灯");
+        expect((await parsed(engine, "alias 63 bytes read back")).system.get_sysinfo.alias).toBe(ALIAS_63_BYTES);
+        const over = (await parsed(engine, "alias 64 bytes refused")).system;
+        expect(over.set_dev_alias).toEqual({ err_code: -3, err_msg: "invalid argument" });
+        expect(over.get_sysinfo.alias).toBe(ALIAS_63_BYTES);
+        expect((await parsed(engine, "alias emoji one over")).system.get_sysinfo.alias).toBe("x".repeat(59) + "🔌");
+      });
+
+      it(`${engine}: answers an empty frame and text that is no JSON object with {}`, async () => {
+        expect(decodeAnswer(await at(engine, "empty frame"))).toBe("{}");
+        expect(decodeAnswer(await at(engine, "not JSON #2"))).toBe("{}");
+        expect(decodeAnswer(await at(engine, "JSON but not an object #0"))).toBe("{}");
+      });
+
+      it(`${engine}: answers the python-kasa update, on the fixed clock`, async () => {
+        const update = await parsed(engine, "python-kasa update");
+        expect(update.system.get_sysinfo.relay_state).toBe(1);
+        expect(update["smartlife.iot.homekit"]).toEqual({ err_code: -1, err_msg: "module not support" });
+        expect((await parsed(engine, "time in the default zone")).time).toEqual({
+          get_time: { year: 2024, month: 6, mday: 1, hour: 5, min: 0, sec: 0, err_code: 0 },
+          get_timezone: { index: 6, err_code: 0 },
+        });
+      });
+    }
+  });
+});

@@ -1,0 +1,186 @@
+// The XS engine check's plug: the core with deterministic in-memory ports, answering whole TCP frames.
+// The same file runs twice: imported by vitest on Node, and bundled by esbuild into one plain script
+// that runs inside @agoric/xsnap's XS worker (host-tests/xs/run-xsnap.mjs). It must therefore use
+// nothing but the ECMAScript library: no Node API, no TextEncoder, no timers, no Date.now.
+
+import type { RequestContext } from "../../src/core/dispatcher.js";
+import { createPlug, type Plug } from "../../src/core/plug.js";
+import { encodeFrame, FrameDecoder } from "../../src/core/wire/frame.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
+import type {
+  ClockPort, DatagramPort, KeyValuePort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
+} from "../../src/ports/ports.js";
+
+/** 2024-06-01T12:00:00Z: the wall clock never moves. */
+export const FIXED_NOW_MS = 1717243200000;
+/** The monotonic clock starts here and moves by a fixed step per answered frame (so on_time counts). */
+export const MONOTONIC_START_MS = 1000;
+export const MONOTONIC_STEP_MS = 1500;
+
+/** A Map-backed store with the Preference limits (15-character keys, 63-byte values). */
+class MapStore implements KeyValuePort {
+  private readonly values = new Map<string, string>();
+  read(key: string) {
+    return this.values.get(key);
+  }
+  write(key: string, value: string) {
+    if (key.length > 15 || utf8Length(value) > 63) return false;
+    this.values.set(key, value);
+    return true;
+  }
+  remove(key: string) {
+    this.values.delete(key);
+  }
+  keys() {
+    return [...this.values.keys()];
+  }
+}
+
+class FixedClock implements ClockPort {
+  mono = MONOTONIC_START_MS;
+  now() {
+    return FIXED_NOW_MS;
+  }
+  monotonic() {
+    return this.mono;
+  }
+  synced() {
+    return true;
+  }
+}
+
+/** Timers that never fire: they are only queued (and removed again by cancel). */
+class QueuedTimers implements TimerPort {
+  private next = 1;
+  readonly pending = new Map<number, () => void>();
+  after(_ms: number, callback: () => void): TimerHandle {
+    const id = this.next++;
+    this.pending.set(id, callback);
+    return id;
+  }
+  every(_ms: number, callback: () => void): TimerHandle {
+    return this.after(_ms, callback);
+  }
+  cancel(handle: TimerHandle) {
+    this.pending.delete(handle as number);
+  }
+}
+
+/** Joined to "HomeNetwork" from the start; join/forget change what station() reports. */
+class FixedWifi implements WifiPort {
+  private current: WifiStationInfo = { ssid: "HomeNetwork", keyType: 3, rssi: -48 };
+  private readonly networks: WifiNetwork[] = [
+    { ssid: "HomeNetwork", keyType: 3, rssi: -48, channel: 6 },
+    { ssid: "", keyType: 3, rssi: -61 },
+    { ssid: "Café Gäste 📶", keyType: 2, rssi: -67, channel: 11 },
+    { ssid: "Open", keyType: 0, rssi: -80, channel: 1 },
+  ];
+  mac() {
+    return new Uint8Array([0x50, 0xc7, 0xbf, 0x5b, 0x57, 0x7e]);
+  }
+  scan(done: (networks: WifiNetwork[]) => void) {
+    done(this.networks);
+  }
+  station() {
+    return this.current;
+  }
+  join(c: WifiCredentials) {
+    this.current = { ssid: c.ssid, keyType: c.keyType, rssi: -55 };
+  }
+  forget() {
+    this.current = { ssid: "", keyType: 0, rssi: 0 };
+  }
+}
+
+const nullTcp: TcpListenerPort = { listen() {}, close() {} };
+const nullUdp: DatagramPort = { listen() {}, send() {}, close() {} };
+
+let plug: Plug | null = null;
+let clock = new FixedClock();
+
+/** Builds a fresh plug (empty store) answering as personality `model`; later frames go to it. */
+export function startPlug(model: string): void {
+  clock = new FixedClock();
+  plug = createPlug(
+    {
+      relay: { set() {} },
+      led: { set() {} },
+      button: { listen() {} },
+      clock,
+      timers: new QueuedTimers(),
+      store: new MapStore(),
+      wifi: new FixedWifi(),
+      tcp: nullTcp,
+      udp: nullUdp,
+      restart: { restart() {} },
+      log() {},
+    },
+    { model, forceModel: true },
+  );
+  plug.start();
+}
+
+/**
+ * Answers one TCP frame (4-byte length + XOR body) with the answer frame, as the server would:
+ * decode, dispatch, encode, then run the after-reply effects. Throws unless `frame` holds exactly
+ * one complete frame.
+ */
+export async function answer(frame: Uint8Array): Promise<Uint8Array> {
+  if (plug === null) startPlug("HS100");
+  const texts: string[] = [];
+  const decoder = new FrameDecoder();
+  const ok = decoder.feed(frame, (plaintext) => texts.push(utf8Decode(plaintext)));
+  if (!ok || decoder.pending || texts.length !== 1) throw new Error(`expected one complete frame, got ${texts.length}`);
+  const effects: (() => void)[] = [];
+  const context: RequestContext = { afterReply: (effect) => effects.push(effect) };
+  const text = await plug!.dispatcher.handle(texts[0], context);
+  const out = encodeFrame(text);
+  for (const effect of effects) effect();
+  clock.mono += MONOTONIC_STEP_MS;
+  return out;
+}
+
+// ---- the XS side: globals the xsnap driver calls ----
+
+/**
+ * What xsnap's worker reads after handleCommand returns and the promise jobs have run: when the
+ * returned object has a `result` property, that ArrayBuffer is the reply (xsnap-worker.c; a returned
+ * Promise itself would be sent back as an empty reply).
+ */
+interface PendingReply {
+  result?: ArrayBuffer;
+}
+
+const xs = globalThis as typeof globalThis & {
+  handleCommand?: (message: ArrayBuffer) => PendingReply;
+  startPlug?: (model: string) => void;
+  /** Why the last command had no reply (an exception's text), as UTF-8 bytes for `evaluate`. */
+  lastError?: () => ArrayBuffer;
+  /** True when this code runs as strict code (as modules do on Node). */
+  strictCode?: boolean;
+};
+
+let lastError = "";
+
+xs.handleCommand = (message: ArrayBuffer): PendingReply => {
+  const reply: PendingReply = {};
+  lastError = "the answer never settled";
+  answer(new Uint8Array(message)).then(
+    (bytes) => {
+      lastError = "";
+      reply.result = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+    (e: unknown) => {
+      lastError = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(e);
+    },
+  );
+  return reply;
+};
+xs.startPlug = startPlug;
+xs.lastError = () => {
+  const bytes = utf8Encode(lastError);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+};
+xs.strictCode = (function (this: unknown) {
+  return this === undefined;
+})();
