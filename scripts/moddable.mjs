@@ -7,7 +7,7 @@
 // Add --debug for a debug build (xsbug), --flash to flash the board instead of only building.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,20 +28,24 @@ if (!sdk) {
 }
 if (!existsSync(sdk)) fail(`MODDABLE points to ${sdk}, which does not exist.`);
 
+// mcconfig compiles the TypeScript with `tsc` from PATH and needs TypeScript 6 or newer: the project's own.
+const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` };
+
 function run(cmd, args) {
   console.log(`$ ${cmd} ${args.join(" ")}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env });
   if (r.error) fail(`${cmd}: ${r.error.message} (is $MODDABLE/build/bin/<os>/release on PATH?)`);
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
 const out = join(root, "build");
+mkdirSync(out, { recursive: true }); // mcconfig -o wants it to exist
 const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
 
 if (target === "sim" || target === "sim:headless") {
   run("mcconfig", [...common, "-p", "lin", "-t", "build"]);
   // mcconfig names the app after the project's folder: find what it built
-  const bin = join(out, "bin", "lin", debug ? "debug" : "release");
+  const bin = join(out, "bin", "lin", "mc", debug ? "debug" : "release");
   const app = readdirSync(bin).find((name) => existsSync(join(bin, name, "mc.so")));
   if (app === undefined) fail(`no mc.so under ${bin}`);
   const so = join(bin, app, "mc.so");

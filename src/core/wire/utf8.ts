@@ -6,18 +6,15 @@ const REPLACEMENT = 0xfffd;
 // stack, which is 256 slots in all on an ESP8266.
 const CHUNK = 32;
 
-/** Number of bytes `text` takes in UTF-8. */
+// Strings are walked with for...of (code points), never by index: XS keeps strings as UTF-8, so
+// charCodeAt(i) there scans from the start and a loop over it is quadratic in the length.
+
+/** Number of bytes `text` takes in UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes). */
 export function utf8Length(text: string): number {
   let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0x10000) n += 4; // engines whose strings index code points (XS)
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
-      n += 4;
-      i++;
-    } else n += 3;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
   }
   return n;
 }
@@ -28,13 +25,9 @@ export function utf8Length(text: string): number {
  */
 export function utf8Write(text: string, out: Uint8Array, offset: number): number {
   let o = offset;
-  for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdfff) {
-      if (c <= 0xdbff && i + 1 < text.length && isLow(text.charCodeAt(i + 1))) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
-      } else c = REPLACEMENT;
-    }
+  for (const ch of text) {
+    let c = ch.codePointAt(0)!;
+    if (c >= 0xd800 && c <= 0xdfff) c = REPLACEMENT;
     if (c < 0x80) out[o++] = c;
     else if (c < 0x800) {
       out[o++] = 0xc0 | (c >> 6);
@@ -104,8 +97,4 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): st
   }
   if (points.length > 0) result += String.fromCodePoint.apply(null, points);
   return result;
-}
-
-function isLow(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
 }
