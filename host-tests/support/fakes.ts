@@ -2,29 +2,20 @@
 // and timers that move only when the test says so, a scripted radio.
 
 import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
+import { MapStore } from "../xs/entry.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import type {
-  ClockPort, DatagramPort, KeyValuePort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
+  ClockPort, DatagramPort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
 } from "../../src/ports/ports.js";
 
-export class MemoryStore implements KeyValuePort {
-  readonly values = new Map<string, string>();
+/** The XS check's Map store (Preference limits), which can also be told to fail and counts writes. */
+export class MemoryStore extends MapStore {
   writes = 0;
   failWrites = false;
-  read(key: string) {
-    return this.values.get(key);
-  }
-  write(key: string, value: string) {
-    if (this.failWrites || key.length > 15 || new TextEncoder().encode(value).length > 63) return false;
+  override write(key: string, value: string) {
+    if (this.failWrites || !super.write(key, value)) return false;
     this.writes++;
-    this.values.set(key, value);
     return true;
-  }
-  remove(key: string) {
-    this.values.delete(key);
-  }
-  keys() {
-    return [...this.values.keys()];
   }
 }
 

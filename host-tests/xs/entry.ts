@@ -18,8 +18,8 @@ export const MONOTONIC_START_MS = 1000;
 export const MONOTONIC_STEP_MS = 1500;
 
 /** A Map-backed store with the Preference limits (15-character keys, 63-byte values). */
-class MapStore implements KeyValuePort {
-  private readonly values = new Map<string, string>();
+export class MapStore implements KeyValuePort {
+  readonly values = new Map<string, string>();
   read(key: string) {
     return this.values.get(key);
   }
