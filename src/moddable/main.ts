@@ -1,5 +1,6 @@
 // The Moddable platform's composition root: the board's io, the Moddable adapters and the core.
 
+import Preference from "preference";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "plug-io";
@@ -17,7 +18,7 @@ export default function main(): void {
   const board = boardConfig();
   const io = createIo(board, log);
   const clock = new ModdableClock();
-  const wifi = new ModdableWifi(log);
+  const wifi = new ModdableWifi(Preference, log);
   wifi.onOnline = (online) => {
     if (online) clock.syncFrom(board.sntp ?? DEFAULT_SNTP, log);
   };
@@ -38,7 +39,7 @@ export default function main(): void {
         button: io.button,
         clock,
         timers: new ModdableTimers(),
-        store: new PreferenceStore(),
+        store: new PreferenceStore(Preference),
         wifi,
         tcp: new ModdableTcpListener(KASA_PORT),
         udp: new ModdableUdp(KASA_PORT),

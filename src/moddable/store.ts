@@ -2,17 +2,23 @@
 // ESP8266 a string value holds at most 62 characters (its NUL counts), bytes hold the full 63.
 // One short domain keeps each record (domain + key + value + overhead) under the 128-byte limit.
 
-import Preference from "preference";
+import type Preference from "preference";
 import type { KeyValuePort } from "../ports/ports.js";
 import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
 
 const DOMAIN = "plug";
 
+/** The `preference` module: handed in by the composition root, because importing it here would keep
+ * this module from being preloaded (the simulator's preference reads its file at module top level). */
+export type Preferences = typeof Preference;
+
 export class PreferenceStore implements KeyValuePort {
+  constructor(private readonly prefs: Preferences) {}
+
   read(key: string): string | undefined {
     let value: unknown;
     try {
-      value = Preference.get(DOMAIN, key);
+      value = this.prefs.get(DOMAIN, key);
     } catch {
       return undefined;
     }
@@ -24,8 +30,8 @@ export class PreferenceStore implements KeyValuePort {
 
   write(key: string, value: string): boolean {
     try {
-      if (value.length === 0) Preference.set(DOMAIN, key, "");
-      else Preference.set(DOMAIN, key, utf8Encode(value).buffer as ArrayBuffer);
+      if (value.length === 0) this.prefs.set(DOMAIN, key, "");
+      else this.prefs.set(DOMAIN, key, utf8Encode(value).buffer as ArrayBuffer);
       return true;
     } catch {
       return false; // "can't save prefs": full, or a record over the limit
@@ -34,7 +40,7 @@ export class PreferenceStore implements KeyValuePort {
 
   remove(key: string): void {
     try {
-      Preference.delete(DOMAIN, key);
+      this.prefs.delete(DOMAIN, key);
     } catch {
       // already gone
     }
@@ -42,7 +48,7 @@ export class PreferenceStore implements KeyValuePort {
 
   keys(): string[] {
     try {
-      return Preference.keys(DOMAIN);
+      return this.prefs.keys(DOMAIN);
     } catch {
       return [];
     }

@@ -3,11 +3,11 @@
 // so that the plug rejoins after a restart; it never reaches the core's settings or any log.
 
 import Net from "net";
-import Preference from "preference";
 import WiFi from "wifi";
 import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
 import { parseMac } from "../core/identity.js";
 import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
+import type { Preferences } from "./store.js";
 
 const DOMAIN = "wifi";
 
@@ -33,7 +33,7 @@ export class ModdableWifi implements WifiPort {
   /** Called with true once the station has an IP address, false when it loses it. */
   onOnline: (online: boolean) => void = () => {};
 
-  constructor(private readonly log: LogPort) {
+  constructor(private readonly prefs: Preferences, private readonly log: LogPort) {
     this.macAddress = macBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
   }
 
@@ -62,10 +62,10 @@ export class ModdableWifi implements WifiPort {
 
   join(credentials: WifiCredentials): void {
     try {
-      Preference.set(DOMAIN, "ssid", utf8Encode(credentials.ssid).buffer as ArrayBuffer);
-      Preference.set(DOMAIN, "key", credentials.keyType);
-      if (credentials.password.length > 0) Preference.set(DOMAIN, "psk", utf8Encode(credentials.password).buffer as ArrayBuffer);
-      else Preference.delete(DOMAIN, "psk");
+      this.prefs.set(DOMAIN, "ssid", utf8Encode(credentials.ssid).buffer as ArrayBuffer);
+      this.prefs.set(DOMAIN, "key", credentials.keyType);
+      if (credentials.password.length > 0) this.prefs.set(DOMAIN, "psk", utf8Encode(credentials.password).buffer as ArrayBuffer);
+      else this.prefs.delete(DOMAIN, "psk");
     } catch {
       this.log("Wi-Fi credentials could not be stored");
     }
@@ -73,7 +73,7 @@ export class ModdableWifi implements WifiPort {
   }
 
   forget(): void {
-    for (const key of ["ssid", "key", "psk"]) safe(() => Preference.delete(DOMAIN, key));
+    for (const key of ["ssid", "key", "psk"]) safe(() => this.prefs.delete(DOMAIN, key));
     this.station_?.close();
     this.station_ = null;
     safe(() => WiFi.disconnect());
@@ -83,7 +83,7 @@ export class ModdableWifi implements WifiPort {
   rejoin(): void {
     const ssid = this.storedSsid();
     if (ssid === "") return;
-    const psk = safe(() => Preference.get(DOMAIN, "psk"));
+    const psk = safe(() => this.prefs.get(DOMAIN, "psk"));
     this.connect(ssid, psk instanceof ArrayBuffer ? utf8Decode(new Uint8Array(psk)) : "");
   }
 
@@ -102,23 +102,23 @@ export class ModdableWifi implements WifiPort {
   }
 
   private storedSsid(): string {
-    const v = safe(() => Preference.get(DOMAIN, "ssid"));
+    const v = safe(() => this.prefs.get(DOMAIN, "ssid"));
     return v instanceof ArrayBuffer ? utf8Decode(new Uint8Array(v)) : "";
   }
 
   private storedKeyType(): WifiKeyType {
-    const v = safe(() => Preference.get(DOMAIN, "key"));
+    const v = safe(() => this.prefs.get(DOMAIN, "key"));
     return v === 0 || v === 1 || v === 2 || v === 3 ? v : 0;
   }
 
   /** The simulator has no radio MAC: make one once (locally administered) and keep it. */
   private simulatorMac(): Uint8Array {
-    const stored = safe(() => Preference.get(DOMAIN, "mac"));
+    const stored = safe(() => this.prefs.get(DOMAIN, "mac"));
     if (stored instanceof ArrayBuffer && stored.byteLength === 6) return new Uint8Array(stored);
     const bytes = new Uint8Array(6);
     for (let i = 0; i < 6; i++) bytes[i] = Math.floor(Math.random() * 256);
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
-    safe(() => Preference.set(DOMAIN, "mac", bytes.buffer as ArrayBuffer));
+    safe(() => this.prefs.set(DOMAIN, "mac", bytes.buffer as ArrayBuffer));
     return bytes;
   }
 }
