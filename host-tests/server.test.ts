@@ -2,6 +2,8 @@
 
 import { describe, expect, it } from "vitest";
 import { createPlug } from "../src/core/plug.js";
+import { KasaServer } from "../src/core/server.js";
+import type { Dispatcher } from "../src/core/dispatcher.js";
 import { encodeDatagram, encodeFrame, FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
 import type { StreamHandler, StreamSocket } from "../src/ports/ports.js";
@@ -122,5 +124,32 @@ describe("server", () => {
     expect(r.sent).toEqual([{ text: '{"system":{"reboot":{"err_code":0}}}', address: "10.0.0.9", port: 50000 }]);
     r.timers.advance(1000);
     expect(r.events).toContain("restart");
+  });
+});
+
+describe("server when the engine fails", () => {
+  it("closes the connection instead of leaving it waiting, and keeps serving others", async () => {
+    let fail = true;
+    const dispatcher = { handle: async () => { if (fail) throw new RangeError("stack overflow"); return "{}"; } } as unknown as Dispatcher;
+    const logs: string[] = [];
+    const server = new KasaServer(dispatcher, (l) => logs.push(l));
+    let accept!: (s: StreamSocket) => StreamHandler;
+    server.start({ listen: (a) => (accept = a), close() {} }, { listen() {}, send() {}, close() {} });
+    const open = () => {
+      const c = { closed: false, writes: 0, handler: null as unknown as StreamHandler };
+      c.handler = accept({ write: () => c.writes++, close: () => (c.closed = true) });
+      return c;
+    };
+    const a = open();
+    a.handler.data(encodeFrame("{}"));
+    await flush();
+    expect(a.closed).toBe(true);
+    expect(logs).toEqual(["request failed: stack overflow"]);
+    fail = false;
+    const b = open();
+    b.handler.data(encodeFrame("{}"));
+    await flush();
+    expect(b.writes).toBe(1);
+    expect(b.closed).toBe(false);
   });
 });

@@ -67,13 +67,23 @@ class Connection implements StreamHandler {
     }
     this.busy = true;
     const effects = new Effects();
-    this.server.dispatcher.handle(utf8Decode(next), effects).then((answer) => {
-      this.busy = false;
-      if (this.closed) return;
-      this.socket.write(encodeFrame(answer));
-      effects.run(this.server.log);
-      this.pump();
-    });
+    this.server.dispatcher.handle(utf8Decode(next), effects).then(
+      (answer) => {
+        this.busy = false;
+        if (this.closed) return;
+        this.socket.write(encodeFrame(answer));
+        effects.run(this.server.log);
+        this.pump();
+      },
+      (e: unknown) => {
+        // Only the engine itself fails here (out of memory, stack exhausted): drop this connection
+        // rather than leave it waiting for an answer that will never come.
+        this.busy = false;
+        this.server.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+        this.queue.length = 0;
+        this.close();
+      },
+    );
   }
 
   private close(): void {
@@ -108,9 +118,12 @@ export class KasaServer {
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > MAX_FRAME_BYTES) return;
     const effects = new Effects();
-    this.dispatcher.handle(decodeDatagram(bytes), effects).then((answer) => {
-      this.udp?.send(encodeDatagram(answer), address, port);
-      effects.run(this.log);
-    });
+    this.dispatcher.handle(decodeDatagram(bytes), effects).then(
+      (answer) => {
+        this.udp?.send(encodeDatagram(answer), address, port);
+        effects.run(this.log);
+      },
+      (e: unknown) => this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 }
