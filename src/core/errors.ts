@@ -25,7 +25,7 @@ export const ENTRY_NOT_EXIST = error(-14, "entry not exist");
 /** cnCloud.bind: this firmware never talks to TP-Link's cloud. */
 export const CLOUD_UNREACHABLE = error(-21, "can not connect to the server");
 
-export function isKasaError(value: unknown): value is KasaError {
-  return typeof value === "object" && value !== null && typeof (value as KasaError).err_code === "number" &&
-    (value as KasaError).err_code !== 0;
+/** The answer to a method whose whole effect is storing settings: success, or -7 when the store refused. */
+export function saved(ok: boolean): { err_code?: number } | KasaError {
+  return ok ? {} : UNKNOWN_ERROR;
 }

@@ -18,9 +18,9 @@ export function formatMac(bytes: Uint8Array): string {
 
 /**
  * Parses a MAC written with ':' or '-' separators (python-kasa and the Kasa app differ) or none,
- * in either case; returns it normalised as upper-case "AA:BB:CC:DD:EE:FF".
+ * in either case, into its six bytes.
  */
-export function parseMac(text: unknown): string | undefined {
+export function parseMacBytes(text: unknown): Uint8Array | undefined {
   if (typeof text !== "string" || (text.length !== 17 && text.length !== 12)) return undefined;
   const bytes = new Uint8Array(6);
   const step = text.length === 17 ? 3 : 2;
@@ -35,7 +35,13 @@ export function parseMac(text: unknown): string | undefined {
     }
     bytes[i] = (hi << 4) | lo;
   }
-  return formatMac(bytes);
+  return bytes;
+}
+
+/** A MAC in any accepted form, normalised as upper-case "AA:BB:CC:DD:EE:FF". */
+export function parseMac(text: unknown): string | undefined {
+  const bytes = parseMacBytes(text);
+  return bytes === undefined ? undefined : formatMac(bytes);
 }
 
 /** `digits` hex characters derived from `seed` with FNV-1a (not a secret, only stable and spread). */

@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatMac, parseMac } from "../core/identity.js";
+import { formatMac, parseMacBytes } from "../core/identity.js";
 import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
 
 export const VIRTUAL_NETWORKS: readonly WifiNetwork[] = Object.freeze([
@@ -57,19 +57,16 @@ export class VirtualWifi implements WifiPort {
 
 /** A random, locally administered, unicast MAC, kept in `path` so that the plug keeps its identity. */
 function loadOrCreateMac(path: string): Uint8Array {
-  let text: string | undefined;
+  let bytes: Uint8Array | undefined;
   try {
-    text = parseMac(readFileSync(path, "utf8").trim());
+    bytes = parseMacBytes(readFileSync(path, "utf8").trim());
   } catch {
     // first boot
   }
-  if (text === undefined) {
-    const bytes = new Uint8Array(randomBytes(6));
+  if (bytes === undefined) {
+    bytes = new Uint8Array(randomBytes(6));
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
-    text = formatMac(bytes);
-    writeFileSync(path, text + "\n");
+    writeFileSync(path, formatMac(bytes) + "\n");
   }
-  const bytes = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) bytes[i] = parseInt(text.slice(i * 3, i * 3 + 2), 16);
   return bytes;
 }

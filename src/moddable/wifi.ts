@@ -5,7 +5,7 @@
 import Net from "net";
 import WiFi from "wifi";
 import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
-import { parseMac } from "../core/identity.js";
+import { parseMacBytes } from "../core/identity.js";
 import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
 import type { Preferences } from "./store.js";
 
@@ -19,14 +19,6 @@ function keyType(authentication: string): WifiKeyType {
   return 3;
 }
 
-function macBytes(text: string | undefined): Uint8Array | undefined {
-  const mac = parseMac(text);
-  if (mac === undefined) return undefined;
-  const bytes = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) bytes[i] = parseInt(mac.slice(i * 3, i * 3 + 2), 16);
-  return bytes;
-}
-
 export class ModdableWifi implements WifiPort {
   private station_: WiFi | null = null;
   private readonly macAddress: Uint8Array;
@@ -34,7 +26,7 @@ export class ModdableWifi implements WifiPort {
   onOnline: (online: boolean) => void = () => {};
 
   constructor(private readonly prefs: Preferences, private readonly log: LogPort) {
-    this.macAddress = macBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
+    this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
   }
 
   mac(): Uint8Array {

@@ -3,7 +3,7 @@
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
+import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved } from "../errors.js";
 import { str, type Params } from "../params.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
 
@@ -38,7 +38,7 @@ export function cnCloudModule(plug: PlugContext): Module {
     set_server_url: (params: Params) => {
       const server = str(params.server, MAX_VALUE_BYTES, 1);
       if (server === undefined) return INVALID_ARGUMENT;
-      return settings.put(KEY.cloudServer, server) ? {} : UNKNOWN_ERROR;
+      return saved(settings.put(KEY.cloudServer, server));
     },
   });
 }

@@ -4,7 +4,7 @@
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import { INVALID_ARGUMENT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "../errors.js";
+import { INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
 import { int, type Params } from "../params.js";
 import { KEY } from "../settings.js";
 import { readStatPeriod } from "./schedule.js";
@@ -32,7 +32,7 @@ export function emeterModule(plug: PlugContext): Module | KasaError {
       const vgain = int(params.vgain, 1, 1000000);
       const igain = int(params.igain, 1, 1000000);
       if (vgain === undefined || igain === undefined) return INVALID_ARGUMENT;
-      return settings.put(KEY.vgain, vgain) && settings.put(KEY.igain, igain) ? {} : UNKNOWN_ERROR;
+      return saved(settings.put(KEY.vgain, vgain) && settings.put(KEY.igain, igain));
     },
   });
 }

@@ -5,7 +5,7 @@ import type { WifiKeyType, WifiNetwork } from "../../ports/ports.js";
 import type { PlugContext } from "../context.js";
 import type { MethodResult, Module } from "../dispatcher.js";
 import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
-import { flag, has, int, str, type Params } from "../params.js";
+import { flag, has, hex, int, str, type Params } from "../params.js";
 import { KEY } from "../settings.js";
 
 /** Most networks listed by get_scaninfo. */
@@ -26,13 +26,7 @@ export function readCredentials(params: Params): { ssid: string; password: strin
 }
 
 function validPassphrase(p: string): boolean {
-  if (p.length === 64) {
-    for (let i = 0; i < 64; i++) {
-      const c = p.charCodeAt(i);
-      if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
-    }
-    return true;
-  }
+  if (p.length === 64) return hex(p, 64) !== undefined; // a raw 256-bit PSK
   if (p.length < 8 || p.length > 63) return false;
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);

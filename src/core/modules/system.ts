@@ -3,7 +3,7 @@
 
 import type { PlugContext } from "../context.js";
 import type { Method, MethodResult, Module } from "../dispatcher.js";
-import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
+import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR } from "../errors.js";
 import { parseMac } from "../identity.js";
 import { flag, has, hex, int, num, str, type Params } from "../params.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
@@ -57,8 +57,6 @@ export function sysinfo(plug: PlugContext): MethodResult {
 export function systemModule(plug: PlugContext): Module {
   const { device, settings } = plug;
 
-  const done = (ok: boolean): MethodResult => (ok ? {} : (UNKNOWN_ERROR as unknown as MethodResult));
-
   /** Stores a validated identity field (kept by factory reset) and shows it at once. */
   const setIdentity = (key: string, field: "mac" | "deviceId" | "hwId", value: string | undefined) => {
     if (value === undefined) return INVALID_ARGUMENT;
@@ -89,13 +87,13 @@ export function systemModule(plug: PlugContext): Module {
     set_led_off: (params: Params) => {
       const off = flag(params.off);
       if (off === undefined) return INVALID_ARGUMENT;
-      return done(device.setLedOff(off));
+      return saved(device.setLedOff(off));
     },
 
     set_dev_alias: (params: Params) => {
       const alias = str(params.alias, MAX_ALIAS_BYTES, 1);
       if (alias === undefined) return INVALID_ARGUMENT;
-      return done(device.setAlias(alias));
+      return saved(device.setAlias(alias));
     },
 
     set_dev_location: (params: Params) => {
@@ -114,7 +112,7 @@ export function systemModule(plug: PlugContext): Module {
         }
       }
       if (latI === undefined || lonI === undefined) return INVALID_ARGUMENT;
-      return done(device.setLocation(latI, lonI));
+      return saved(device.setLocation(latI, lonI));
     },
 
     set_mac_addr: (params: Params) => setIdentity(KEY.mac, "mac", parseMac(params.mac)),
@@ -129,7 +127,7 @@ export function systemModule(plug: PlugContext): Module {
     set_dev_icon: (params: Params) => {
       const hash = str(params.hash, MAX_VALUE_BYTES);
       if (hash === undefined || typeof params.icon !== "string") return INVALID_ARGUMENT;
-      return done(device.setIconHash(hash));
+      return saved(device.setIconHash(hash));
     },
 
     reboot: (params: Params, context) => delayed(params, context, () => {

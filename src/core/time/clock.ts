@@ -12,11 +12,10 @@ export class WallClock {
   private correctionMs = 0;
   private setByClient = false;
   private zoneIndex = DEFAULT_ZONE;
-  private rule: TzRule;
+  private rule!: TzRule;
 
   constructor(private readonly port: ClockPort, zone: number = DEFAULT_ZONE) {
-    this.rule = parseTzRule(zoneRule(DEFAULT_ZONE)!)!;
-    this.setZone(zone);
+    if (!this.setZone(zone)) this.setZone(DEFAULT_ZONE);
   }
 
   get zone(): number {
