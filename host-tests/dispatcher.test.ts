@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { testPlug } from "./support/fakes.js";
 
 const MODULE = { err_code: -1, err_msg: "module not support" };
@@ -112,5 +112,43 @@ describe("dispatcher", () => {
     const answer = await t.ask({ system: { set_dev_alias: { alias: "Lost" }, get_sysinfo: {} } });
     expect(answer.system.set_dev_alias).toEqual({ err_code: -7, err_msg: "unknown error" });
     expect(answer.system.get_sysinfo.alias).toBe("TP-LINK_Smart Plug_577E");
+  });
+});
+
+describe("answers on a device", () => {
+  // XS preloads module-level objects into flash, read-only, and its JSON.stringify marks each object
+  // it visits: an answer holding a frozen (shared) object fails there with "read only value".
+  function frozenInside(value: unknown, path = "answer"): string[] {
+    if (typeof value !== "object" || value === null) return [];
+    const here = Object.isFrozen(value) ? [path] : [];
+    return here.concat(...Object.entries(value).map(([k, v]) => frozenInside(v, `${path}.${k}`)));
+  }
+
+  it("builds every answer from fresh objects, errors included", async () => {
+    const spy = vi.spyOn(JSON, "stringify");
+    try {
+      for (const model of ["HS100", "HS105", "KP115"]) {
+        const t = testPlug({ model });
+        const request = {
+          "smartlife.iot.homekit": { setup_info_get: {} },
+          system: { get_sysinfo: {}, bogus: {}, set_relay_state: { state: 5 }, set_dev_alias: { alias: "x" } },
+          time: [],
+          emeter: { get_realtime: {}, get_daystat: { year: 2024, month: 1 } },
+          schedule: { get_rules: {}, get_next_action: {}, get_realtime: {}, get_daystat: { year: 2024, month: 1 } },
+          anti_theft: { get_rules: {}, get_next_action: {} },
+          count_down: { get_rules: {}, add_rule: { enable: 1, delay: 5, act: 1 } },
+          cnCloud: { get_info: {}, bind: { username: "a", password: "b" } },
+          netif: { get_stainfo: {}, get_scaninfo: {}, set_stainfo: { ssid: "x", key_type: 1 } },
+        };
+        const text = JSON.stringify(request);
+        spy.mockClear();
+        await t.ask(text);
+        const answers = spy.mock.calls.map((c) => c[0]).filter((a) => typeof a === "object" && a !== null && "system" in (a as object));
+        expect(answers).toHaveLength(1);
+        expect(frozenInside(answers[0])).toEqual([]);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

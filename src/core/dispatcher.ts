@@ -26,6 +26,15 @@ export const NOT_AN_OBJECT_ANSWER = "{}";
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
+/**
+ * A fresh copy of a shared error answer for one answer object. On a device the shared (frozen) errors
+ * are preloaded into flash, and XS's JSON.stringify marks every object it visits: a read-only one
+ * fails the whole answer with "read only value".
+ */
+function copy(error: KasaError): KasaError {
+  return { err_code: error.err_code, err_msg: error.err_msg };
+}
+
 function isObject(value: unknown): value is { [key: string]: unknown } {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -55,16 +64,16 @@ export class Dispatcher {
       if (name === "context" && isFirst) continue;
       const module = hasOwn(this.modules, name) ? this.modules[name] : undefined;
       if (module === undefined) {
-        answer[name] = MODULE_NOT_SUPPORT;
+        answer[name] = copy(MODULE_NOT_SUPPORT);
         continue;
       }
       if (typeof (module as KasaError).err_code === "number") {
-        answer[name] = module;
+        answer[name] = copy(module as KasaError);
         continue;
       }
       const calls = request[name];
       if (!isObject(calls)) {
-        answer[name] = INVALID_ARGUMENT;
+        answer[name] = copy(INVALID_ARGUMENT);
         continue;
       }
       const results: { [method: string]: unknown } = Object.create(null);
@@ -78,16 +87,17 @@ export class Dispatcher {
 
   private async call(module: Module, moduleName: string, name: string, rawParams: unknown, context: RequestContext): Promise<unknown> {
     const method = hasOwn(module, name) ? module[name] : hasOwn(module, "*") ? module["*"] : undefined;
-    if (method === undefined) return MEMBER_NOT_SUPPORT;
+    if (method === undefined) return copy(MEMBER_NOT_SUPPORT);
     const params = asParams(rawParams);
-    if (params === undefined) return INVALID_ARGUMENT;
+    if (params === undefined) return copy(INVALID_ARGUMENT);
     try {
       const result = await method(params, context);
+      if (Object.isFrozen(result)) return copy(result as KasaError); // a shared error answer
       if (!hasOwn(result, "err_code")) (result as MethodResult).err_code = 0;
       return result;
     } catch (e) {
       this.log(`${moduleName}.${name} failed: ${e instanceof Error ? e.message : String(e)}`);
-      return UNKNOWN_ERROR;
+      return copy(UNKNOWN_ERROR);
     }
   }
 }
