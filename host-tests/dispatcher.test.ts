@@ -20,6 +20,23 @@ describe("dispatcher", () => {
     expect(answer.system.get_sysinfo.relay_state).toBe(1);
   });
 
+  it("answers synchronously unless a method waits, and then keeps the request order", async () => {
+    const t = testPlug();
+    const context = { afterReply() {} };
+    expect(typeof t.plug.dispatcher.handle('{"system":{"get_sysinfo":{}}}', context)).toBe("string");
+    let finish!: () => void;
+    t.wifi.scan = (done) => (finish = () => done([{ ssid: "Late", keyType: 3, rssi: -40 }]));
+    const pending = t.plug.dispatcher.handle('{"netif":{"get_scaninfo":{"refresh":1}},"system":{"set_relay_state":{"state":1}}}', context);
+    expect(pending).toBeInstanceOf(Promise);
+    // the method after the waiting one has already run
+    expect(t.relay.at(-1)).toBe(true); // (the first entry is the power-on state)
+    finish();
+    const answer = JSON.parse(await pending);
+    expect(Object.keys(answer)).toEqual(["netif", "system"]);
+    expect(answer.netif.get_scaninfo.ap_list.map((n: { ssid: string }) => n.ssid)).toEqual(["Late"]);
+    expect(answer.system.set_relay_state).toEqual({ err_code: 0 });
+  });
+
   it("answers unknown modules at module level with -1, smartlife.iot.* included", async () => {
     const t = testPlug();
     const answer = await t.ask({

@@ -1,6 +1,6 @@
 // The host plug on real loopback sockets, driven by raw frames and by the real tplink-smarthome-api.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
@@ -35,16 +35,8 @@ afterEach(() => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// python-kasa's combined update for a plug (PROTOCOL §2.10)
-const PYTHON_KASA_UPDATE = {
-  system: { get_sysinfo: {} },
-  "smartlife.iot.homekit": { setup_info_get: {} },
-  emeter: { get_realtime: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
-  schedule: { get_rules: {}, get_next_action: {}, get_realtime: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
-  anti_theft: { get_rules: {}, get_next_action: {} },
-  time: { get_time: {}, get_timezone: {} },
-  cnCloud: { get_info: {} },
-};
+// python-kasa's combined update for a plug (PROTOCOL §2.10), shared with scripts/memory-check.mjs
+const PYTHON_KASA_UPDATE = JSON.parse(readFileSync(new URL("./support/python-kasa-update.json", import.meta.url), "utf8"));
 
 describe("host plug over TCP", () => {
   it("answers the captured relay frames byte for byte and switches the relay", async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { decrypt, encrypt } from "../src/core/wire/xor.js";
 import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
@@ -70,6 +70,41 @@ describe("UTF-8", () => {
 
   it("encodes lone surrogates as U+FFFD", () => {
     expect(utf8Encode("a\ud800b")).toEqual(new TextEncoder().encode("a\ufffdb"));
+  });
+
+  it("hands only valid UTF-8 to XS's native String.fromArrayBuffer, with the right offset and length", async () => {
+    // Node has no String.fromArrayBuffer: stand in for XS's, which throws on bad continuation bits
+    // and takes overlong forms and surrogates as they are. The module reads it once when loaded.
+    const calls: number[] = [];
+    const native = (buffer: ArrayBuffer, offset: number, length: number) => {
+      calls.push(length);
+      const bytes = new Uint8Array(buffer, offset, length);
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    };
+    const host = String as unknown as { fromArrayBuffer?: typeof native };
+    host.fromArrayBuffer = native;
+    try {
+      vi.resetModules();
+      const xs = await import("../src/core/wire/utf8.js");
+      const cases = ["", "plain", "Küche 🔌", "客厅灯", "a\u0000b", "x".repeat(3000) + "é"].map((t) => new TextEncoder().encode(t));
+      const bad = [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x41, 0xe2, 0x82], [0xff]].map((b) => Uint8Array.from(b));
+      for (const b of [...cases, ...bad]) {
+        // inside a bigger buffer, at an offset, as the frame decoder hands plaintext over
+        const outer = new Uint8Array(b.length + 7);
+        outer.set(b, 3);
+        const inner = outer.subarray(2, 3 + b.length + 1);
+        expect(xs.utf8Decode(inner, 1, 1 + b.length)).toBe(new TextDecoder().decode(b));
+      }
+      // every valid input went the native way; no invalid one did
+      expect(calls).toEqual(cases.map((b) => b.length));
+      for (let n = 0; n < 500; n++) {
+        const random = Uint8Array.from({ length: 1 + (n % 40) }, () => Math.floor(Math.random() * 256));
+        expect(xs.utf8Decode(random)).toBe(new TextDecoder().decode(random));
+      }
+    } finally {
+      delete host.fromArrayBuffer;
+      vi.resetModules();
+    }
   });
 });
 

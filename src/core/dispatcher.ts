@@ -39,14 +39,32 @@ function isObject(value: unknown): value is { [key: string]: unknown } {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A method result still on its way (only methods that wait for the radio answer this way). */
+interface Pending {
+  results: { [method: string]: unknown };
+  method: string;
+  /** module.method, for the log */
+  label: string;
+  promise: PromiseLike<unknown>;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * Requests are answered synchronously: no async function on the way, because every async layer
+ * costs about 20 slots of the XS stack, which is 256 slots in all on an ESP8266. A method that has
+ * to wait (a Wi-Fi scan) returns a promise; the answer then waits for it, keeping request order.
+ */
 export class Dispatcher {
   constructor(
     private readonly modules: ModuleTable,
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Answers one request text with one answer text. Never throws. */
-  async handle(text: string, context: RequestContext): Promise<string> {
+  /** Answers one request text with one answer text (a promise only when a method has to wait). Never throws. */
+  handle(text: string, context: RequestContext): string | Promise<string> {
     let request: unknown;
     try {
       request = JSON.parse(text);
@@ -56,48 +74,69 @@ export class Dispatcher {
     if (!isObject(request)) return NOT_AN_OBJECT_ANSWER;
     // Null-prototype objects: a module or method named "__proto__" is then just a name.
     const answer: { [module: string]: unknown } = Object.create(null);
-    let first = true;
-    for (const name in request) {
-      const isFirst = first;
-      first = false;
+    let pending: Pending[] | null = null;
+    // Index loops over Object.keys, not for-in: an XS for-in holds its iterator on the stack.
+    const names = Object.keys(request);
+    for (let m = 0; m < names.length; m++) {
+      const name = names[m];
       // A leading `context` (child ids on strips) is consumed and not echoed, as real plugs do.
-      if (name === "context" && isFirst) continue;
+      if (name === "context" && m === 0) continue;
       const module = hasOwn(this.modules, name) ? this.modules[name] : undefined;
-      if (module === undefined) {
-        answer[name] = copy(MODULE_NOT_SUPPORT);
-        continue;
-      }
-      if (typeof (module as KasaError).err_code === "number") {
-        answer[name] = copy(module as KasaError);
-        continue;
-      }
       const calls = request[name];
-      if (!isObject(calls)) {
-        answer[name] = copy(INVALID_ARGUMENT);
-        continue;
+      if (module === undefined) answer[name] = copy(MODULE_NOT_SUPPORT);
+      else if (typeof (module as KasaError).err_code === "number") answer[name] = copy(module as KasaError);
+      else if (!isObject(calls)) answer[name] = copy(INVALID_ARGUMENT);
+      else {
+        const results: { [method: string]: unknown } = Object.create(null);
+        const methods = Object.keys(calls);
+        for (let i = 0; i < methods.length; i++) {
+          const method = methods[i];
+          // Inline rather than a helper: one call level less on the XS stack under every method.
+          const run = hasOwn(module, method) ? (module as Module)[method] : hasOwn(module, "*") ? (module as Module)["*"] : undefined;
+          const params = run === undefined ? undefined : asParams(calls[method]);
+          let result: unknown;
+          if (run === undefined) result = copy(MEMBER_NOT_SUPPORT);
+          else if (params === undefined) result = copy(INVALID_ARGUMENT);
+          else {
+            try {
+              result = run(params, context);
+              if (!isThenable(result)) result = finish(result);
+            } catch (e) {
+              this.log(`${name}.${method} failed: ${e instanceof Error ? e.message : String(e)}`);
+              result = copy(UNKNOWN_ERROR);
+            }
+          }
+          results[method] = result;
+          if (isThenable(result)) (pending ??= []).push({ results, method, label: `${name}.${method}`, promise: result });
+        }
+        answer[name] = results;
       }
-      const results: { [method: string]: unknown } = Object.create(null);
-      for (const method in calls) {
-        results[method] = await this.call(module as Module, name, method, calls[method], context);
-      }
-      answer[name] = results;
     }
-    return JSON.stringify(answer);
+    if (pending === null) return JSON.stringify(answer);
+    return this.settle(answer, pending);
   }
 
-  private async call(module: Module, moduleName: string, name: string, rawParams: unknown, context: RequestContext): Promise<unknown> {
-    const method = hasOwn(module, name) ? module[name] : hasOwn(module, "*") ? module["*"] : undefined;
-    if (method === undefined) return copy(MEMBER_NOT_SUPPORT);
-    const params = asParams(rawParams);
-    if (params === undefined) return copy(INVALID_ARGUMENT);
-    try {
-      const result = await method(params, context);
-      if (Object.isFrozen(result)) return copy(result as KasaError); // a shared error answer
-      if (!hasOwn(result, "err_code")) (result as MethodResult).err_code = 0;
-      return result;
-    } catch (e) {
-      this.log(`${moduleName}.${name} failed: ${e instanceof Error ? e.message : String(e)}`);
-      return copy(UNKNOWN_ERROR);
-    }
+  private settle(answer: object, pending: Pending[]): Promise<string> {
+    const log = this.log;
+    return Promise.all(
+      pending.map((p) =>
+        Promise.resolve(p.promise).then(
+          (value) => {
+            p.results[p.method] = finish(value);
+          },
+          (e: unknown) => {
+            log(`${p.label} failed: ${e instanceof Error ? e.message : String(e)}`);
+            p.results[p.method] = copy(UNKNOWN_ERROR);
+          },
+        ),
+      ),
+    ).then(() => JSON.stringify(answer));
   }
+}
+
+/** A method's result as answered: shared errors copied, err_code 0 added when absent. */
+function finish(result: unknown): unknown {
+  if (Object.isFrozen(result)) return copy(result as KasaError); // a shared error answer
+  if (!hasOwn(result as object, "err_code")) (result as MethodResult).err_code = 0;
+  return result;
 }

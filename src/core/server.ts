@@ -58,32 +58,50 @@ class Connection implements StreamHandler {
     if (!this.busy && this.queue.length === 0) this.close();
   }
 
+  /** Answers the queued requests in order; a loop, not recursion, so that pipelined frames cost no stack. */
   private pump(): void {
-    if (this.busy || this.closed) return;
-    const next = this.queue.shift();
-    if (next === undefined) {
-      if (this.ended) this.close();
-      return;
+    while (!this.busy && !this.closed) {
+      const next = this.queue.shift();
+      if (next === undefined) {
+        if (this.ended) this.close();
+        return;
+      }
+      const effects = new Effects();
+      let answer: string | Promise<string>;
+      try {
+        answer = this.server.dispatcher.handle(utf8Decode(next), effects);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      if (typeof answer === "string") {
+        this.reply(answer, effects);
+        continue;
+      }
+      this.busy = true;
+      answer.then(
+        (text) => {
+          this.busy = false;
+          this.reply(text, effects);
+          this.pump();
+        },
+        (e: unknown) => this.fail(e),
+      );
     }
-    this.busy = true;
-    const effects = new Effects();
-    this.server.dispatcher.handle(utf8Decode(next), effects).then(
-      (answer) => {
-        this.busy = false;
-        if (this.closed) return;
-        this.socket.write(encodeFrame(answer));
-        effects.run(this.server.log);
-        this.pump();
-      },
-      (e: unknown) => {
-        // Only the engine itself fails here (out of memory, stack exhausted): drop this connection
-        // rather than leave it waiting for an answer that will never come.
-        this.busy = false;
-        this.server.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
-        this.queue.length = 0;
-        this.close();
-      },
-    );
+  }
+
+  private reply(answer: string, effects: Effects): void {
+    if (this.closed) return;
+    this.socket.write(encodeFrame(answer));
+    effects.run(this.server.log);
+  }
+
+  /** Only the engine itself fails a request (out of memory): drop this connection rather than leave it waiting. */
+  private fail(e: unknown): void {
+    this.busy = false;
+    this.server.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+    this.queue.length = 0;
+    this.close();
   }
 
   private close(): void {
@@ -118,12 +136,24 @@ export class KasaServer {
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > MAX_FRAME_BYTES) return;
     const effects = new Effects();
-    this.dispatcher.handle(decodeDatagram(bytes), effects).then(
-      (answer) => {
-        this.udp?.send(encodeDatagram(answer), address, port);
-        effects.run(this.log);
-      },
-      (e: unknown) => this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`),
-    );
+    let answer: string | Promise<string>;
+    try {
+      answer = this.dispatcher.handle(decodeDatagram(bytes), effects);
+    } catch (e) {
+      this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    if (typeof answer === "string") this.reply(answer, effects, address, port);
+    else {
+      answer.then(
+        (text) => this.reply(text, effects, address, port),
+        (e: unknown) => this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    }
+  }
+
+  private reply(answer: string, effects: Effects, address: string, port: number): void {
+    this.udp?.send(encodeDatagram(answer), address, port);
+    effects.run(this.log);
   }
 }

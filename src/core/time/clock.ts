@@ -4,7 +4,7 @@
 import type { ClockPort } from "../../ports/ports.js";
 import { int } from "../params.js";
 import { daysInMonth, joinLocal, splitLocal, type LocalTime } from "./civil.js";
-import { localToUtc, parseTzRule, utcOffsetAt, type TzRule } from "./tzrule.js";
+import { isDstAt, localToUtc, parseTzRule, type TzRule } from "./tzrule.js";
 import { DEFAULT_ZONE, ZONE_COUNT, zoneRule } from "./zones.js";
 
 export class WallClock {
@@ -34,7 +34,8 @@ export class WallClock {
   /** Local wall time in the configured zone. */
   local(): LocalTime {
     const utc = this.utcMs();
-    return splitLocal(utc + utcOffsetAt(this.rule, utc) * 1000);
+    const rule = this.rule;
+    return splitLocal(utc + (isDstAt(rule, utc) ? rule.dst : rule.std) * 1000);
   }
 
   /** Switches to TP-Link zone `index`; false (and no change) when it is not 0-109. */

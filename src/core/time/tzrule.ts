@@ -67,12 +67,14 @@ function isAlpha(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
-/** Reads 1..maxDigits decimal digits; -1 if there is none. */
+/** Reads 1..maxDigits decimal digits; -1 if there is none. (Flat, like the rest: it runs inside set_timezone.) */
 function readNum(maxDigits: number): number {
   let n = 0;
   let k = 0;
-  while (k < maxDigits && isDigit(peek())) {
-    n = n * 10 + (src.charCodeAt(pos) - 48);
+  while (k < maxDigits && pos < src.length) {
+    const c = src.charCodeAt(pos);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
     pos++;
     k++;
   }
@@ -218,25 +220,22 @@ export function parseTzRule(posix: string): TzRule | undefined {
 
 // ---- evaluation ----
 
-/** Local date (days since 1970-01-01) of a transition date in `year`. */
-function transitionDay(kind: number, month: number, week: number, day: number, year: number): number {
+/**
+ * The instant (UTC ms) of a transition in `year`: its date form and fields, `seconds` after local
+ * midnight on the clock whose offset (seconds east) is `offset`. One flat function: it runs inside
+ * requests, where every call level costs XS stack.
+ */
+function transitionUtcMs(kind: number, month: number, week: number, day: number, seconds: number, offset: number, year: number): number {
+  let d: number;
   if (kind === DATE_MWD) {
     const first = daysFromCivil(year, month, 1);
-    let d = first + ((day - weekday(first) + 7) % 7) + (week - 1) * 7;
+    d = first + ((day - weekday(first) + 7) % 7) + (week - 1) * 7;
     if (d >= first + daysInMonth(year, month)) d -= 7; // week 5 = last
-    return d;
+  } else {
+    d = daysFromCivil(year, 1, 1) + day;
+    if (kind === DATE_JULIAN1) d += (day >= 60 && isLeapYear(year) ? 1 : 0) - 1;
   }
-  const jan1 = daysFromCivil(year, 1, 1);
-  if (kind === DATE_JULIAN1) return jan1 + day - 1 + (day >= 60 && isLeapYear(year) ? 1 : 0);
-  return jan1 + day;
-}
-
-function startUtcMs(r: TzRule, year: number): number {
-  return transitionDay(r.startKind, r.startMonth, r.startWeek, r.startDay, year) * MS_PER_DAY + (r.startTime - r.std) * 1000;
-}
-
-function endUtcMs(r: TzRule, year: number): number {
-  return transitionDay(r.endKind, r.endMonth, r.endWeek, r.endDay, year) * MS_PER_DAY + (r.endTime - r.dst) * 1000;
+  return d * MS_PER_DAY + (seconds - offset) * 1000;
 }
 
 /** True if DST is in force at the instant `utcMs` (ms since the epoch). */
@@ -250,8 +249,8 @@ export function isDstAt(rule: TzRule, utcMs: number): boolean {
   let best = -Infinity;
   let dst = false;
   for (let yr = y - 1; yr <= y + 1; yr++) {
-    const s = startUtcMs(rule, yr);
-    const e = endUtcMs(rule, yr);
+    const s = transitionUtcMs(rule.startKind, rule.startMonth, rule.startWeek, rule.startDay, rule.startTime, rule.std, yr);
+    const e = transitionUtcMs(rule.endKind, rule.endMonth, rule.endWeek, rule.endDay, rule.endTime, rule.dst, yr);
     if (s < e) {
       // northern: start, then end
       if (s <= utcMs && s >= best) { best = s; dst = true; }
@@ -289,6 +288,6 @@ export function localToUtc(rule: TzRule, localMs: number): number {
   const hi = rule.dst > rule.std ? rule.dst : rule.std;
   const lo = rule.dst > rule.std ? rule.std : rule.dst;
   const early = localMs - hi * 1000;
-  if (utcOffsetAt(rule, early) === hi) return early;
+  if ((isDstAt(rule, early) ? rule.dst : rule.std) === hi) return early;
   return localMs - lo * 1000;
 }

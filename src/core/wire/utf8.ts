@@ -2,9 +2,9 @@
 // decoded to U+FFFD, never thrown on, because it comes straight off the network.
 
 const REPLACEMENT = 0xfffd;
-// Code points per String.fromCodePoint call: small, because every argument takes a slot of the XS
-// stack, which is 256 slots in all on an ESP8266.
-const CHUNK = 32;
+// Code points per String.fromCodePoint call (where XS's native path does not apply): small, because
+// every argument takes a slot of the XS stack, which is 256 slots in all on an ESP8266.
+const CHUNK = 16;
 
 // Strings are walked with for...of (code points), never by index: XS keeps strings as UTF-8, so
 // charCodeAt(i) there scans from the start and a loop over it is quadratic in the length.
@@ -53,43 +53,69 @@ export function utf8Encode(text: string): Uint8Array {
 }
 
 /**
+ * XS's own String.fromArrayBuffer (an XS extension, absent elsewhere) makes a string of UTF-8 bytes
+ * natively: no per-character work and no stack. It accepts any bytes with the right continuation
+ * bits (overlong forms and surrogates included), so it is only given bytes checked valid here.
+ */
+type FromArrayBuffer = (buffer: ArrayBufferLike, offset: number, length: number) => string;
+const fromArrayBuffer = (String as unknown as { fromArrayBuffer?: FromArrayBuffer }).fromArrayBuffer;
+
+/**
+ * The UTF-8 sequence starting at bytes[i] (i < end): its length when it is complete and valid, else
+ * minus the length of its longest valid beginning (at least 1), which the WHATWG decoder turns into
+ * one U+FFFD. No overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+function sequence(bytes: Uint8Array, i: number, end: number): number {
+  const b = bytes[i];
+  if (b < 0x80) return 1;
+  let need: number;
+  let lower = 0x80;
+  let upper = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) need = 1;
+  else if (b >= 0xe0 && b <= 0xef) {
+    need = 2;
+    if (b === 0xe0) lower = 0xa0; // no overlong forms
+    if (b === 0xed) upper = 0x9f; // no surrogates
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    need = 3;
+    if (b === 0xf0) lower = 0x90;
+    if (b === 0xf4) upper = 0x8f; // nothing above U+10FFFF
+  } else return -1;
+  for (let k = 1; k <= need; k++) {
+    const c = i + k < end ? bytes[i + k] : -1;
+    if (c < lower || c > upper) return -k; // the offending byte is not consumed: it starts the next sequence
+    lower = 0x80;
+    upper = 0xbf;
+  }
+  return need + 1;
+}
+
+/**
  * Decodes bytes[start, end) as UTF-8 the way the WHATWG decoder does: each maximal invalid
  * subsequence becomes one U+FFFD (so the result equals TextDecoder's where that exists).
  */
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let result = "";
-  const points: number[] = []; // code points; fromCodePoint is exact in engines with UTF-16 or UTF-8 strings
   let i = start;
   while (i < end) {
-    const b = bytes[i++];
-    let cp = REPLACEMENT;
-    let need = 0;
-    let lower = 0x80;
-    let upper = 0xbf;
-    if (b < 0x80) cp = b;
-    else if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
-    else if (b >= 0xe0 && b <= 0xef) {
-      need = 2; cp = b & 0x0f;
-      if (b === 0xe0) lower = 0xa0; // no overlong forms
-      if (b === 0xed) upper = 0x9f; // no surrogates
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 3; cp = b & 0x07;
-      if (b === 0xf0) lower = 0x90;
-      if (b === 0xf4) upper = 0x8f; // nothing above U+10FFFF
+    const n = sequence(bytes, i, end);
+    if (n < 0) break;
+    i += n;
+  }
+  if (i === end && fromArrayBuffer !== undefined) return fromArrayBuffer(bytes.buffer, bytes.byteOffset + start, end - start);
+  let result = "";
+  const points: number[] = []; // code points; fromCodePoint is exact in engines with UTF-16 or UTF-8 strings
+  i = start;
+  while (i < end) {
+    const n = sequence(bytes, i, end);
+    if (n < 0) {
+      points.push(REPLACEMENT);
+      i -= n;
+    } else {
+      let cp = n === 1 ? bytes[i] : bytes[i] & (0xff >> (n + 1));
+      for (let k = 1; k < n; k++) cp = (cp << 6) | (bytes[i + k] & 0x3f);
+      points.push(cp);
+      i += n;
     }
-    while (need > 0) {
-      const c = i < end ? bytes[i] : -1;
-      if (c < lower || c > upper) {
-        cp = REPLACEMENT; // the offending byte is not consumed: it starts the next sequence
-        break;
-      }
-      cp = (cp << 6) | (c & 0x3f);
-      lower = 0x80;
-      upper = 0xbf;
-      i++;
-      need--;
-    }
-    points.push(cp);
     if (points.length >= CHUNK) {
       result += String.fromCodePoint.apply(null, points);
       points.length = 0;

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// The ESP8266 memory check (docs/MEMORY.md), with the user's own Moddable SDK:
+//   npm run sim:memory
+// Builds memory/manifest.json (the firmware with the ESP8266's XS creation parameters) as a debug
+// simulator app, runs it headless, sends python-kasa's combined update and then 1,000 sequential
+// requests on one connection, checks every answer, and prints the peaks the simulator's XS
+// instrumentation reported once a second. Exits non-zero on a wrong answer or an XS abort.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
+import { utf8Decode } from "../dist/core/wire/utf8.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const PORT = 9999;
+const SEQUENTIAL = 1000;
+const UPDATE = JSON.parse(readFileSync(join(root, "host-tests", "support", "python-kasa-update.json"), "utf8"));
+
+function fail(message) {
+  console.error(`memory check: ${message}`);
+  process.exit(1);
+}
+
+const sdk = process.env.MODDABLE;
+if (!sdk || !existsSync(sdk)) fail("MODDABLE is not set to an installed Moddable SDK (see README, \"Building the firmware\").");
+const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` };
+
+// ---- build ----
+const out = join(root, "build", "mem");
+const build = spawnSync("mcconfig", ["-d", "-m", "-p", "lin", "-t", "build", "-o", out], { cwd: join(root, "memory"), stdio: "inherit", env });
+if (build.status !== 0) fail(`mcconfig failed (${build.error?.message ?? `exit ${build.status}`})`);
+const binDir = join(out, "bin", "lin", "mc", "debug");
+const app = readdirSync(binDir).find((name) => existsSync(join(binDir, name, "mc.so")));
+if (app === undefined) fail(`no mc.so under ${binDir}`);
+const makefile = readFileSync(join(out, "tmp", "lin", "mc", "debug", app, "makefile"), "utf8");
+const creation = /^CREATION = (.*)$/m.exec(makefile)?.[1] ?? "(not found)";
+
+// ---- run ----
+const mcsim = join(sdk, "build", "bin", "lin", "release", "mcsim");
+const sim = spawn("xvfb-run", ["-a", "stdbuf", "-oL", "-eL", mcsim, join(binDir, app, "mc.so")], { env, stdio: ["ignore", "pipe", "pipe"] });
+let console_ = "";
+sim.stdout.on("data", (d) => (console_ += d));
+sim.stderr.on("data", (d) => (console_ += d));
+const simEnded = new Promise((r) => sim.on("exit", r));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const stop = () => spawnSync("pkill", ["-f", join(binDir, app, "mc.so")]);
+
+async function until(test, ms, what) {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (test()) return;
+  stop();
+  fail(`${what}; the simulator printed:\n${console_.slice(-2000)}`);
+}
+
+await until(() => / ready, relay /.test(console_), 30000, "the plug did not boot");
+const bootedAt = console_.length;
+
+const socket = connect(PORT, "127.0.0.1");
+await new Promise((r, j) => (socket.once("connect", r), socket.once("error", j)));
+const decoder = new FrameDecoder(1 << 20);
+const answers = [];
+socket.on("data", (chunk) => decoder.feed(chunk, (p) => answers.push(utf8Decode(p))));
+socket.on("error", () => {});
+
+async function ask(request) {
+  socket.write(encodeFrame(JSON.stringify(request)));
+  await until(() => answers.length > 0 || /XS abort/.test(console_), 5000, `no answer to ${JSON.stringify(request).slice(0, 80)}`);
+  if (answers.length === 0) return undefined;
+  return JSON.parse(answers.shift());
+}
+
+const expectOk = (answer, module, method) => answer?.[module]?.[method]?.err_code === 0;
+function checkUpdate(a) {
+  return (
+    a !== undefined && expectOk(a, "system", "get_sysinfo") && expectOk(a, "time", "get_time") && expectOk(a, "schedule", "get_rules") &&
+    expectOk(a, "cnCloud", "get_info") && a["smartlife.iot.homekit"]?.err_code === -1
+  );
+}
+
+const update = await ask(UPDATE);
+if (!checkUpdate(update)) fail(`wrong answer to the combined update: ${JSON.stringify(update)?.slice(0, 300)}`);
+const updateBytes = Buffer.byteLength(JSON.stringify(update));
+
+const cycle = [
+  [UPDATE, checkUpdate],
+  [{ system: { set_relay_state: { state: 1 } } }, (a) => expectOk(a, "system", "set_relay_state")],
+  [{ system: { get_sysinfo: {} } }, (a) => expectOk(a, "system", "get_sysinfo") && a.system.get_sysinfo.relay_state === 1],
+  [{ system: { set_relay_state: { state: 0 } } }, (a) => expectOk(a, "system", "set_relay_state")],
+  [{ system: { set_dev_alias: { alias: "Küche 🔌" } } }, (a) => expectOk(a, "system", "set_dev_alias")],
+  [{ time: { get_time: {}, get_timezone: {} } }, (a) => expectOk(a, "time", "get_time") && expectOk(a, "time", "get_timezone")],
+  [{ netif: { get_stainfo: {} } }, (a) => expectOk(a, "netif", "get_stainfo")],
+];
+let good = 0;
+for (let i = 0; i < SEQUENTIAL; i++) {
+  const [request, check] = cycle[i % cycle.length];
+  const answer = await ask(request);
+  if (answer === undefined) break;
+  if (check(answer)) good++;
+  else console.error(`wrong answer ${i}: ${JSON.stringify(answer).slice(0, 200)}`);
+}
+socket.destroy();
+await sleep(2500); // the last instrument samples (printed once a second)
+stop();
+await Promise.race([simEnded, sleep(3000)]);
+
+// ---- report ----
+const keyLine = /^instruments key: (.*)$/m.exec(console_)?.[1]?.split(",") ?? [];
+const samples = [...console_.matchAll(/^instruments: (.*)$/gm)].map((m) => m[1].split(",").map(Number));
+const column = (name) => keyLine.indexOf(name);
+const peak = (name, from = 0) => Math.max(0, ...samples.slice(from).map((s) => s[column(name)] ?? 0));
+const bootSamples = [...console_.slice(0, bootedAt).matchAll(/^instruments: /gm)].length;
+const sum = (name) => samples.reduce((n, s) => n + (s[column(name)] ?? 0), 0);
+const project = join(out, "tmp", "lin", "mc", "debug", app, "modules");
+let xsb = 0;
+let modules = 0;
+for (const dir of ["core", "moddable", "ports", "plug-io.xsb", "main.xsb"]) {
+  const walk = (p) => {
+    if (!existsSync(p)) return;
+    if (statSync(p).isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+    else if (p.endsWith(".xsb")) (xsb += statSync(p).size), modules++;
+  };
+  walk(join(project, dir));
+}
+const archive = statSync(join(out, "tmp", "lin", "mc", "debug", app, "mc.xs.c.o")).size;
+
+const aborted = /XS abort[^\n]*/.exec(console_)?.[0];
+console.log(`
+creation (from the generated makefile): ${CREATION_NOTE(creation)}
+combined update answer: ${updateBytes} bytes
+sequential requests answered correctly: ${good} of ${SEQUENTIAL}
+XS peaks over the whole run (64-bit simulator: a slot is 32 bytes here, 16 on the ESP8266):
+  chunk used  ${peak("Chunk used")} bytes
+  slot used   ${peak("Slot used")} bytes (${peak("Slot used") / 32} slots)
+  stack used  ${peak("Stack used")} bytes (${peak("Stack used") / 32} of ${peak("Stack available") / 32} slots); after boot ${peak("Stack used", bootSamples)} bytes
+  garbage collections ${sum("Garbage collections")}, keys used ${peak("Keys used")}
+compiled project modules: ${modules} modules, ${xsb} bytes of XS byte code (debug build); linked archive mc.xs.c.o ${archive} bytes
+${aborted ? `FAILED: ${aborted}` : "no XS abort"}`);
+if (aborted || good !== SEQUENTIAL) process.exit(1);
+
+function CREATION_NOTE(c) {
+  return `${c}  (chunk initial,incremental, heap initial,incremental slots, stack slots, keys…, parser…, static bytes)`;
+}
