@@ -4,6 +4,7 @@
 
 import { INVALID_ARGUMENT, MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "./errors.js";
 import { asParams, type Params } from "./params.js";
+import type { PlugContext } from "./context.js";
 
 /** Handed to every method: how to run something once the answer has left the plug. */
 export interface RequestContext {
@@ -13,7 +14,11 @@ export interface RequestContext {
 
 /** What a method returns: its result fields (err_code 0 is added when absent) or an error. */
 export type MethodResult = { [key: string]: unknown };
-export type Method = (params: Params, context: RequestContext) => MethodResult | KasaError | Promise<MethodResult | KasaError>;
+/**
+ * A Kasa method. It gets the plug it runs on as an argument rather than closing over it, so that
+ * module tables are frozen constants, preloaded into flash on a device instead of built in RAM.
+ */
+export type Method = (plug: PlugContext, params: Params, request: RequestContext) => MethodResult | KasaError | Promise<MethodResult | KasaError>;
 
 /** A module: its methods by name. `"*"`, when present, answers every method the module lacks. */
 export type Module = { readonly [method: string]: Method };
@@ -60,6 +65,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export class Dispatcher {
   constructor(
     private readonly modules: ModuleTable,
+    private readonly plug: PlugContext,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -99,7 +105,7 @@ export class Dispatcher {
           else if (params === undefined) result = copy(INVALID_ARGUMENT);
           else {
             try {
-              result = run(params, context);
+              result = run(this.plug, params, context);
               if (!isThenable(result)) result = finish(result);
             } catch (e) {
               this.log(`${name}.${method} failed: ${e instanceof Error ? e.message : String(e)}`);

@@ -8,15 +8,16 @@ import type { PlugContext } from "./context.js";
 import { Device, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, type ModuleTable } from "./dispatcher.js";
 import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
-import { antiTheftModule } from "./modules/anti_theft.js";
+import { antiTheftModule, MAX_AWAY_RULES, readAwayRule } from "./modules/anti_theft.js";
 import { cnCloudModule } from "./modules/cncloud.js";
-import { countDownModule } from "./modules/count_down.js";
+import { countDownModule, readCountdownRule } from "./modules/count_down.js";
 import { emeterModule } from "./modules/emeter.js";
 import { netifModule } from "./modules/netif.js";
-import { scheduleModule } from "./modules/schedule.js";
+import { MAX_SCHEDULE_RULES, readScheduleRule, scheduleModule } from "./modules/schedule.js";
 import { systemModule } from "./modules/system.js";
 import { timeModule } from "./modules/time.js";
 import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./personality.js";
+import { RuleTable } from "./rules.js";
 import { KasaServer } from "./server.js";
 import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
@@ -91,6 +92,11 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     timers: ports.timers,
     restart: ports.restart,
     log: ports.log,
+    rules: {
+      schedule: new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule),
+      countDown: new RuleTable(1, readCountdownRule),
+      antiTheft: new RuleTable(MAX_AWAY_RULES, readAwayRule),
+    },
     factoryReset() {
       ports.wifi.forget();
       settings.wipe(IDENTITY_KEYS);
@@ -99,16 +105,16 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   };
 
   const modules: ModuleTable = Object.freeze({
-    system: systemModule(context),
-    netif: netifModule(context),
-    cnCloud: cnCloudModule(context),
-    time: timeModule(context),
-    schedule: scheduleModule(),
-    count_down: countDownModule(),
-    anti_theft: antiTheftModule(),
-    emeter: emeterModule(context),
+    system: systemModule,
+    netif: netifModule,
+    cnCloud: cnCloudModule,
+    time: timeModule,
+    schedule: scheduleModule,
+    count_down: countDownModule,
+    anti_theft: antiTheftModule,
+    emeter: emeterModule(personality),
   });
-  const dispatcher = new Dispatcher(modules, ports.log);
+  const dispatcher = new Dispatcher(modules, context, ports.log);
   const server = new KasaServer(dispatcher, ports.log);
 
   return {

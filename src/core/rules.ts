@@ -1,6 +1,7 @@
 // A table of rules as `schedule`, `anti_theft` and `count_down` keep them (PROTOCOL §5): device-made
 // 32-hex ids, a fixed maximum, validation before any change.
 
+import type { PlugContext } from "./context.js";
 import type { MethodResult, Module } from "./dispatcher.js";
 import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, type KasaError } from "./errors.js";
 import { flag, has, int, str, type Params } from "./params.js";
@@ -87,20 +88,20 @@ export class RuleTable {
 }
 
 /** The methods schedule and anti_theft share: get_rules, add/edit/delete, and the overall switch. */
-export function ruleMethods(table: RuleTable): Module {
+export function ruleMethods(table: (plug: PlugContext) => RuleTable): Module {
   return {
-    get_rules: () => ({ rule_list: table.list(), enable: table.enable, version: 2 }),
-    add_rule: (params: Params) => table.add(params),
-    edit_rule: (params: Params) => table.edit(params),
-    delete_rule: (params: Params) => table.remove(params),
-    delete_all_rules: () => table.clear(),
-    set_overall_enable: (params: Params) => table.setEnable(params),
+    get_rules: (plug: PlugContext) => {
+      const t = table(plug);
+      return { rule_list: t.list(), enable: t.enable, version: 2 };
+    },
+    add_rule: (plug: PlugContext, params: Params) => table(plug).add(params),
+    edit_rule: (plug: PlugContext, params: Params) => table(plug).edit(params),
+    delete_rule: (plug: PlugContext, params: Params) => table(plug).remove(params),
+    delete_all_rules: (plug: PlugContext) => table(plug).clear(),
+    set_overall_enable: (plug: PlugContext, params: Params) => table(plug).setEnable(params),
   };
 }
 
-// ---- field readers shared by the rule kinds ----
-
-/** Seven 0/1 (or boolean) flags, Sunday first. */
 export function readWday(value: unknown): number[] | undefined {
   if (!Array.isArray(value) || value.length !== 7) return undefined;
   const out: number[] = [];

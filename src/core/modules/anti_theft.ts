@@ -3,7 +3,7 @@
 
 import type { Module } from "../dispatcher.js";
 import { flag, int, type Params } from "../params.js";
-import { readDate, readName, readWday, RuleTable, ruleMethods } from "../rules.js";
+import { readDate, readName, readWday, ruleMethods } from "../rules.js";
 
 /** Most away-mode rules kept (the Kasa app makes one; the protocol allows several). */
 export const MAX_AWAY_RULES = 4;
@@ -25,7 +25,4 @@ export function readAwayRule(params: Params): { [field: string]: unknown } | und
   return { name, enable, wday, repeat, stime_opt, smin, etime_opt, emin, frequency, ...date };
 }
 
-export function antiTheftModule(): Module {
-  const table = new RuleTable(MAX_AWAY_RULES, readAwayRule);
-  return Object.freeze(ruleMethods(table));
-}
+export const antiTheftModule: Module = Object.freeze(ruleMethods((plug) => plug.rules.antiTheft));

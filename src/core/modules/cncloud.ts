@@ -9,36 +9,33 @@ import { KEY, MAX_VALUE_BYTES } from "../settings.js";
 
 export const DEFAULT_CLOUD_SERVER = "devs.tplinkcloud.com";
 
-export function cnCloudModule(plug: PlugContext): Module {
-  const { settings } = plug;
-  return Object.freeze({
-    // All ten fields, with a factory-state plug's values (python-kasa's CloudInfo needs every one).
-    get_info: () => ({
-      username: "",
-      server: settings.text(KEY.cloudServer, DEFAULT_CLOUD_SERVER),
-      binded: 0,
-      cld_connection: 0,
-      illegalType: -1,
-      stopConnect: -1,
-      tcspStatus: -1,
-      fwDlPage: "",
-      tcspInfo: "",
-      fwNotifyType: 0,
-    }),
+export const cnCloudModule: Module = Object.freeze({
+  // All ten fields, with a factory-state plug's values (python-kasa's CloudInfo needs every one).
+  get_info: (plug: PlugContext) => ({
+    username: "",
+    server: plug.settings.text(KEY.cloudServer, DEFAULT_CLOUD_SERVER),
+    binded: 0,
+    cld_connection: 0,
+    illegalType: -1,
+    stopConnect: -1,
+    tcspStatus: -1,
+    fwDlPage: "",
+    tcspInfo: "",
+    fwNotifyType: 0,
+  }),
 
-    bind: (params: Params) => {
-      if (typeof params.username !== "string" || typeof params.password !== "string") return INVALID_ARGUMENT;
-      return CLOUD_UNREACHABLE;
-    },
+  bind: (_plug: PlugContext, params: Params) => {
+    if (typeof params.username !== "string" || typeof params.password !== "string") return INVALID_ARGUMENT;
+    return CLOUD_UNREACHABLE;
+  },
 
-    unbind: () => ({}),
+  unbind: () => ({}),
 
-    get_intl_fw_list: () => ({ fw_list: [] }),
+  get_intl_fw_list: () => ({ fw_list: [] }),
 
-    set_server_url: (params: Params) => {
-      const server = str(params.server, MAX_VALUE_BYTES, 1);
-      if (server === undefined) return INVALID_ARGUMENT;
-      return saved(settings.put(KEY.cloudServer, server));
-    },
-  });
-}
+  set_server_url: (plug: PlugContext, params: Params) => {
+    const server = str(params.server, MAX_VALUE_BYTES, 1);
+    if (server === undefined) return INVALID_ARGUMENT;
+    return saved(plug.settings.put(KEY.cloudServer, server));
+  },
+});

@@ -1,8 +1,9 @@
 // Kasa module `count_down` (PROTOCOL §2.6, §5.2): one timer rule; a second add is "table is full".
 
+import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { flag, int, type Params } from "../params.js";
-import { readName, RuleTable } from "../rules.js";
+import { readName } from "../rules.js";
 
 /** Longest countdown accepted, seconds (one day). */
 export const MAX_COUNTDOWN_SECONDS = 86400;
@@ -16,18 +17,15 @@ export function readCountdownRule(params: Params): { [field: string]: unknown } 
   return { name, enable, delay, act };
 }
 
-export function countDownModule(): Module {
-  const table = new RuleTable(1, readCountdownRule);
-  return Object.freeze({
-    // `remain` equals `delay` until the countdown runs on the plug (the scheduler is not built yet).
-    get_rules: () => {
-      const list = table.list();
-      for (const r of list) r.remain = r.delay;
-      return { rule_list: list };
-    },
-    add_rule: (params: Params) => table.add(params),
-    edit_rule: (params: Params) => table.edit(params),
-    delete_rule: (params: Params) => table.remove(params),
-    delete_all_rules: () => table.clear(),
-  });
-}
+export const countDownModule: Module = Object.freeze({
+  // `remain` equals `delay` until the countdown runs on the plug (the scheduler is not built yet).
+  get_rules: (plug: PlugContext) => {
+    const list = plug.rules.countDown.list();
+    for (const r of list) r.remain = r.delay;
+    return { rule_list: list };
+  },
+  add_rule: (plug: PlugContext, params: Params) => plug.rules.countDown.add(params),
+  edit_rule: (plug: PlugContext, params: Params) => plug.rules.countDown.edit(params),
+  delete_rule: (plug: PlugContext, params: Params) => plug.rules.countDown.remove(params),
+  delete_all_rules: (plug: PlugContext) => plug.rules.countDown.clear(),
+});

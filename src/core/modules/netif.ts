@@ -3,7 +3,7 @@
 
 import type { WifiKeyType, WifiNetwork } from "../../ports/ports.js";
 import type { PlugContext } from "../context.js";
-import type { MethodResult, Module } from "../dispatcher.js";
+import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
 import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
 import { flag, has, hex, int, str, type Params } from "../params.js";
 import { KEY } from "../settings.js";
@@ -45,40 +45,38 @@ function apList(networks: WifiNetwork[]): MethodResult {
   return { ap_list: list };
 }
 
-export function netifModule(plug: PlugContext): Module {
-  const { wifi, settings, personality } = plug;
-  return Object.freeze({
-    get_scaninfo: (params: Params) => {
-      if (has(params, "refresh") && flag(params.refresh) === undefined) return INVALID_ARGUMENT;
-      return new Promise<MethodResult>((resolve) => {
-        let answered = false;
-        const timer = plug.timers.after(SCAN_TIMEOUT_MS, () => {
-          if (answered) return;
-          answered = true;
-          resolve({ ap_list: [] });
-        });
-        wifi.scan((networks) => {
-          if (answered) return;
-          answered = true;
-          plug.timers.cancel(timer);
-          resolve(apList(networks));
-        });
+export const netifModule: Module = Object.freeze({
+  get_scaninfo: (plug: PlugContext, params: Params) => {
+    if (has(params, "refresh") && flag(params.refresh) === undefined) return INVALID_ARGUMENT;
+    return new Promise<MethodResult>((resolve) => {
+      let answered = false;
+      const timer = plug.timers.after(SCAN_TIMEOUT_MS, () => {
+        if (answered) return;
+        answered = true;
+        resolve({ ap_list: [] });
       });
-    },
+      plug.wifi.scan((networks) => {
+        if (answered) return;
+        answered = true;
+        plug.timers.cancel(timer);
+        resolve(apList(networks));
+      });
+    });
+  },
 
-    get_stainfo: () => {
-      const s = wifi.station();
-      return { ssid: s.ssid, key_type: s.keyType, rssi: s.rssi };
-    },
+  get_stainfo: (plug: PlugContext) => {
+    const s = plug.wifi.station();
+    return { ssid: s.ssid, key_type: s.keyType, rssi: s.rssi };
+  },
 
-    set_stainfo: (params: Params, context) => {
-      const credentials = readCredentials(params);
-      if (credentials === undefined) return INVALID_ARGUMENT;
-      if (!settings.put(KEY.wifiSsid, credentials.ssid) || !settings.put(KEY.wifiKeyType, credentials.keyType)) return UNKNOWN_ERROR;
-      plug.log(`joining Wi-Fi network "${credentials.ssid}"`);
-      // The answer must leave before the radio changes mode, or the client never sees it.
-      context.afterReply(() => wifi.join(credentials));
-      return personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
-    },
-  });
-}
+  set_stainfo: (plug: PlugContext, params: Params, request: RequestContext) => {
+    const credentials = readCredentials(params);
+    if (credentials === undefined) return INVALID_ARGUMENT;
+    const { settings, wifi } = plug;
+    if (!settings.put(KEY.wifiSsid, credentials.ssid) || !settings.put(KEY.wifiKeyType, credentials.keyType)) return UNKNOWN_ERROR;
+    plug.log(`joining Wi-Fi network "${credentials.ssid}"`);
+    // The answer must leave before the radio changes mode, or the client never sees it.
+    request.afterReply(() => wifi.join(credentials));
+    return plug.personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
+  },
+});

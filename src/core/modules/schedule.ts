@@ -1,10 +1,11 @@
 // Kasa module `schedule` (PROTOCOL §2.5, §5.1): weekly and one-shot rules and usage statistics.
 // Rules are stored and listed; running them on the plug is the scheduler's work (not yet built).
 
+import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { INVALID_ARGUMENT } from "../errors.js";
 import { flag, int, type Params } from "../params.js";
-import { optionalInt, readDate, readName, readWday, RuleTable, ruleMethods } from "../rules.js";
+import { optionalInt, readDate, readName, readWday, ruleMethods } from "../rules.js";
 
 /** Most schedule rules kept. */
 export const MAX_SCHEDULE_RULES = 20;
@@ -35,13 +36,10 @@ export function readStatPeriod(params: Params, withMonth: boolean): boolean {
   return int(params.year, 2000, 2099) !== undefined && (!withMonth || int(params.month, 1, 12) !== undefined);
 }
 
-export function scheduleModule(): Module {
-  const table = new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule);
-  return Object.freeze({
-    ...ruleMethods(table),
-    get_next_action: () => ({ type: -1 }),
-    get_daystat: (params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
-    get_monthstat: (params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),
-    erase_runtime_stat: () => ({}),
-  });
-}
+export const scheduleModule: Module = Object.freeze({
+  ...ruleMethods((plug) => plug.rules.schedule),
+  get_next_action: () => ({ type: -1 }),
+  get_daystat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
+  get_monthstat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),
+  erase_runtime_stat: () => ({}),
+});

@@ -2,8 +2,8 @@
 // reboot and factory reset.
 
 import type { PlugContext } from "../context.js";
-import type { Method, MethodResult, Module } from "../dispatcher.js";
-import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR } from "../errors.js";
+import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
+import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR, type KasaError } from "../errors.js";
 import { parseMac } from "../identity.js";
 import { flag, has, hex, int, num, str, type Params } from "../params.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
@@ -54,90 +54,88 @@ export function sysinfo(plug: PlugContext): MethodResult {
   return info;
 }
 
-export function systemModule(plug: PlugContext): Module {
-  const { device, settings } = plug;
+/** Stores a validated identity field (kept by factory reset) and shows it at once. */
+function setIdentity(plug: PlugContext, key: string, field: "mac" | "deviceId" | "hwId", value: string | undefined): MethodResult | KasaError {
+  if (value === undefined) return INVALID_ARGUMENT;
+  if (!plug.settings.put(key, value)) return UNKNOWN_ERROR;
+  plug.device.identity[field] = value;
+  return {};
+}
 
-  /** Stores a validated identity field (kept by factory reset) and shows it at once. */
-  const setIdentity = (key: string, field: "mac" | "deviceId" | "hwId", value: string | undefined) => {
-    if (value === undefined) return INVALID_ARGUMENT;
-    if (!settings.put(key, value)) return UNKNOWN_ERROR;
-    device.identity[field] = value;
+function delayed(plug: PlugContext, params: Params, request: RequestContext, effect: () => void): MethodResult | KasaError {
+  // python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now.
+  const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
+  if (delay === undefined) return INVALID_ARGUMENT;
+  // The answer goes out first; then the wait; the plug never restarts under a pending reply.
+  request.afterReply(() => plug.timers.after(Math.max(delay * 1000, 200), effect));
+  return {};
+}
+
+export const systemModule: Module = Object.freeze({
+  get_sysinfo: (plug: PlugContext) => sysinfo(plug),
+
+  set_relay_state: (plug: PlugContext, params: Params) => {
+    const state = flag(params.state);
+    if (state === undefined) return INVALID_ARGUMENT;
+    plug.device.setRelay(state === 1);
     return {};
-  };
+  },
 
-  const delayed = (params: Params, context: Parameters<Method>[1], effect: () => void): MethodResult | typeof INVALID_ARGUMENT => {
-    // python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now.
-    const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
-    if (delay === undefined) return INVALID_ARGUMENT;
-    // The answer goes out first; then the wait; the plug never restarts under a pending reply.
-    context.afterReply(() => plug.timers.after(Math.max(delay * 1000, 200), effect));
-    return {};
-  };
+  set_led_off: (plug: PlugContext, params: Params) => {
+    const off = flag(params.off);
+    if (off === undefined) return INVALID_ARGUMENT;
+    return saved(plug.device.setLedOff(off));
+  },
 
-  return Object.freeze({
-    get_sysinfo: () => sysinfo(plug),
+  set_dev_alias: (plug: PlugContext, params: Params) => {
+    const alias = str(params.alias, MAX_ALIAS_BYTES, 1);
+    if (alias === undefined) return INVALID_ARGUMENT;
+    return saved(plug.device.setAlias(alias));
+  },
 
-    set_relay_state: (params: Params) => {
-      const state = flag(params.state);
-      if (state === undefined) return INVALID_ARGUMENT;
-      device.setRelay(state === 1);
-      return {};
-    },
-
-    set_led_off: (params: Params) => {
-      const off = flag(params.off);
-      if (off === undefined) return INVALID_ARGUMENT;
-      return saved(device.setLedOff(off));
-    },
-
-    set_dev_alias: (params: Params) => {
-      const alias = str(params.alias, MAX_ALIAS_BYTES, 1);
-      if (alias === undefined) return INVALID_ARGUMENT;
-      return saved(device.setAlias(alias));
-    },
-
-    set_dev_location: (params: Params) => {
-      // The Kasa app and tplink-smarthome-api send floats and _i integers; softScheck floats only.
-      let latI: number | undefined;
-      let lonI: number | undefined;
-      if (has(params, "latitude_i") || has(params, "longitude_i")) {
-        latI = int(params.latitude_i, -900000, 900000);
-        lonI = int(params.longitude_i, -1800000, 1800000);
-      } else {
-        const lat = num(params.latitude, -90, 90);
-        const lon = num(params.longitude, -180, 180);
-        if (lat !== undefined && lon !== undefined) {
-          latI = Math.round(lat * 10000);
-          lonI = Math.round(lon * 10000);
-        }
+  set_dev_location: (plug: PlugContext, params: Params) => {
+    // The Kasa app and tplink-smarthome-api send floats and _i integers; softScheck floats only.
+    let latI: number | undefined;
+    let lonI: number | undefined;
+    if (has(params, "latitude_i") || has(params, "longitude_i")) {
+      latI = int(params.latitude_i, -900000, 900000);
+      lonI = int(params.longitude_i, -1800000, 1800000);
+    } else {
+      const lat = num(params.latitude, -90, 90);
+      const lon = num(params.longitude, -180, 180);
+      if (lat !== undefined && lon !== undefined) {
+        latI = Math.round(lat * 10000);
+        lonI = Math.round(lon * 10000);
       }
-      if (latI === undefined || lonI === undefined) return INVALID_ARGUMENT;
-      return saved(device.setLocation(latI, lonI));
-    },
+    }
+    if (latI === undefined || lonI === undefined) return INVALID_ARGUMENT;
+    return saved(plug.device.setLocation(latI, lonI));
+  },
 
-    set_mac_addr: (params: Params) => setIdentity(KEY.mac, "mac", parseMac(params.mac)),
+  set_mac_addr: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)),
 
-    set_device_id: (params: Params) => setIdentity(KEY.deviceId, "deviceId", hex(params.deviceId, 40)),
+  set_device_id: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40)),
 
-    set_hw_id: (params: Params) => setIdentity(KEY.hwId, "hwId", hex(params.hwId, 32)),
+  set_hw_id: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32)),
 
-    // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
-    get_dev_icon: () => ({ icon: "", hash: device.iconHash }),
+  // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
+  get_dev_icon: (plug: PlugContext) => ({ icon: "", hash: plug.device.iconHash }),
 
-    set_dev_icon: (params: Params) => {
-      const hash = str(params.hash, MAX_VALUE_BYTES);
-      if (hash === undefined || typeof params.icon !== "string") return INVALID_ARGUMENT;
-      return saved(device.setIconHash(hash));
-    },
+  set_dev_icon: (plug: PlugContext, params: Params) => {
+    const hash = str(params.hash, MAX_VALUE_BYTES);
+    if (hash === undefined || typeof params.icon !== "string") return INVALID_ARGUMENT;
+    return saved(plug.device.setIconHash(hash));
+  },
 
-    reboot: (params: Params, context) => delayed(params, context, () => {
+  reboot: (plug: PlugContext, params: Params, request: RequestContext) =>
+    delayed(plug, params, request, () => {
       plug.log("rebooting");
       plug.restart.restart();
     }),
 
-    reset: (params: Params, context) => delayed(params, context, () => {
+  reset: (plug: PlugContext, params: Params, request: RequestContext) =>
+    delayed(plug, params, request, () => {
       plug.log("factory reset");
       plug.factoryReset();
     }),
-  });
-}
+});

@@ -8,33 +8,30 @@ import { KEY } from "../settings.js";
 import { readLocalTime } from "../time/clock.js";
 import { ZONE_COUNT } from "../time/zones.js";
 
-export function timeModule(plug: PlugContext): Module {
-  const { clock, settings } = plug;
-  return Object.freeze({
-    get_time: () => {
-      const t = clock.local();
-      return { year: t.year, month: t.month, mday: t.mday, hour: t.hour, min: t.min, sec: t.sec };
-    },
+export const timeModule: Module = Object.freeze({
+  get_time: (plug: PlugContext) => {
+    const t = plug.clock.local();
+    return { year: t.year, month: t.month, mday: t.mday, hour: t.hour, min: t.min, sec: t.sec };
+  },
 
-    get_timezone: () => ({ index: clock.zone }),
+  get_timezone: (plug: PlugContext) => ({ index: plug.clock.zone }),
 
-    // The Kasa app sends the zone with the local date and time; the index alone is refused, as real
-    // plugs do.
-    set_timezone: (params: Params) => {
-      const index = int(params.index, 0, ZONE_COUNT - 1);
-      const time = readLocalTime(params);
-      if (index === undefined || time === undefined) return INVALID_ARGUMENT;
-      if (!settings.put(KEY.zone, index)) return UNKNOWN_ERROR;
-      clock.setZone(index);
-      clock.setLocal(time);
-      return {};
-    },
+  // The Kasa app sends the zone with the local date and time; the index alone is refused, as real
+  // plugs do.
+  set_timezone: (plug: PlugContext, params: Params) => {
+    const index = int(params.index, 0, ZONE_COUNT - 1);
+    const time = readLocalTime(params);
+    if (index === undefined || time === undefined) return INVALID_ARGUMENT;
+    if (!plug.settings.put(KEY.zone, index)) return UNKNOWN_ERROR;
+    plug.clock.setZone(index);
+    plug.clock.setLocal(time);
+    return {};
+  },
 
-    set_time: (params: Params) => {
-      const time = readLocalTime(params);
-      if (time === undefined) return INVALID_ARGUMENT;
-      clock.setLocal(time);
-      return {};
-    },
-  });
-}
+  set_time: (plug: PlugContext, params: Params) => {
+    const time = readLocalTime(params);
+    if (time === undefined) return INVALID_ARGUMENT;
+    plug.clock.setLocal(time);
+    return {};
+  },
+});
