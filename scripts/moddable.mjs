@@ -2,6 +2,7 @@
 // Runs the user's own Moddable SDK (mcconfig, mcsim) on this project. Builds go to ./build.
 //   npm run sim                        build for the Linux simulator and open it
 //   npm run sim:headless               the same under Xvfb, console only (Ctrl-C stops)
+//   npm run sim -- --device nodemcu    as a simulated NodeMCU: relay and LED on its LEDs, its button toggles
 //   npm run build:esp32 -- <board>     board build for an ESP32 board in boards/
 //   npm run build:esp -- <board>       board build for an ESP8266 board in boards/
 // Add --debug for a debug build (xsbug), --flash to flash the board instead of only building.
@@ -15,7 +16,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const [target, ...rest] = process.argv.slice(2);
 const debug = rest.includes("--debug");
 const flash = rest.includes("--flash");
-const board = rest.find((a) => !a.startsWith("--"));
+const deviceAt = rest.indexOf("--device");
+// A simulated device (sim/<name>: nodemcu, m5stack, ...) shows the relay and LED on its LEDs and has a button.
+const device = deviceAt >= 0 ? rest[deviceAt + 1] : undefined;
+const board = rest.find((a, i) => !a.startsWith("--") && i !== deviceAt + 1);
 
 function fail(message) {
   console.error(message);
@@ -43,9 +47,10 @@ mkdirSync(out, { recursive: true }); // mcconfig -o wants it to exist
 const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
 
 if (target === "sim" || target === "sim:headless") {
-  run("mcconfig", [...common, "-p", "lin", "-t", "build"]);
+  if (deviceAt >= 0 && !device) fail("name a simulated device: --device nodemcu (see $MODDABLE/build/simulators)");
+  run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build"]);
   // mcconfig names the app after the project's folder: find what it built
-  const bin = join(out, "bin", "lin", "mc", debug ? "debug" : "release");
+  const bin = join(out, "bin", "lin", device ?? "mc", debug ? "debug" : "release");
   const app = readdirSync(bin).find((name) => existsSync(join(bin, name, "mc.so")));
   if (app === undefined) fail(`no mc.so under ${bin}`);
   const so = join(bin, app, "mc.so");
