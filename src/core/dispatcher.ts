@@ -2,7 +2,7 @@
 // methods; every module and method is answered in request order, each method result carries
 // `err_code`, and one failing method does not affect the others.
 
-import { INVALID_ARGUMENT, MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "./errors.js";
+import { errorText, INVALID_ARGUMENT, MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "./errors.js";
 import { asParams, type Params } from "./params.js";
 import type { PlugContext } from "./context.js";
 
@@ -106,14 +106,14 @@ export class Dispatcher {
           else {
             try {
               result = run(this.plug, params, context);
-              if (!isThenable(result)) result = finish(result);
+              // a promise holds the method's place in the answer until it settles
+              if (isThenable(result)) (pending ??= []).push({ results, method, label: `${name}.${method}`, promise: result });
+              else result = finish(result);
             } catch (e) {
-              this.log(`${name}.${method} failed: ${e instanceof Error ? e.message : String(e)}`);
-              result = copy(UNKNOWN_ERROR);
+              result = this.failed(`${name}.${method}`, e);
             }
           }
           results[method] = result;
-          if (isThenable(result)) (pending ??= []).push({ results, method, label: `${name}.${method}`, promise: result });
         }
         answer[name] = results;
       }
@@ -123,7 +123,6 @@ export class Dispatcher {
   }
 
   private settle(answer: object, pending: Pending[]): Promise<string> {
-    const log = this.log;
     return Promise.all(
       pending.map((p) =>
         Promise.resolve(p.promise).then(
@@ -131,12 +130,17 @@ export class Dispatcher {
             p.results[p.method] = finish(value);
           },
           (e: unknown) => {
-            log(`${p.label} failed: ${e instanceof Error ? e.message : String(e)}`);
-            p.results[p.method] = copy(UNKNOWN_ERROR);
+            p.results[p.method] = this.failed(p.label, e);
           },
         ),
       ),
     ).then(() => JSON.stringify(answer));
+  }
+
+  /** A method that threw (or whose promise failed): logged, answered -7. */
+  private failed(label: string, e: unknown): KasaError {
+    this.log(`${label} failed: ${errorText(e)}`);
+    return copy(UNKNOWN_ERROR);
   }
 }
 

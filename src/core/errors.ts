@@ -29,3 +29,8 @@ export const CLOUD_UNREACHABLE = error(-21, "can not connect to the server");
 export function saved(ok: boolean): { err_code?: number } | KasaError {
   return ok ? {} : UNKNOWN_ERROR;
 }
+
+/** What an exception says, for a log line (anything may be thrown, not only Errors). */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -3,6 +3,7 @@
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
 import type { Dispatcher, RequestContext } from "./dispatcher.js";
+import { errorText } from "./errors.js";
 import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./wire/frame.js";
 import { utf8Decode } from "./wire/utf8.js";
 
@@ -23,7 +24,7 @@ class Effects implements RequestContext {
       try {
         effect();
       } catch (e) {
-        log(`after-reply effect failed: ${e instanceof Error ? e.message : String(e)}`);
+        log(`after-reply effect failed: ${errorText(e)}`);
       }
     }
   }
@@ -99,7 +100,7 @@ class Connection implements StreamHandler {
   /** Only the engine itself fails a request (out of memory): drop this connection rather than leave it waiting. */
   private fail(e: unknown): void {
     this.busy = false;
-    this.server.log(`request failed: ${e instanceof Error ? e.message : String(e)}`);
+    this.server.log(`request failed: ${errorText(e)}`);
     this.queue.length = 0;
     this.close();
   }
@@ -140,14 +141,14 @@ export class KasaServer {
     try {
       answer = this.dispatcher.handle(decodeDatagram(bytes), effects);
     } catch (e) {
-      this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.log(`datagram failed: ${errorText(e)}`);
       return;
     }
     if (typeof answer === "string") this.reply(answer, effects, address, port);
     else {
       answer.then(
         (text) => this.reply(text, effects, address, port),
-        (e: unknown) => this.log(`datagram failed: ${e instanceof Error ? e.message : String(e)}`),
+        (e: unknown) => this.log(`datagram failed: ${errorText(e)}`),
       );
     }
   }

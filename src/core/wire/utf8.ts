@@ -96,15 +96,18 @@ function sequence(bytes: Uint8Array, i: number, end: number): number {
  */
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let i = start;
-  while (i < end) {
-    const n = sequence(bytes, i, end);
-    if (n < 0) break;
-    i += n;
+  if (fromArrayBuffer !== undefined) {
+    // check first (only where the native path exists to pay for it)
+    while (i < end) {
+      const n = sequence(bytes, i, end);
+      if (n < 0) break;
+      i += n;
+    }
+    if (i === end) return fromArrayBuffer(bytes.buffer, bytes.byteOffset + start, end - start);
+    i = start;
   }
-  if (i === end && fromArrayBuffer !== undefined) return fromArrayBuffer(bytes.buffer, bytes.byteOffset + start, end - start);
   let result = "";
   const points: number[] = []; // code points; fromCodePoint is exact in engines with UTF-16 or UTF-8 strings
-  i = start;
   while (i < end) {
     const n = sequence(bytes, i, end);
     if (n < 0) {
