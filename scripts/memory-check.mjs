@@ -9,44 +9,35 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, dirname, join } from "node:path";
 import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
 import { utf8Decode } from "../dist/core/wire/utf8.js";
+import { builtApp, env, fail as stopWith, requireSdk, root, simCommand } from "./sdk.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PORT = 9999;
 const SEQUENTIAL = 1000;
 const UPDATE = JSON.parse(readFileSync(join(root, "host-tests", "support", "python-kasa-update.json"), "utf8"));
 
-function fail(message) {
-  console.error(`memory check: ${message}`);
-  process.exit(1);
-}
-
-const sdk = process.env.MODDABLE;
-if (!sdk || !existsSync(sdk)) fail("MODDABLE is not set to an installed Moddable SDK (see README, \"Building the firmware\").");
-const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` };
+const fail = (message) => stopWith(`memory check: ${message}`, 1);
+const sdk = requireSdk();
 
 // ---- build ----
 const out = join(root, "build", "mem");
 const build = spawnSync("mcconfig", ["-d", "-m", "-p", "lin", "-t", "build", "-o", out], { cwd: join(root, "memory"), stdio: "inherit", env });
 if (build.status !== 0) fail(`mcconfig failed (${build.error?.message ?? `exit ${build.status}`})`);
-const binDir = join(out, "bin", "lin", "mc", "debug");
-const app = readdirSync(binDir).find((name) => existsSync(join(binDir, name, "mc.so")));
-if (app === undefined) fail(`no mc.so under ${binDir}`);
+const so = builtApp(join(out, "bin", "lin", "mc", "debug"));
+const app = basename(dirname(so));
 const makefile = readFileSync(join(out, "tmp", "lin", "mc", "debug", app, "makefile"), "utf8");
 const creation = /^CREATION = (.*)$/m.exec(makefile)?.[1] ?? "(not found)";
 
 // ---- run ----
-const mcsim = join(sdk, "build", "bin", "lin", "release", "mcsim");
-const sim = spawn("xvfb-run", ["-a", "stdbuf", "-oL", "-eL", mcsim, join(binDir, app, "mc.so")], { env, stdio: ["ignore", "pipe", "pipe"] });
+const sim = spawn(...simCommand(sdk, so, true), { env, stdio: ["ignore", "pipe", "pipe"] });
 let console_ = "";
 sim.stdout.on("data", (d) => (console_ += d));
 sim.stderr.on("data", (d) => (console_ += d));
 const simEnded = new Promise((r) => sim.on("exit", r));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const stop = () => spawnSync("pkill", ["-f", join(binDir, app, "mc.so")]);
+const stop = () => spawnSync("pkill", ["-f", so]);
 
 async function until(test, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (test()) return;
@@ -128,7 +119,7 @@ const archive = statSync(join(out, "tmp", "lin", "mc", "debug", app, "mc.xs.c.o"
 
 const aborted = /XS abort[^\n]*/.exec(console_)?.[0];
 console.log(`
-creation (from the generated makefile): ${CREATION_NOTE(creation)}
+creation (from the generated makefile): ${creation}  (chunk initial,incremental, heap initial,incremental slots, stack slots, keys…, parser…, static bytes)
 combined update answer: ${updateBytes} bytes
 sequential requests answered correctly: ${good} of ${SEQUENTIAL}
 XS peaks over the whole run (64-bit simulator: a slot is 32 bytes here, 16 on the ESP8266):
@@ -140,6 +131,3 @@ compiled project modules: ${modules} modules, ${xsb} bytes of XS byte code (debu
 ${aborted ? `FAILED: ${aborted}` : "no XS abort"}`);
 if (aborted || good !== SEQUENTIAL) process.exit(1);
 
-function CREATION_NOTE(c) {
-  return `${c}  (chunk initial,incremental, heap initial,incremental slots, stack slots, keys…, parser…, static bytes)`;
-}

@@ -8,11 +8,10 @@
 // Add --debug for a debug build (xsbug), --flash to flash the board instead of only building.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { builtApp, env, fail, requireSdk, root, simCommand } from "./sdk.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const [target, ...rest] = process.argv.slice(2);
 const debug = rest.includes("--debug");
 const flash = rest.includes("--flash");
@@ -21,19 +20,7 @@ const deviceAt = rest.indexOf("--device");
 const device = deviceAt >= 0 ? rest[deviceAt + 1] : undefined;
 const board = rest.find((a, i) => !a.startsWith("--") && i !== deviceAt + 1);
 
-function fail(message) {
-  console.error(message);
-  process.exit(2);
-}
-
-const sdk = process.env.MODDABLE;
-if (!sdk) {
-  fail("MODDABLE is not set: install the Moddable SDK as its Getting Started guide says, then export MODDABLE and put $MODDABLE/build/bin/<os>/release on PATH (see README, \"Building the firmware\").");
-}
-if (!existsSync(sdk)) fail(`MODDABLE points to ${sdk}, which does not exist.`);
-
-// mcconfig compiles the TypeScript with `tsc` from PATH and needs TypeScript 6 or newer: the project's own.
-const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH ?? ""}` };
+const sdk = requireSdk();
 
 function run(cmd, args) {
   console.log(`$ ${cmd} ${args.join(" ")}`);
@@ -49,14 +36,8 @@ const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
 if (target === "sim" || target === "sim:headless") {
   if (deviceAt >= 0 && !device) fail("name a simulated device: --device nodemcu (see $MODDABLE/build/simulators)");
   run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build"]);
-  // mcconfig names the app after the project's folder: find what it built
-  const bin = join(out, "bin", "lin", device ?? "mc", debug ? "debug" : "release");
-  const app = readdirSync(bin).find((name) => existsSync(join(bin, name, "mc.so")));
-  if (app === undefined) fail(`no mc.so under ${bin}`);
-  const so = join(bin, app, "mc.so");
-  const mcsim = join(sdk, "build", "bin", "lin", "release", "mcsim");
-  if (target === "sim") run(mcsim, [so]);
-  else run("xvfb-run", ["-a", "stdbuf", "-oL", "-eL", mcsim, so]);
+  const so = builtApp(join(out, "bin", "lin", device ?? "mc", debug ? "debug" : "release"));
+  run(...simCommand(sdk, so, target === "sim:headless"));
 } else if (target === "esp32" || target === "esp") {
   if (!board) fail(`name a board: npm run build:${target} -- <board>  (boards: see boards/)`);
   const dir = join(root, "boards", board);
