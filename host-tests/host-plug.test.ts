@@ -23,7 +23,7 @@ function stateDir(): string {
 
 async function start(options: Partial<VirtualPlugOptions> = {}): Promise<VirtualPlug & { lines: string[] }> {
   const lines: string[] = [];
-  const plug = await VirtualPlug.start({ port: 0, stateDir: options.stateDir ?? stateDir(), log: (l) => lines.push(l), rebootMs: 50, ...options });
+  const plug = await VirtualPlug.start({ port: 0, httpPort: 0, stateDir: options.stateDir ?? stateDir(), log: (l) => lines.push(l), rebootMs: 50, ...options });
   plugs.push(plug);
   return Object.assign(plug, { lines });
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { FakeWifi, testPlug } from "./support/fakes.js";
 import { REAL_SYSINFO } from "./support/real-sysinfo.js";
 
@@ -115,6 +116,7 @@ describe("system", () => {
       system: { set_relay_state: { state: 1 }, set_led_off: { off: 1 }, set_dev_alias: { alias: "Küche 🔌" }, set_dev_location: { latitude_i: 525200, longitude_i: 134050 } },
       time: { set_timezone: { index: 42, year: 2024, month: 6, mday: 1, hour: 12, min: 0, sec: 0 } },
     });
+    t.timers.advance(RELAY_SAVE_DELAY_MS); // the relay state reaches flash after its delay
     const r = t.reboot();
     expect(r.relay).toEqual([true]);
     const info = await sysinfo(r);
@@ -132,19 +134,48 @@ describe("system", () => {
   it("follows the power-on policy", () => {
     const t = testPlug();
     t.plug.context.device.setRelay(true);
+    t.timers.advance(RELAY_SAVE_DELAY_MS);
     expect(t.reboot().relay).toEqual([true]);
     expect(t.reboot({ powerOn: "off" }).relay).toEqual([false]);
     t.plug.context.device.setRelay(false);
+    t.timers.advance(RELAY_SAVE_DELAY_MS);
     expect(t.reboot({ powerOn: "on" }).relay).toEqual([true]);
+    expect(t.reboot().relay).toEqual([false]);
+  });
+
+  it("coalesces relay writes: a toggle storm costs one write, a restart request flushes it", async () => {
+    const t = testPlug();
+    const writes = () => t.store.writes;
+    const before = writes();
+    for (let i = 0; i < 25; i++) await t.ask({ system: { set_relay_state: { state: i % 2 === 0 ? 1 : 0 } } });
+    expect(t.relay.slice(1)).toHaveLength(25); // the relay itself followed every command
+    expect(writes()).toBe(before);
+    t.timers.advance(RELAY_SAVE_DELAY_MS - 1);
+    expect(writes()).toBe(before);
+    t.timers.advance(1);
+    expect(writes()).toBe(before + 1);
+    expect(t.reboot().relay).toEqual([true]);
+    // a storm that ends where it began writes nothing; a reboot request writes what is pending first
+    await t.ask({ system: { set_relay_state: { state: 0 } } });
+    await t.ask({ system: { set_relay_state: { state: 1 } } });
+    t.timers.advance(RELAY_SAVE_DELAY_MS);
+    expect(writes()).toBe(before + 1);
+    await t.ask({ system: { set_relay_state: { state: 0 } } });
+    await t.ask({ system: { reboot: { delay: 0 } } });
+    t.timers.advance(1000);
+    expect(t.restarts).toBe(1);
+    expect(writes()).toBe(before + 2);
+    expect(t.reboot().relay).toEqual([false]);
   });
 
   it("lights the LED with the relay unless led_off", async () => {
     const t = testPlug();
+    const boot = t.led.length;
     await t.ask({ system: { set_relay_state: { state: 1 } } });
     await t.ask({ system: { set_led_off: { off: true } } });
     await t.ask({ system: { set_led_off: { off: 0 } } });
     await t.ask({ system: { set_relay_state: { state: 0 } } });
-    expect(t.led).toEqual([false, true, false, true, false]);
+    expect(t.led.slice(boot)).toEqual([true, false, true, false]);
     expect((await t.ask({ system: { set_led_off: { off: "yes" } } })).system.set_led_off).toEqual(INVALID);
   });
 
@@ -198,6 +229,7 @@ describe("system", () => {
   it("factory reset forgets the Wi-Fi network", async () => {
     const t = testPlug({ model: "KP115" });
     await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "12345678", key_type: 3 } } });
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
     expect((await sysinfo(t)).status).toBe("configured");
     await t.ask({ system: { reset: { delay: 0 } } });
     t.timers.advance(1000);
@@ -286,6 +318,8 @@ describe("netif", () => {
     const t = testPlug({ model: "HS100" });
     const answer = await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "correct horse", key_type: 3 } } });
     expect(answer.netif.set_stainfo).toEqual({ mac: "50:C7:BF:5B:57:7E", err_code: 0 });
+    expect(t.wifi.joined).toEqual([]);
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
     expect(t.wifi.joined).toEqual([{ ssid: "HomeNetwork", password: "correct horse", keyType: 3 }]);
     const station = (await t.ask({ netif: { get_stainfo: {} } })).netif.get_stainfo;
     expect(station).toEqual({ ssid: "HomeNetwork", key_type: 3, rssi: -55, err_code: 0 });
@@ -294,22 +328,46 @@ describe("netif", () => {
 
   it("refuses bad credentials with -3 and joins nothing", async () => {
     const t = testPlug({ model: "KP115" });
-    const bad = [
-      { ssid: "", password: "12345678", key_type: 3 },
-      { ssid: "x".repeat(33), password: "12345678", key_type: 3 },
-      { ssid: "Net", password: "short", key_type: 3 },
-      { ssid: "Net", password: "x".repeat(64), key_type: 3 },
-      { ssid: "Net", password: "bad\u0001char", key_type: 2 },
-      { ssid: "Net", password: "12345", key_type: 1 },
-      { ssid: "Net", password: "12345678", key_type: 4 },
-      { ssid: "Net", password: "12345678" },
-      { password: "12345678", key_type: 3 },
+    t.wifi.forget(); // a plug in setup: every refusal must leave it there
+    const u = t.reboot();
+    const ssid = "invalid argument: ssid must be 1-32 bytes";
+    const passphrase = "invalid argument: password must be 8-63 printable ASCII characters or 64 hex digits";
+    const bad: [object, string][] = [
+      [{ ssid: "", password: "12345678", key_type: 3 }, ssid],
+      [{ ssid: "x".repeat(33), password: "12345678", key_type: 3 }, ssid],
+      [{ ssid: "é".repeat(17), password: "12345678", key_type: 3 }, ssid], // 34 bytes of UTF-8
+      [{ ssid: "Net", password: "short12", key_type: 3 }, passphrase],
+      [{ ssid: "Net", password: "x".repeat(64), key_type: 3 }, passphrase],
+      [{ ssid: "Net", password: "x".repeat(65), key_type: 2 }, passphrase],
+      [{ ssid: "Net", password: "bad\u0001char", key_type: 2 }, passphrase],
+      [{ ssid: "Net", password: "pässwört12", key_type: 3 }, passphrase],
+      [{ ssid: "Net", key_type: 3 }, passphrase],
+      [{ ssid: "Net", password: "12345", key_type: 1 }, "invalid argument: WEP is insecure and not supported, use WPA2"],
+      [{ ssid: "Net", password: "12345678", key_type: 4 }, "invalid argument"],
+      [{ ssid: "Net", password: "12345678", key_type: "3" }, "invalid argument"],
+      [{ ssid: "Net", password: 12345678, key_type: 3 }, "invalid argument"],
+      [{ ssid: "Net", password: "12345678" }, "invalid argument"],
+      [{ password: "12345678", key_type: 3 }, "invalid argument"],
+      [{ ssid: ["Net"], password: "12345678", key_type: 3 }, "invalid argument"],
     ];
-    for (const p of bad) expect((await t.ask({ netif: { set_stainfo: p } })).netif.set_stainfo).toEqual(INVALID);
-    expect(t.wifi.joined).toEqual([]);
-    expect((await t.ask({ netif: { set_stainfo: { ssid: "Open", key_type: 0 } } })).netif.set_stainfo).toEqual({ err_code: 0 });
-    expect((await t.ask({ netif: { set_stainfo: { ssid: "Hex", key_type: 3, password: "aB".repeat(32) } } })).netif.set_stainfo).toEqual({ err_code: 0 });
-    expect((await sysinfo(t)).status).toBe("configured");
+    for (const [p, err_msg] of bad) expect((await u.ask({ netif: { set_stainfo: p } })).netif.set_stainfo).toEqual({ err_code: -3, err_msg });
+    u.timers.advance(RADIO_SWITCH_DELAY_MS);
+    expect(u.wifi.joined).toEqual([]);
+    expect(u.plug.context.onboarding.state).toBe("setup");
+    expect((await sysinfo(u)).status).toBe("new");
+    // accepted: an open network (a password sent anyway is dropped), 8 and 63 characters, 64 hex digits
+    const good = [
+      [{ ssid: "Open", key_type: 0, password: "ignored" }, { ssid: "Open", keyType: 0, password: "" }],
+      [{ ssid: "Eight", key_type: 2, password: "12345678" }, { ssid: "Eight", keyType: 2, password: "12345678" }],
+      [{ ssid: "Long", key_type: 3, password: "~".repeat(63) }, { ssid: "Long", keyType: 3, password: "~".repeat(63) }],
+      [{ ssid: "Hex", key_type: 3, password: "aB".repeat(32) }, { ssid: "Hex", keyType: 3, password: "aB".repeat(32) }],
+    ] as const;
+    for (const [p, tried] of good) {
+      expect((await u.ask({ netif: { set_stainfo: p } })).netif.set_stainfo).toEqual({ err_code: 0 });
+      u.timers.advance(RADIO_SWITCH_DELAY_MS);
+      expect(u.wifi.joined.at(-1)).toEqual(tried);
+    }
+    expect((await sysinfo(u)).status).toBe("configured");
   });
 });
 

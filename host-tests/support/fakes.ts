@@ -5,7 +5,8 @@ import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js"
 import { MapStore } from "../xs/entry.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import type {
-  ClockPort, DatagramPort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
+  ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent,
+  WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
 /** The XS check's Map store (Preference limits), which can also be told to fail and counts writes. */
@@ -77,30 +78,111 @@ export class FakeTimers implements TimerPort {
   }
 }
 
+/**
+ * A scripted radio. A join answers as `onJoin` says (by default: connected at once); `emit` sends any
+ * event. Starts provisioned on "HomeNetwork" unless told otherwise.
+ */
 export class FakeWifi implements WifiPort {
-  joined: WifiCredentials[] = [];
+  /** Every join: the credentials tried, or "saved" for a rejoin of the saved network. */
+  attempts: (WifiCredentials | "saved")[] = [];
+  savedNetwork: SavedNetwork | undefined = { ssid: "HomeNetwork", keyType: 3 };
+  savedPassword = "hunter2hunter2";
+  accessPoint: { ssid: string; passphrase: string } | null = null;
+  accessPointOpens = 0;
+  disconnects = 0;
+  signal = 0;
+  failSave = false;
+  onJoin: (c: WifiCredentials | undefined) => [WifiEvent, string?] | undefined = () => ["connected"];
   networks: WifiNetwork[] = [
     { ssid: "HomeNetwork", keyType: 3, rssi: -40 },
     { ssid: "", keyType: 3, rssi: -60 },
     { ssid: "Open", keyType: 0, rssi: -70 },
   ];
   scanSilently = false;
+  private listener: (event: WifiEvent, detail?: string) => void = () => {};
   constructor(public macBytes = new Uint8Array([0x50, 0xc7, 0xbf, 0x5b, 0x57, 0x7e])) {}
+  /** Credentials tried with a password (not rejoins). */
+  get joined(): WifiCredentials[] {
+    return this.attempts.filter((a): a is WifiCredentials => a !== "saved");
+  }
   mac() {
     return this.macBytes;
+  }
+  listen(l: (event: WifiEvent, detail?: string) => void) {
+    this.listener = l;
+  }
+  emit(event: WifiEvent, detail?: string) {
+    if (event === "connected") this.signal = -55;
+    if (event === "lost" || event === "failed") this.signal = 0;
+    this.listener(event, detail);
   }
   scan(done: (n: WifiNetwork[]) => void) {
     if (!this.scanSilently) done(this.networks);
   }
-  station(): WifiStationInfo {
-    const last = this.joined[this.joined.length - 1];
-    return last ? { ssid: last.ssid, keyType: last.keyType, rssi: -55 } : { ssid: "", keyType: 0, rssi: 0 };
+  rssi() {
+    return this.signal;
   }
-  join(c: WifiCredentials) {
-    this.joined.push(c);
+  join(c?: WifiCredentials) {
+    this.attempts.push(c ?? "saved");
+    const outcome = this.onJoin(c);
+    if (outcome !== undefined) this.emit(outcome[0], outcome[1]);
+  }
+  disconnect() {
+    this.disconnects++;
+    this.signal = 0;
+  }
+  save(c: WifiCredentials) {
+    if (this.failSave) return false;
+    this.savedNetwork = { ssid: c.ssid, keyType: c.keyType };
+    this.savedPassword = c.password;
+    return true;
+  }
+  saved() {
+    return this.savedNetwork;
   }
   forget() {
-    this.joined = [];
+    this.savedNetwork = undefined;
+    this.savedPassword = "";
+    this.signal = 0;
+  }
+  openAccessPoint(ssid: string, passphrase: string) {
+    this.accessPoint = { ssid, passphrase };
+    this.accessPointOpens++;
+  }
+  closeAccessPoint() {
+    this.accessPoint = null;
+  }
+  accessPointAddress() {
+    return "192.168.4.1";
+  }
+}
+
+/** A listener the test drives: `connect()` plays a client; `listening` says whether the core listens. */
+export class FakeListener implements TcpListenerPort {
+  accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+  get listening() {
+    return this.accept !== null;
+  }
+  listen(accept: (socket: StreamSocket) => StreamHandler) {
+    this.accept = accept;
+  }
+  close() {
+    this.accept = null;
+  }
+  /** A client connection: what the core writes is collected as text; `closed` once it closed. */
+  connect() {
+    if (this.accept === null) throw new Error("not listening");
+    const conn = { text: "", closed: false, handler: null as unknown as StreamHandler };
+    const decoder = new TextDecoder();
+    conn.handler = this.accept({
+      write: (bytes) => {
+        conn.text += decoder.decode(bytes, { stream: true });
+      },
+      close: () => {
+        conn.closed = true;
+      },
+    });
+    return conn;
   }
 }
 
@@ -115,6 +197,9 @@ export interface TestPlug {
   wifi: FakeWifi;
   relay: boolean[];
   led: boolean[];
+  http: FakeListener;
+  /** The button pin's edges (true: pressed), as the adapter would report them. */
+  button(pressed: boolean): void;
   restarts: number;
   logs: string[];
   /** Sends one request object (or raw text) and returns the parsed answer; runs after-reply effects. */
@@ -130,7 +215,7 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
   const timers = new FakeTimers(clock);
   const t: TestPlug = {
     store, clock, timers, wifi,
-    relay: [], led: [], restarts: 0, logs: [],
+    relay: [], led: [], restarts: 0, logs: [], http: new FakeListener(), button: () => {},
     plug: undefined as unknown as Plug,
     async ask(request: unknown) {
       const effects: (() => void)[] = [];
@@ -148,13 +233,16 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
     {
       relay: { set: (on) => t.relay.push(on) },
       led: { set: (on) => t.led.push(on) },
-      button: { listen() {} },
+      button: { listen: (l) => (t.button = l) },
       clock,
       timers,
       store,
       wifi,
       tcp: nullTcp,
       udp: nullUdp,
+      http: t.http,
+      dns: nullUdp,
+      random: (n) => new Uint8Array(n).map((_, i) => i * 37 + 11),
       restart: { restart: () => t.restarts++ },
       log: (line) => t.logs.push(line),
     },

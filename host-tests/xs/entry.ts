@@ -8,7 +8,7 @@ import { createPlug, type Plug } from "../../src/core/plug.js";
 import { encodeFrame, FrameDecoder } from "../../src/core/wire/frame.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
 import type {
-  ClockPort, DatagramPort, KeyValuePort, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiNetwork, WifiPort, WifiStationInfo,
+  ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
 /** 2024-06-01T12:00:00Z: the wall clock never moves. */
@@ -66,9 +66,11 @@ class QueuedTimers implements TimerPort {
   }
 }
 
-/** Joined to "HomeNetwork" from the start; join/forget change what station() reports. */
+/** Provisioned on "HomeNetwork": every join connects at once; save/forget change what is saved. */
 class FixedWifi implements WifiPort {
-  private current: WifiStationInfo = { ssid: "HomeNetwork", keyType: 3, rssi: -48 };
+  private listener: (event: WifiEvent, detail?: string) => void = () => {};
+  private network: SavedNetwork | undefined = { ssid: "HomeNetwork", keyType: 3 };
+  private signal = 0;
   private readonly networks: WifiNetwork[] = [
     { ssid: "HomeNetwork", keyType: 3, rssi: -48, channel: 6 },
     { ssid: "", keyType: 3, rssi: -61 },
@@ -78,17 +80,36 @@ class FixedWifi implements WifiPort {
   mac() {
     return new Uint8Array([0x50, 0xc7, 0xbf, 0x5b, 0x57, 0x7e]);
   }
+  listen(l: (event: WifiEvent, detail?: string) => void) {
+    this.listener = l;
+  }
   scan(done: (networks: WifiNetwork[]) => void) {
     done(this.networks);
   }
-  station() {
-    return this.current;
+  rssi() {
+    return this.signal;
   }
-  join(c: WifiCredentials) {
-    this.current = { ssid: c.ssid, keyType: c.keyType, rssi: -55 };
+  join() {
+    this.signal = -48;
+    this.listener("connected");
+  }
+  disconnect() {
+    this.signal = 0;
+  }
+  save(c: WifiCredentials) {
+    this.network = { ssid: c.ssid, keyType: c.keyType };
+    return true;
+  }
+  saved() {
+    return this.network;
   }
   forget() {
-    this.current = { ssid: "", keyType: 0, rssi: 0 };
+    this.network = undefined;
+  }
+  openAccessPoint() {}
+  closeAccessPoint() {}
+  accessPointAddress() {
+    return "192.168.4.1";
   }
 }
 
@@ -112,6 +133,9 @@ export function startPlug(model: string): void {
       wifi: new FixedWifi(),
       tcp: nullTcp,
       udp: nullUdp,
+      http: nullTcp,
+      dns: nullUdp,
+      random: (n) => new Uint8Array(n),
       restart: { restart() {} },
       log() {},
     },

@@ -2,6 +2,7 @@
 
 import type { LogPort, RestartPort, TimerPort, WifiPort } from "../ports/ports.js";
 import type { Device } from "./device.js";
+import type { Onboarding } from "./onboarding/onboarding.js";
 import type { Personality } from "./personality.js";
 import type { RuleTable } from "./rules.js";
 import type { Settings } from "./settings.js";
@@ -13,6 +14,8 @@ export interface PlugContext {
   readonly settings: Settings;
   readonly clock: WallClock;
   readonly wifi: WifiPort;
+  /** The Wi-Fi state machine: set_stainfo hands it new credentials. */
+  readonly onboarding: Onboarding;
   readonly timers: TimerPort;
   readonly restart: RestartPort;
   readonly log: LogPort;

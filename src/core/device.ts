@@ -1,11 +1,13 @@
-// The switch itself: relay state, LED, names and location. It owns its restore policy (as an
-// ESPHome switch does): the relay comes back after a restart the way `powerOn` says.
+// The switch itself: relay state, LED setting, names and location. It owns its restore policy (as an
+// ESPHome switch does): the relay comes back after a restart the way `powerOn` says. Relay changes
+// reach flash RELAY_SAVE_DELAY_MS after the last one, so a toggle storm costs one write, not one each.
 
-import type { ClockPort, LedPort, RelayPort } from "../ports/ports.js";
+import type { ClockPort, RelayPort, TimerHandle, TimerPort } from "../ports/ports.js";
 import type { Identity } from "./identity.js";
 import { macSuffix } from "./identity.js";
 import type { Personality } from "./personality.js";
 import { KEY, Settings } from "./settings.js";
+import { RELAY_SAVE_DELAY_MS } from "./timing.js";
 
 /** What the relay does at power-on: Kasa plugs restore the last state. */
 export type PowerOnPolicy = "last" | "on" | "off";
@@ -24,14 +26,17 @@ export class Device {
   latitudeI = 0;
   longitudeI = 0;
   iconHash = "";
+  /** Called after the relay or the LED setting changed (the status LED follows). */
+  onChange: () => void = () => {};
+  private saveTimer: TimerHandle | undefined;
 
   constructor(
     readonly personality: Personality,
     readonly identity: Identity,
     private readonly settings: Settings,
     private readonly relayPort: RelayPort,
-    private readonly led: LedPort,
     private readonly clock: ClockPort,
+    private readonly timers: TimerPort,
     options: DeviceOptions = {},
   ) {
     this.alias = settings.text(KEY.alias, Device.defaultAlias(identity.mac));
@@ -44,7 +49,6 @@ export class Device {
     this.relay = on;
     this.onSince = clock.monotonic();
     relayPort.set(on);
-    this.showLed();
   }
 
   /** "TP-LINK_Smart Plug_XXXX": the factory alias and the setup network's name (PROTOCOL §4). */
@@ -58,14 +62,20 @@ export class Device {
   }
 
   setRelay(on: boolean): void {
-    if (on !== this.relay) {
-      this.relay = on;
-      if (on) this.onSince = this.clock.monotonic();
-      this.relayPort.set(on);
-      this.showLed();
-    }
-    // Saved even when unchanged: cheap (the store skips equal values) and repairs a lost write.
-    this.settings.put(KEY.relay, on ? 1 : 0);
+    if (on === this.relay) return;
+    this.relay = on;
+    if (on) this.onSince = this.clock.monotonic();
+    this.relayPort.set(on);
+    this.timers.cancel(this.saveTimer);
+    this.saveTimer = this.timers.after(RELAY_SAVE_DELAY_MS, () => this.saveRelay());
+    this.onChange();
+  }
+
+  /** Writes a relay change still waiting for its delay (before a restart, a reset or a stop). */
+  saveRelay(): void {
+    this.timers.cancel(this.saveTimer);
+    this.saveTimer = undefined;
+    this.settings.put(KEY.relay, this.relay ? 1 : 0); // the store skips a value it already holds
   }
 
   toggle(): void {
@@ -75,7 +85,7 @@ export class Device {
   setLedOff(off: 0 | 1): boolean {
     if (!this.settings.put(KEY.ledOff, off)) return false;
     this.ledOff = off;
-    this.showLed();
+    this.onChange();
     return true;
   }
 
@@ -96,10 +106,5 @@ export class Device {
     if (!this.settings.put(KEY.iconHash, hash)) return false;
     this.iconHash = hash;
     return true;
-  }
-
-  /** The LED shows the relay state unless night mode (`led_off`) is on. */
-  private showLed(): void {
-    this.led.set(this.relay && this.ledOff === 0);
   }
 }

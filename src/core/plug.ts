@@ -1,9 +1,11 @@
-// Builds a whole plug from its ports: identity, device state, clock, the Kasa modules and the server.
-// Each platform's composition root calls createPlug with its adapters, then start().
+// Builds a whole plug from its ports: identity, device state, clock, the Kasa modules, the server,
+// the Wi-Fi state machine with its setup page, the button and the status LED. Each platform's
+// composition root calls createPlug with its adapters, then start().
 
 import type {
-  ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
+  ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
+import { ButtonGestures } from "./button.js";
 import type { PlugContext } from "./context.js";
 import { Device, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, type ModuleTable } from "./dispatcher.js";
@@ -23,6 +25,9 @@ import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
 import { hex } from "./params.js";
+import { Indicator } from "./indicator.js";
+import { Onboarding, type OnboardingOptions } from "./onboarding/onboarding.js";
+import { SetupPortal } from "./onboarding/portal.js";
 
 export interface PlugPorts {
   relay: RelayPort;
@@ -34,6 +39,11 @@ export interface PlugPorts {
   wifi: WifiPort;
   tcp: TcpListenerPort;
   udp: DatagramPort;
+  /** The setup page's listener (port 80 on a device); listened on only while the setup network is up. */
+  http: TcpListenerPort;
+  /** The captive-portal DNS (port 53 on a device); likewise. */
+  dns: DatagramPort;
+  random: RandomPort;
   restart: RestartPort;
   log: LogPort;
 }
@@ -44,11 +54,16 @@ export interface PlugOptions {
   /** True when the model was chosen explicitly (a command-line flag): it replaces the stored one. */
   forceModel?: boolean;
   powerOn?: PowerOnPolicy;
+  /** Setup network choices (passphrase from the build, the opt-in open network and fallback). */
+  onboarding?: OnboardingOptions;
+  /** The setup page's port when it is not 80 (the host target). */
+  httpPort?: number;
 }
 
 export interface Plug {
   readonly context: PlugContext;
   readonly dispatcher: Dispatcher;
+  readonly portal: SetupPortal;
   start(): void;
   stop(): void;
 }
@@ -80,7 +95,15 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   const settings = new Settings(ports.store);
   const personality = choosePersonality(settings, options);
   const identity = loadIdentity(settings, ports.wifi);
-  const device = new Device(personality, identity, settings, ports.relay, ports.led, ports.clock, { powerOn: options.powerOn });
+  // The relay gets its boot state first, before anything slow.
+  const device = new Device(personality, identity, settings, ports.relay, ports.clock, ports.timers, { powerOn: options.powerOn });
+  const now = () => ports.clock.monotonic();
+  const onboarding = new Onboarding(
+    { wifi: ports.wifi, timers: ports.timers, random: ports.random, log: ports.log, now },
+    settings,
+    Device.defaultAlias(identity.mac),
+    options.onboarding,
+  );
   const clock = new WallClock(ports.clock, settings.int(KEY.zone, 0, ZONE_COUNT - 1, DEFAULT_ZONE));
 
   const context: PlugContext = {
@@ -89,8 +112,15 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     settings,
     clock,
     wifi: ports.wifi,
+    onboarding,
     timers: ports.timers,
-    restart: ports.restart,
+    // A pending relay write reaches flash before any restart.
+    restart: {
+      restart() {
+        device.saveRelay();
+        ports.restart.restart();
+      },
+    },
     log: ports.log,
     rules: {
       schedule: new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule),
@@ -98,6 +128,9 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
       antiTheft: new RuleTable(MAX_AWAY_RULES, readAwayRule),
     },
     factoryReset() {
+      ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
+      device.saveRelay(); // nothing left pending to write after the wipe
+      stop();
       ports.wifi.forget();
       settings.wipe(IDENTITY_KEYS);
       ports.restart.restart();
@@ -115,20 +148,44 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     emeter: emeterModule(personality),
   });
   const dispatcher = new Dispatcher(modules, context, ports.log);
-  const server = new KasaServer(dispatcher, ports.log);
+  const server = new KasaServer(dispatcher, ports.log, () => onboarding.activity());
+  const portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, () => device.alias, options.httpPort);
+  const indicator = new Indicator(ports.led, ports.timers, device, onboarding, ports.log);
+  const button = new ButtonGestures(ports.timers, now, {
+    toggle: () => device.toggle(),
+    setup: () => onboarding.openSetup("button held 5 s"),
+    reset: () => context.factoryReset(),
+    holding: (stage) => indicator.holding(stage),
+  });
+  device.onChange = () => indicator.update();
+  onboarding.onChange = (state) => {
+    if (state === "setup") portal.open(ports.http, ports.dns);
+    else portal.close();
+    indicator.update();
+  };
+
+  function stop(): void {
+    button.stop();
+    onboarding.stop();
+    indicator.stop();
+    portal.close();
+    server.stop();
+  }
 
   return {
     context,
     dispatcher,
+    portal,
     start() {
-      ports.button.listen((pressed) => {
-        if (pressed) device.toggle();
-      });
+      ports.button.listen((pressed) => button.edge(pressed));
       server.start(ports.tcp, ports.udp);
       ports.log(`${personality.model} "${device.alias}" ${identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
+      onboarding.start();
+      indicator.update();
     },
     stop() {
-      server.stop();
+      device.saveRelay();
+      stop();
     },
   };
 }

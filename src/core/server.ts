@@ -119,13 +119,21 @@ export class KasaServer {
   constructor(
     readonly dispatcher: Dispatcher,
     readonly log: LogPort,
+    /** Told of every connection and datagram (a client sign that keeps the setup network open). */
+    private readonly activity: () => void = () => {},
   ) {}
 
   start(tcp: TcpListenerPort, udp: DatagramPort): void {
     this.tcp = tcp;
     this.udp = udp;
-    tcp.listen((socket) => new Connection(socket, this));
-    udp.listen((bytes, address, port) => this.datagram(bytes, address, port));
+    tcp.listen((socket) => {
+      this.activity();
+      return new Connection(socket, this);
+    });
+    udp.listen((bytes, address, port) => {
+      this.activity();
+      this.datagram(bytes, address, port);
+    });
   }
 
   stop(): void {

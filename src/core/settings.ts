@@ -14,8 +14,8 @@ export const KEY = Object.freeze({
   zone: "zone",
   iconHash: "icon_hash",
   cloudServer: "cld_server",
-  wifiSsid: "wifi_ssid",
-  wifiKeyType: "wifi_key",
+  joinSsid: "join_ssid",
+  joinResult: "join_res",
   vgain: "vgain",
   igain: "igain",
   // identity: kept by a factory reset
@@ -24,10 +24,12 @@ export const KEY = Object.freeze({
   deviceId: "dev_id",
   hwId: "hw_id",
   oemId: "oem_id",
+  /** The setup network's passphrase: on a label or in a notebook, so a reset keeps it. */
+  setupKey: "setup_key",
 });
 
 /** What a factory reset keeps: who the device is, not what it was told. */
-export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId]);
+export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey]);
 
 /** The largest value a store must hold (bytes of UTF-8): the Preference limit on ESP8266. */
 export const MAX_VALUE_BYTES = 63;

@@ -1,5 +1,5 @@
-// Host adapters for the plug's hardware: the relay and LED print their changes in the terminal,
-// the button is pressed from code (tests) or not at all.
+// Host adapters for the plug's hardware: the relay prints its changes in the terminal, the LED
+// keeps its level (the core logs its patterns), the button is pressed from code (tests) or not at all.
 
 import type { ButtonPort, LedPort, LogPort, RelayPort } from "../ports/ports.js";
 
@@ -12,24 +12,27 @@ export class TerminalRelay implements RelayPort {
   }
 }
 
+/** The LED's level, and every change in order (the core logs the pattern, not each blink). */
 export class TerminalLed implements LedPort {
   on = false;
-  constructor(private readonly log: LogPort) {}
+  readonly changes: boolean[] = [];
   set(on: boolean): void {
     if (on === this.on) return;
     this.on = on;
-    this.log(`LED ${on ? "on" : "off"}`);
+    this.changes.push(on);
   }
 }
 
-/** A button nobody holds; `press()` simulates a short press. */
+/** A button pressed from code: `down()` and `up()` are the pin's edges (the core debounces them). */
 export class VirtualButton implements ButtonPort {
   private listener: ((pressed: boolean) => void) | null = null;
   listen(onChange: (pressed: boolean) => void): void {
     this.listener = onChange;
   }
-  press(): void {
+  down(): void {
     this.listener?.(true);
+  }
+  up(): void {
     this.listener?.(false);
   }
 }

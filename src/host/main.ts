@@ -1,10 +1,12 @@
 // `npm start`: one virtual Kasa plug on this machine.
 //   npm start -- --port 19999 --bind 127.0.0.1 --model HS110 --state-dir DIR
+//   npm start -- --factory --wifi networks.json       (an unprovisioned plug, its setup page on :8080)
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
-import { DEFAULT_BIND, DEFAULT_PORT, VirtualPlug } from "./virtual-plug.js";
+import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT, VirtualPlug } from "./virtual-plug.js";
+import { loadNetworks, type VirtualNetwork } from "./wifi.js";
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -13,6 +15,14 @@ const USAGE = `Usage: npm start -- [options]
   --model NAME      personality: ${PERSONALITIES.map((p) => p.key).join(", ")} (default: the stored one, else HS100)
   --state-dir DIR   where identity and settings live (default ./.plug-state/ADDRESS-PORT)
   --power-on MODE   relay at start: last (default), on, off
+  --factory         start unprovisioned (Wi-Fi and settings wiped, identity kept): the setup network opens
+  --wifi FILE       the networks in range of the virtual radio: a JSON list of
+                    {"ssid": "Home", "key_type": 3, "rssi": -50, "password": "the one that works"}
+                    (default: HomeNetwork / "correct horse battery", Neighbour-2G, CafeGuest)
+  --http-port N     the setup page's port while the setup network is up (default ${DEFAULT_HTTP_PORT})
+  --dns-port N      answer captive-portal DNS on this UDP port while in setup (default: off)
+  --open-setup      an OPEN setup network (for the stock Kasa app; anyone in range can read what is sent)
+  --fallback MIN    open the setup network after MIN minutes offline (default: never)
   --help            this text`;
 
 function fail(message: string): never {
@@ -30,6 +40,12 @@ async function main(): Promise<void> {
         model: { type: "string" },
         "state-dir": { type: "string" },
         "power-on": { type: "string" },
+        factory: { type: "boolean" },
+        wifi: { type: "string" },
+        "http-port": { type: "string" },
+        "dns-port": { type: "string" },
+        "open-setup": { type: "boolean" },
+        fallback: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -47,14 +63,40 @@ async function main(): Promise<void> {
   if (values.model !== undefined && findPersonality(values.model) === undefined) fail(`unknown --model "${values.model}"`);
   const powerOn = values["power-on"];
   if (powerOn !== undefined && powerOn !== "last" && powerOn !== "on" && powerOn !== "off") fail(`--power-on must be last, on or off`);
+  const portOption = (name: "http-port" | "dns-port"): number | undefined => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--${name} must be 0-65535, not "${v}"`);
+    return n;
+  };
+  const httpPort = portOption("http-port");
+  const dnsPort = portOption("dns-port");
+  const fallback = values.fallback === undefined ? 0 : Number(values.fallback);
+  if (!Number.isInteger(fallback) || fallback < 0) fail(`--fallback must be a whole number of minutes`);
+  let networks: VirtualNetwork[] | undefined;
+  if (values.wifi !== undefined) {
+    try {
+      networks = loadNetworks(values.wifi);
+    } catch (e) {
+      fail(`--wifi: ${(e as Error).message}`);
+    }
+  }
   const stateDir = resolve(values["state-dir"] ?? `.plug-state/${bind.replace(/[^0-9A-Za-z.]/g, "_")}-${port}`);
 
   let plug: VirtualPlug;
   try {
-    plug = await VirtualPlug.start({ port, bind, model: values.model, stateDir, powerOn });
+    plug = await VirtualPlug.start({
+      port, bind, model: values.model, stateDir, powerOn, networks, httpPort, dnsPort, factory: values.factory,
+      onboarding: { openSetup: values["open-setup"], fallbackMinutes: fallback },
+    });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    console.error(err.code === "EADDRINUSE" ? `port ${port} on ${bind} is in use (another plug?): pick another with --port` : `cannot start: ${err.message}`);
+    console.error(
+      err.code === "EADDRINUSE"
+        ? `a port on ${bind} is in use (${err.message}; another plug?): pick others with --port and --http-port`
+        : `cannot start: ${err.message}`,
+    );
     process.exit(1);
   }
   plug.log(`listening on TCP and UDP ${bind}:${plug.port}, state in ${stateDir}; Ctrl-C stops`);

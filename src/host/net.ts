@@ -1,4 +1,6 @@
-// Host network adapters: TCP and UDP sockets from Node, bound before the plug starts.
+// Host network adapters: TCP and UDP sockets from Node, bound before the plug starts. `close()`
+// stops listening but keeps the port, so that the core can listen again (the setup page opens and
+// closes with the setup network); `unbind()` lets the port go when the plug stops.
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
@@ -36,9 +38,13 @@ export class NodeTcpListener implements TcpListenerPort {
 
   close(): void {
     this.accept = null;
-    this.server.close();
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+  }
+
+  unbind(): void {
+    this.close();
+    if (this.server.listening) this.server.close();
   }
 
   private connection(socket: Socket): void {
@@ -77,7 +83,15 @@ export class NodeTcpListener implements TcpListenerPort {
 }
 
 export class NodeUdp implements DatagramPort {
-  private constructor(private readonly socket: UdpSocket) {}
+  private receive: ((bytes: Uint8Array, address: string, port: number) => void) | null = null;
+
+  private constructor(private readonly socket: UdpSocket) {
+    socket.on("message", (msg, rinfo) => this.receive?.(msg, rinfo.address, rinfo.port));
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
 
   static open(port: number, address: string): Promise<NodeUdp> {
     const socket = createSocket({ type: isIPv6(address) ? "udp6" : "udp4", reuseAddr: false });
@@ -92,7 +106,7 @@ export class NodeUdp implements DatagramPort {
   }
 
   listen(receive: (bytes: Uint8Array, address: string, port: number) => void): void {
-    this.socket.on("message", (msg, rinfo) => receive(msg, rinfo.address, rinfo.port));
+    this.receive = receive;
   }
 
   send(bytes: Uint8Array, address: string, port: number): void {
@@ -100,6 +114,14 @@ export class NodeUdp implements DatagramPort {
   }
 
   close(): void {
-    this.socket.close();
+    this.receive = null;
+  }
+
+  private bound = true;
+
+  unbind(): void {
+    this.receive = null;
+    if (this.bound) this.socket.close();
+    this.bound = false;
   }
 }

@@ -34,7 +34,8 @@ export class HostTimers implements TimerPort {
     return t;
   }
 
-  cancel(handle: TimerHandle): void {
+  cancel(handle: TimerHandle | undefined): void {
+    if (handle === undefined) return;
     const t = handle as NodeJS.Timeout;
     clearTimeout(t);
     this.live.delete(t);

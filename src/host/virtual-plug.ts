@@ -1,17 +1,22 @@
 // The host platform's composition root: one virtual plug on a TCP+UDP port pair, with its state in
 // a directory. `npm start` runs one (src/host/main.ts); the integration tests run several.
 
+import { randomBytes } from "node:crypto";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
-import type { LogPort } from "../ports/ports.js";
+import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
+import { IDENTITY_KEYS, Settings } from "../core/settings.js";
+import type { DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
 import { FileStore } from "./store.js";
 import { HostClock, HostTimers } from "./time.js";
-import { VirtualWifi } from "./wifi.js";
+import { DEFAULT_NETWORKS, VirtualWifi, type VirtualNetwork } from "./wifi.js";
 
 export const DEFAULT_PORT = 9999;
 export const DEFAULT_BIND = "127.0.0.1";
+/** The setup page's port (80 needs root). */
+export const DEFAULT_HTTP_PORT = 8080;
 
 export interface VirtualPlugOptions {
   /** TCP and UDP port (0: any free port, the same number for both). */
@@ -25,7 +30,18 @@ export interface VirtualPlugOptions {
   log?: LogPort;
   /** How long a reboot keeps the plug off the network, ms. */
   rebootMs?: number;
+  /** The networks the virtual radio sees (default: three built-in ones). */
+  networks?: readonly VirtualNetwork[];
+  /** Start unprovisioned: Wi-Fi and settings wiped as by a factory reset, identity kept. */
+  factory?: boolean;
+  /** The setup page's port (0: any free port; default 8080). */
+  httpPort?: number;
+  /** A port for the captive-portal DNS (0: any free port); none when undefined. */
+  dnsPort?: number;
+  onboarding?: OnboardingOptions;
 }
+
+const noDns: DatagramPort = { listen() {}, send() {}, close() {} };
 
 export class VirtualPlug {
   readonly button = new VirtualButton();
@@ -33,8 +49,13 @@ export class VirtualPlug {
   led!: TerminalLed;
   plug!: Plug;
   restarts = 0;
+  wifi!: VirtualWifi;
   private tcp!: NodeTcpListener;
   private udp!: NodeUdp;
+  private http!: NodeTcpListener;
+  private dns: NodeUdp | null = null;
+  httpPort = 0;
+  dnsPort = 0;
   private timers = new HostTimers();
   private stopped = false;
   private pendingBoot: NodeJS.Timeout | null = null;
@@ -47,6 +68,14 @@ export class VirtualPlug {
 
   static async start(options: VirtualPlugOptions): Promise<VirtualPlug> {
     const vp = new VirtualPlug(options, options.port ?? DEFAULT_PORT);
+    vp.httpPort = options.httpPort ?? DEFAULT_HTTP_PORT;
+    vp.dnsPort = options.dnsPort ?? 0;
+    if (options.factory) {
+      // What a 10-second button hold does, before the first boot.
+      const store = new FileStore(options.stateDir, vp.log);
+      new Settings(store).wipe(IDENTITY_KEYS);
+      new VirtualWifi(options.stateDir, vp.log).forget();
+    }
     await vp.boot();
     return vp;
   }
@@ -71,6 +100,13 @@ export class VirtualPlug {
 
   private async bindSockets(): Promise<void> {
     const bind = this.address;
+    // Ports picked by the system (0) are kept across restarts, as a device keeps 80 and 53.
+    this.http = await NodeTcpListener.open(this.httpPort, bind);
+    this.httpPort = this.http.port;
+    if (this.options.dnsPort !== undefined) {
+      this.dns = await NodeUdp.open(this.dnsPort, bind);
+      this.dnsPort = this.dns.port;
+    }
     for (let attempt = 0; ; attempt++) {
       const tcp = await NodeTcpListener.open(this.port, bind);
       try {
@@ -79,7 +115,7 @@ export class VirtualPlug {
         this.port = tcp.port;
         return;
       } catch (e) {
-        tcp.close();
+        tcp.unbind();
         // An ephemeral TCP port whose UDP twin is taken: try another pair.
         if (this.port !== 0 || attempt >= 20) throw e;
       }
@@ -91,7 +127,8 @@ export class VirtualPlug {
     const store = new FileStore(this.options.stateDir, this.log);
     this.timers = new HostTimers();
     this.relay = new TerminalRelay(this.log);
-    this.led = new TerminalLed(this.log);
+    this.led = new TerminalLed();
+    this.wifi = new VirtualWifi(this.options.stateDir, this.log, this.options.networks ?? DEFAULT_NETWORKS, this.address);
     this.plug = createPlug(
       {
         relay: this.relay,
@@ -100,13 +137,22 @@ export class VirtualPlug {
         clock: new HostClock(),
         timers: this.timers,
         store,
-        wifi: new VirtualWifi(this.options.stateDir, this.log),
+        wifi: this.wifi,
         tcp: this.tcp,
         udp: this.udp,
+        http: this.http,
+        dns: this.dns ?? noDns,
+        random: (n) => new Uint8Array(randomBytes(n)),
         restart: { restart: () => this.reboot() },
         log: this.log,
       },
-      { model: this.options.model, forceModel: this.options.model !== undefined, powerOn: this.options.powerOn },
+      {
+        model: this.options.model,
+        forceModel: this.options.model !== undefined,
+        powerOn: this.options.powerOn,
+        onboarding: this.options.onboarding,
+        httpPort: this.httpPort,
+      },
     );
     this.plug.start();
     const waiters = this.bootWaiters;
@@ -117,6 +163,11 @@ export class VirtualPlug {
   private shutdown(): void {
     this.plug?.stop();
     this.timers.cancelAll();
+    this.wifi?.stopAttempt();
+    this.tcp?.unbind();
+    this.udp?.unbind();
+    this.http?.unbind();
+    this.dns?.unbind();
   }
 
   /** A reboot as the plug would do it: off the network for a moment, then back with its settings. */

@@ -1,57 +1,170 @@
-// A virtual Wi-Fi radio for the host plug: a burned-in MAC (made once per state directory), a fixed
-// list of networks around it, and a "join" that remembers the network name. Passwords are dropped.
+// A virtual Wi-Fi radio for the host plug: a burned-in MAC (made once per state directory), the
+// networks in range (from `--wifi FILE`, or three built-in ones) with the password each accepts, a
+// join that succeeds or fails as a real one would (wrong password, network not found), and the
+// saved network in the state directory. The setup access point is a state and a log line.
 
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatMac, parseMacBytes } from "../core/identity.js";
-import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
+import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 
-export const VIRTUAL_NETWORKS: readonly WifiNetwork[] = Object.freeze([
-  { ssid: "HomeNetwork", keyType: 3, rssi: -48, channel: 6 },
-  { ssid: "Neighbour-2G", keyType: 2, rssi: -71, channel: 1 },
-  { ssid: "CafeGuest", keyType: 0, rssi: -80, channel: 11 },
-]);
+/** A network in range of the virtual radio and the password it accepts ("" or absent for open ones). */
+export interface VirtualNetwork {
+  ssid: string;
+  keyType: WifiKeyType;
+  rssi: number;
+  password?: string;
+}
 
-/** rssi reported while joined to a virtual network. */
-const JOINED_RSSI = -48;
+/** The networks around a plug started without `--wifi`. */
+export const DEFAULT_NETWORKS: readonly VirtualNetwork[] = Object.freeze([
+  { ssid: "HomeNetwork", keyType: 3, rssi: -48, password: "correct horse battery" },
+  { ssid: "Neighbour-2G", keyType: 2, rssi: -71, password: "not-yours-1234" },
+  { ssid: "CafeGuest", keyType: 0, rssi: -80 },
+] as VirtualNetwork[]);
+
+/** How long a virtual join takes before it answers, ms. */
+export const VIRTUAL_JOIN_MS = 300;
+
+/**
+ * Reads a `--wifi` file: a JSON list of {"ssid", "key_type" (0 open, 2 WPA, 3 WPA2), "rssi", "password"}.
+ * Throws an Error saying what is wrong.
+ */
+export function loadNetworks(path: string): VirtualNetwork[] {
+  const list = JSON.parse(readFileSync(path, "utf8")) as unknown;
+  if (!Array.isArray(list)) throw new Error(`${path}: expected a JSON list of networks`);
+  return list.map((n: unknown, i) => {
+    const e = n as { ssid?: unknown; key_type?: unknown; rssi?: unknown; password?: unknown };
+    const where = `${path}: network ${i + 1}`;
+    if (typeof e !== "object" || e === null) throw new Error(`${where}: expected an object`);
+    if (typeof e.ssid !== "string" || e.ssid.length === 0 || e.ssid.length > 32) throw new Error(`${where}: "ssid" must be 1-32 characters`);
+    if (e.key_type !== 0 && e.key_type !== 1 && e.key_type !== 2 && e.key_type !== 3) throw new Error(`${where}: "key_type" must be 0, 1, 2 or 3`);
+    const rssi = e.rssi === undefined ? -50 : e.rssi;
+    if (typeof rssi !== "number" || !Number.isInteger(rssi) || rssi > 0 || rssi < -120) throw new Error(`${where}: "rssi" must be -120..0 dBm`);
+    if (e.password !== undefined && typeof e.password !== "string") throw new Error(`${where}: "password" must be a string`);
+    if (e.key_type !== 0 && (e.password === undefined || e.password === "")) throw new Error(`${where}: a secured network needs its "password"`);
+    return { ssid: e.ssid, keyType: e.key_type, rssi, password: e.password };
+  });
+}
+
+interface Stored extends SavedNetwork {
+  password: string;
+}
 
 export class VirtualWifi implements WifiPort {
   private readonly macBytes: Uint8Array;
-  private joined: { ssid: string; keyType: WifiKeyType };
+  private listener: (event: WifiEvent, detail?: string) => void = () => {};
+  private joined: VirtualNetwork | null = null;
+  private attempt: NodeJS.Timeout | null = null;
+  private readonly outOfRange = new Set<string>();
+  /** The setup access point while it is up (tests look at it). */
+  accessPoint: { ssid: string; secured: boolean } | null = null;
 
-  constructor(private readonly dir: string, private readonly log: LogPort) {
+  constructor(
+    private readonly dir: string,
+    private readonly log: LogPort,
+    private readonly networks: readonly VirtualNetwork[] = DEFAULT_NETWORKS,
+    private readonly address = "127.0.0.1",
+  ) {
     this.macBytes = loadOrCreateMac(join(dir, "mac"));
-    this.joined = { ssid: "", keyType: 0 };
-    try {
-      const saved = JSON.parse(readFileSync(join(dir, "wifi.json"), "utf8")) as { ssid?: unknown; keyType?: unknown };
-      if (typeof saved.ssid === "string" && typeof saved.keyType === "number") this.joined = { ssid: saved.ssid, keyType: saved.keyType as WifiKeyType };
-    } catch {
-      // never joined
-    }
   }
 
   mac(): Uint8Array {
     return this.macBytes;
   }
 
+  listen(onEvent: (event: WifiEvent, detail?: string) => void): void {
+    this.listener = onEvent;
+  }
+
   scan(done: (networks: WifiNetwork[]) => void): void {
-    setTimeout(() => done(VIRTUAL_NETWORKS.slice()), 50);
+    const seen = this.networks.filter((n) => !this.outOfRange.has(n.ssid)).map((n) => ({ ssid: n.ssid, keyType: n.keyType, rssi: n.rssi }));
+    setTimeout(() => done(seen), 50);
   }
 
-  station(): WifiStationInfo {
-    return { ssid: this.joined.ssid, keyType: this.joined.keyType, rssi: this.joined.ssid === "" ? 0 : JOINED_RSSI };
+  rssi(): number {
+    return this.joined?.rssi ?? 0;
   }
 
-  join(credentials: WifiCredentials): void {
-    this.joined = { ssid: credentials.ssid, keyType: credentials.keyType };
-    writeFileSync(join(this.dir, "wifi.json"), JSON.stringify(this.joined) + "\n");
-    this.log(`Wi-Fi: joined "${credentials.ssid}" (virtual)`);
+  join(credentials?: WifiCredentials): void {
+    this.stopAttempt();
+    this.joined = null;
+    const tried = credentials ?? this.stored();
+    this.attempt = setTimeout(() => {
+      this.attempt = null;
+      if (tried === undefined) return this.listener("failed", "nothing saved");
+      const network = this.networks.find((n) => n.ssid === tried.ssid && !this.outOfRange.has(n.ssid));
+      if (network === undefined) return this.listener("failed", "not found");
+      if (network.keyType !== 0 && (network.password !== tried.password || network.keyType !== tried.keyType)) return this.listener("failed", "auth");
+      this.joined = network;
+      this.log(`Wi-Fi (virtual): associated with "${network.ssid}"`);
+      this.listener("connected");
+    }, VIRTUAL_JOIN_MS);
+  }
+
+  disconnect(): void {
+    this.stopAttempt();
+    this.joined = null;
+  }
+
+  save(credentials: WifiCredentials): boolean {
+    try {
+      // The state directory stands for the plug's flash: the password is kept to rejoin after a restart.
+      writeFileSync(join(this.dir, "wifi.json"), JSON.stringify(credentials) + "\n", { mode: 0o600 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  saved(): SavedNetwork | undefined {
+    const s = this.stored();
+    return s === undefined ? undefined : { ssid: s.ssid, keyType: s.keyType };
   }
 
   forget(): void {
-    this.joined = { ssid: "", keyType: 0 };
     rmSync(join(this.dir, "wifi.json"), { force: true });
+  }
+
+  openAccessPoint(ssid: string, passphrase: string): void {
+    this.accessPoint = { ssid, secured: passphrase !== "" };
+  }
+
+  closeAccessPoint(): void {
+    this.accessPoint = null;
+  }
+
+  accessPointAddress(): string {
+    return this.address;
+  }
+
+  /** Takes a network out of range (the router goes away) or back; a plug on it loses its connection. */
+  setInRange(ssid: string, inRange: boolean): void {
+    if (inRange) this.outOfRange.delete(ssid);
+    else this.outOfRange.add(ssid);
+    if (!inRange && this.joined?.ssid === ssid) {
+      this.joined = null;
+      this.listener("lost");
+    }
+  }
+
+  /** Stops a join in progress (the plug is shutting down). */
+  stopAttempt(): void {
+    if (this.attempt !== null) clearTimeout(this.attempt);
+    this.attempt = null;
+  }
+
+  private stored(): Stored | undefined {
+    try {
+      const s = JSON.parse(readFileSync(join(this.dir, "wifi.json"), "utf8")) as { ssid?: unknown; keyType?: unknown; password?: unknown };
+      if (typeof s.ssid === "string" && (s.keyType === 0 || s.keyType === 2 || s.keyType === 3) && typeof s.password === "string") {
+        return { ssid: s.ssid, keyType: s.keyType, password: s.password };
+      }
+    } catch {
+      // never provisioned
+    }
+    return undefined;
   }
 }
 

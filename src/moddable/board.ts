@@ -14,6 +14,17 @@ export interface BoardConfig {
   buttonActiveLow?: boolean;
   /** SNTP server (the default is a public pool). */
   sntp?: string;
+  /** Relay at power-on: "last" (default), "on" or "off". */
+  powerOn?: string;
+  /** The setup network's WPA2 passphrase (12-63 characters); generated on first boot when absent. */
+  setupPassphrase?: string;
+  /** An OPEN setup network (for the stock Kasa app): anyone in range can read the credentials sent. */
+  setupOpen?: boolean;
+  /** Minutes offline after which the setup network opens; 0 or absent: never. */
+  fallbackMinutes?: number;
+  /** The setup page's and captive DNS's ports (default 80 and 53; 8080 and 5353 in the simulator). */
+  httpPort?: number;
+  dnsPort?: number;
 }
 
 export function boardConfig(): BoardConfig {
@@ -25,6 +36,11 @@ export function boardConfig(): BoardConfig {
 export function pin(value: unknown): number | undefined {
   const n = typeof value === "string" ? Number(value) : value;
   return typeof n === "number" && Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** A power-on policy from the board, "last" when absent or unknown. */
+export function powerOn(value: unknown): "last" | "on" | "off" {
+  return value === "on" || value === "off" ? value : "last";
 }
 
 export function yes(value: unknown): boolean {

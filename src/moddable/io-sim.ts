@@ -3,7 +3,7 @@
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
-import type { IoFactory } from "./io.js";
+import { mathRandom, type IoFactory } from "./io.js";
 
 interface HostLed {
   on(): void;
@@ -20,7 +20,8 @@ function host(): SimHost | undefined {
 
 class SimOutput implements RelayPort, LedPort {
   private readonly led: HostLed | undefined;
-  constructor(private readonly name: string, private readonly log: (line: string) => void, make: (new () => HostLed) | undefined) {
+  /** `log` is undefined for the status LED: the core logs its patterns, not every blink. */
+  constructor(private readonly name: string, private readonly log: ((line: string) => void) | undefined, make: (new () => HostLed) | undefined) {
     try {
       this.led = make === undefined ? undefined : new make();
     } catch {
@@ -28,7 +29,7 @@ class SimOutput implements RelayPort, LedPort {
     }
   }
   set(on: boolean): void {
-    this.log(`${this.name} ${on ? "ON" : "OFF"}`);
+    this.log?.(`${this.name} ${on ? "ON" : "OFF"}`);
     if (on) this.led?.on();
     else this.led?.off();
   }
@@ -55,8 +56,12 @@ export const createIo: IoFactory = (_board, log) => {
   const leds = host()?.LED;
   return {
     relay: new SimOutput("relay", log, leds?.A ?? leds?.Default),
-    led: new SimOutput("LED", log, leds?.B),
+    led: new SimOutput("LED", undefined, leds?.B),
     button: new SimButton(),
     restart: undefined,
+    // unprivileged ports: mcsim runs as the user
+    httpPort: 8080,
+    dnsPort: 5353,
+    random: mathRandom,
   };
 };

@@ -1,7 +1,7 @@
 // What each platform's io module (io-esp.ts on ESP8266/ESP32, io-sim.ts in the simulator) provides:
-// the manifest maps the module name "plug-io" to one of them.
+// the manifest maps the module name "moddable/plug-io" to one of them (so that their relative imports resolve beside this file).
 
-import type { ButtonPort, LedPort, RelayPort, RestartPort } from "../ports/ports.js";
+import type { ButtonPort, LedPort, RandomPort, RelayPort, RestartPort } from "../ports/ports.js";
 import type { BoardConfig } from "./board.js";
 
 export interface PlugIo {
@@ -10,9 +10,18 @@ export interface PlugIo {
   button: ButtonPort;
   /** Restarts the device; undefined where the platform cannot (the simulator restarts in-process). */
   restart: RestartPort | undefined;
+  /** The setup page's and captive DNS's ports unless the board says otherwise (80/53; the simulator runs unprivileged). */
+  httpPort: number;
+  dnsPort: number;
+  /** Random bytes (the ESP chips' Math.random reads their hardware RNG). */
+  random: RandomPort;
 }
 
 export type IoFactory = (board: BoardConfig, log: (line: string) => void) => PlugIo;
 
-/** How long the button must be stable before a change counts (software debounce), ms. */
-export const DEBOUNCE_MS = 50;
+/** Random bytes from Math.random: XS's c_rand() is esp_random() on ESP32 and the RNG register on ESP8266. */
+export function mathRandom(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return bytes;
+}

@@ -3,8 +3,8 @@
 import Preference from "preference";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { RestartPort } from "../ports/ports.js";
-import { createIo } from "plug-io";
-import { boardConfig } from "./board.js";
+import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
+import { boardConfig, pin, powerOn, yes } from "./board.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore } from "./store.js";
 import { DEFAULT_SNTP, ModdableClock, ModdableTimers } from "./time.js";
@@ -31,6 +31,8 @@ export default function main(): void {
       boot();
     },
   };
+  const httpPort = pin(board.httpPort) ?? io.httpPort;
+  const dnsPort = pin(board.dnsPort) ?? io.dnsPort;
   const boot = () => {
     plug = createPlug(
       {
@@ -43,13 +45,25 @@ export default function main(): void {
         wifi,
         tcp: new ModdableTcpListener(KASA_PORT),
         udp: new ModdableUdp(KASA_PORT),
+        // listened on only while the setup network is up
+        http: new ModdableTcpListener(httpPort),
+        dns: new ModdableUdp(dnsPort),
+        random: io.random,
         restart,
         log,
       },
-      { model: board.model },
+      {
+        model: board.model,
+        powerOn: powerOn(board.powerOn),
+        httpPort,
+        onboarding: {
+          setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
+          openSetup: yes(board.setupOpen),
+          fallbackMinutes: pin(board.fallbackMinutes) ?? 0,
+        },
+      },
     );
     plug.start();
   };
   boot();
-  wifi.rejoin();
 }

@@ -45,7 +45,7 @@ export class ModdableTimers implements TimerPort {
   every(ms: number, callback: () => void): TimerHandle {
     return Timer.repeat(() => callback(), ms);
   }
-  cancel(handle: TimerHandle): void {
-    Timer.clear(handle as Timer);
+  cancel(handle: TimerHandle | undefined): void {
+    if (handle !== undefined) Timer.clear(handle as Timer);
   }
 }

@@ -1,15 +1,23 @@
 // The Wi-Fi radio on the legacy `wifi` and `net` modules (the ECMA-419 interface has no access point
-// mode, which onboarding needs). The station password is kept in its own preference domain, as bytes,
-// so that the plug rejoins after a restart; it never reaches the core's settings or any log.
+// mode, which onboarding needs). One WiFi instance receives every event; joins and the access point
+// go through WiFi's static functions. The saved network is kept in its own preference domain, the
+// password as bytes (a 63-character passphrase does not fit a 62-character Preference string on an
+// ESP8266; a 64-hex-digit key is packed into its 32 bytes), and never reaches the core's settings or
+// any log.
 
 import Net from "net";
 import WiFi from "wifi";
-import type { LogPort, WifiCredentials, WifiKeyType, WifiNetwork, WifiPort, WifiStationInfo } from "../ports/ports.js";
+import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 import { parseMacBytes } from "../core/identity.js";
+import { hex, hexValue } from "../core/params.js";
 import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
 import type { Preferences } from "./store.js";
 
 const DOMAIN = "wifi";
+/** @moddable/typings 5.6.0 declares Net.get(property) only; the SDK's net module also takes the interface ("station" or "ap"). */
+const netGet = Net.get as (property: string, iface?: "station" | "ap") => unknown;
+/** Where the legacy module puts the access point when it cannot be told (ESP8266 and ESP32 SDK defaults). */
+const DEFAULT_AP_ADDRESS = "192.168.4.1";
 
 /** Kasa key_type from the legacy scan's authentication string. */
 function keyType(authentication: string): WifiKeyType {
@@ -20,9 +28,12 @@ function keyType(authentication: string): WifiKeyType {
 }
 
 export class ModdableWifi implements WifiPort {
-  private station_: WiFi | null = null;
+  private radio: WiFi | null = null;
+  private listener: (event: WifiEvent, detail?: string) => void = () => {};
+  private online = false;
+  private accessPoint = false;
   private readonly macAddress: Uint8Array;
-  /** Called with true once the station has an IP address, false when it loses it. */
+  /** Called with true once the station has an IP address, false when it loses it (SNTP follows). */
   onOnline: (online: boolean) => void = () => {};
 
   constructor(private readonly prefs: Preferences, private readonly log: LogPort) {
@@ -33,86 +44,163 @@ export class ModdableWifi implements WifiPort {
     return this.macAddress;
   }
 
+  listen(onEvent: (event: WifiEvent, detail?: string) => void): void {
+    this.listener = onEvent;
+    // The one instance (the simulator allows no second): its callback carries every radio event.
+    this.radio ??= new WiFi(undefined, (message: string, reason?: number) => this.message(message, reason));
+  }
+
   scan(done: (networks: WifiNetwork[]) => void): void {
     const found: WifiNetwork[] = [];
     try {
+      if (WiFi.mode === 0) WiFi.mode = 1; // the simulator refuses to scan with the radio off
       WiFi.scan({ hidden: false }, (item) => {
-        if (item === null) done(found);
+        if (item === null || item === undefined) done(found);
         else if (found.length < 64) found.push({ ssid: item.ssid, keyType: keyType(item.authentication), rssi: item.rssi });
       });
     } catch {
-      done(found); // the radio cannot scan in this mode (ESP8266 AP-only, or the simulator before Wi-Fi starts)
+      done(found); // the radio cannot scan now (already scanning, or a mode without a station)
     }
   }
 
-  station(): WifiStationInfo {
-    const ssid = this.storedSsid();
-    const connected = safe(() => Net.get("SSID"));
-    const rssi = connected !== undefined && connected !== "" ? safe(() => Net.get("RSSI")) : undefined;
-    return { ssid, keyType: this.storedKeyType(), rssi: typeof rssi === "number" ? rssi : 0 };
+  rssi(): number {
+    if (!this.online) return 0;
+    const rssi = safe(() => Net.get("RSSI"));
+    return typeof rssi === "number" ? rssi : 0;
   }
 
-  join(credentials: WifiCredentials): void {
-    try {
-      this.prefs.set(DOMAIN, "ssid", utf8Encode(credentials.ssid).buffer as ArrayBuffer);
-      this.prefs.set(DOMAIN, "key", credentials.keyType);
-      if (credentials.password.length > 0) this.prefs.set(DOMAIN, "psk", utf8Encode(credentials.password).buffer as ArrayBuffer);
-      else this.prefs.delete(DOMAIN, "psk");
-    } catch {
-      this.log("Wi-Fi credentials could not be stored");
+  join(credentials?: WifiCredentials): void {
+    const c = credentials ?? this.stored();
+    this.online = false;
+    if (c === undefined) {
+      this.listener("failed", "nothing saved");
+      return;
     }
-    this.connect(credentials.ssid, credentials.password);
+    WiFi.mode = this.accessPoint ? 3 : 1;
+    WiFi.connect(c.password.length > 0 ? { ssid: c.ssid, password: c.password } : { ssid: c.ssid });
   }
 
-  forget(): void {
-    for (const key of ["ssid", "key", "psk"]) safe(() => this.prefs.delete(DOMAIN, key));
-    this.station_?.close();
-    this.station_ = null;
+  disconnect(): void {
+    this.online = false;
     safe(() => WiFi.disconnect());
   }
 
-  /** Joins the stored network, if any (at boot). */
-  rejoin(): void {
-    const ssid = this.storedSsid();
-    if (ssid === "") return;
-    const psk = safe(() => this.prefs.get(DOMAIN, "psk"));
-    this.connect(ssid, psk instanceof ArrayBuffer ? utf8Decode(new Uint8Array(psk)) : "");
+  save(c: WifiCredentials): boolean {
+    try {
+      this.prefs.set(DOMAIN, "ssid", utf8Encode(c.ssid).buffer as ArrayBuffer);
+      this.prefs.set(DOMAIN, "key", c.keyType);
+      safe(() => this.prefs.delete(DOMAIN, "psk"));
+      safe(() => this.prefs.delete(DOMAIN, "pskx"));
+      const raw = c.password.length === 64 ? hexBytes(c.password) : undefined;
+      if (raw !== undefined) this.prefs.set(DOMAIN, "pskx", raw.buffer as ArrayBuffer);
+      else if (c.password.length > 0) this.prefs.set(DOMAIN, "psk", utf8Encode(c.password).buffer as ArrayBuffer);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
-  private connect(ssid: string, password: string): void {
-    this.station_?.close();
-    WiFi.mode = 1; // station
-    const options = password.length > 0 ? { ssid, password } : { ssid };
-    this.station_ = new WiFi(options, (message) => {
-      if (message === "gotIP") {
-        this.log(`Wi-Fi: joined "${ssid}", address ${safe(() => Net.get("IP")) ?? "?"}`);
-        this.onOnline(true);
-      } else if (message === "disconnect" || message === "lostIP") {
+  saved(): SavedNetwork | undefined {
+    const ssid = this.prefBytes("ssid");
+    if (ssid === undefined) return undefined;
+    let key: unknown;
+    try {
+      key = this.prefs.get(DOMAIN, "key");
+    } catch {
+      key = 3;
+    }
+    return { ssid: utf8Decode(ssid), keyType: key === 0 || key === 2 || key === 3 ? key : 3 };
+  }
+
+  forget(): void {
+    for (const key of ["ssid", "key", "psk", "pskx"]) safe(() => this.prefs.delete(DOMAIN, key));
+    this.disconnect();
+  }
+
+  openAccessPoint(ssid: string, passphrase: string): void {
+    // AP and station together: scanning needs the station (ESP8266 cannot scan in AP-only mode).
+    WiFi.mode = 3;
+    const options: { ssid: string; password?: string; station: boolean } = { ssid, station: true };
+    if (passphrase !== "") options.password = passphrase; // with a password the SDKs use WPA2-PSK
+    WiFi.accessPoint(options as Parameters<typeof WiFi.accessPoint>[0]);
+    this.accessPoint = true;
+  }
+
+  closeAccessPoint(): void {
+    this.accessPoint = false;
+    safe(() => (WiFi.mode = 1));
+  }
+
+  accessPointAddress(): string {
+    const ip = safe(() => netGet("IP", "ap"));
+    return typeof ip === "string" && ip !== "" ? ip : DEFAULT_AP_ADDRESS;
+  }
+
+  private message(message: string, reason?: number): void {
+    if (message === "gotIP") {
+      this.online = true;
+      this.log(`Wi-Fi: address ${safe(() => netGet("IP", "station")) ?? "?"}`);
+      this.listener("connected");
+      this.onOnline(true);
+    } else if (message === "disconnect" || message === "lostIP") {
+      const was = this.online;
+      this.online = false;
+      if (was) {
+        this.listener("lost");
         this.onOnline(false);
+      } else {
+        // -1: authentication, MIC or handshake failure, i.e. the password (NOTES §3)
+        this.listener("failed", reason === -1 ? "auth" : message);
       }
-    });
+    } else if (message === "station_connect") {
+      this.listener("client");
+    }
   }
 
-  private storedSsid(): string {
-    const v = safe(() => this.prefs.get(DOMAIN, "ssid"));
-    return v instanceof ArrayBuffer ? utf8Decode(new Uint8Array(v)) : "";
+  private stored(): WifiCredentials | undefined {
+    const saved = this.saved();
+    if (saved === undefined) return undefined;
+    const raw = this.prefBytes("pskx");
+    const psk = this.prefBytes("psk");
+    const password = raw !== undefined ? hexText(raw) : psk !== undefined ? utf8Decode(psk) : "";
+    return { ssid: saved.ssid, keyType: saved.keyType, password };
   }
 
-  private storedKeyType(): WifiKeyType {
-    const v = safe(() => this.prefs.get(DOMAIN, "key"));
-    return v === 0 || v === 1 || v === 2 || v === 3 ? v : 0;
+  /** A stored byte value (try/catch inline, not safe(): this runs at boot, where the stack is shortest). */
+  private prefBytes(key: string): Uint8Array | undefined {
+    try {
+      const v = this.prefs.get(DOMAIN, key);
+      return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The simulator has no radio MAC: make one once (locally administered) and keep it. */
   private simulatorMac(): Uint8Array {
-    const stored = safe(() => this.prefs.get(DOMAIN, "mac"));
-    if (stored instanceof ArrayBuffer && stored.byteLength === 6) return new Uint8Array(stored);
+    const stored = this.prefBytes("mac");
+    if (stored !== undefined && stored.length === 6) return stored;
     const bytes = new Uint8Array(6);
     for (let i = 0; i < 6; i++) bytes[i] = Math.floor(Math.random() * 256);
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
     safe(() => this.prefs.set(DOMAIN, "mac", bytes.buffer as ArrayBuffer));
     return bytes;
   }
+}
+
+/** 64 hex digits as their 32 bytes. */
+function hexBytes(text: string): Uint8Array | undefined {
+  if (hex(text, 64) === undefined) return undefined;
+  const bytes = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) bytes[i] = (hexValue(text.charCodeAt(2 * i)) << 4) | hexValue(text.charCodeAt(2 * i + 1));
+  return bytes;
+}
+
+function hexText(bytes: Uint8Array): string {
+  const digits = "0123456789abcdef";
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += digits[bytes[i] >> 4] + digits[bytes[i] & 15];
+  return s;
 }
 
 function safe<T>(f: () => T): T | undefined {

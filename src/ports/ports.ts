@@ -12,9 +12,9 @@ export interface LedPort {
   set(on: boolean): void;
 }
 
-/** The push button, already debounced by the adapter or not: the core debounces again. */
+/** The push button as the pin sees it: the core debounces (timings in core/timing.ts). */
 export interface ButtonPort {
-  /** Registers the one listener; `pressed` is true on press, false on release. */
+  /** Registers the one listener; `pressed` is true on press, false on release, contact bounce included. */
   listen(onChange: (pressed: boolean) => void): void;
 }
 
@@ -35,7 +35,8 @@ export type TimerHandle = unknown;
 export interface TimerPort {
   after(ms: number, callback: () => void): TimerHandle;
   every(ms: number, callback: () => void): TimerHandle;
-  cancel(handle: TimerHandle): void;
+  /** Stops a timer; undefined and timers that already fired are ignored. */
+  cancel(handle: TimerHandle | undefined): void;
 }
 
 /**
@@ -61,13 +62,6 @@ export interface WifiNetwork {
   channel?: number;
 }
 
-export interface WifiStationInfo {
-  ssid: string;
-  keyType: WifiKeyType;
-  /** dBm; 0 when not associated. */
-  rssi: number;
-}
-
 export interface WifiCredentials {
   ssid: string;
   /** Never logged, echoed or returned by anything in the core. */
@@ -75,18 +69,44 @@ export interface WifiCredentials {
   keyType: WifiKeyType;
 }
 
-/** The Wi-Fi radio. */
+/** The network the station joins after a restart: the password stays with the radio. */
+export interface SavedNetwork {
+  ssid: string;
+  keyType: WifiKeyType;
+}
+
+/**
+ * What the radio reports: `connected` (associated and has an address), `failed` (a join attempt
+ * ended: `detail` is "auth" for a refused password, "not found", or the platform's reason), `lost`
+ * (an established connection dropped), `client` (a phone or laptop associated with the setup network).
+ */
+export type WifiEvent = "connected" | "failed" | "lost" | "client";
+
+/** The Wi-Fi radio: station, scan and the setup access point. The core decides when each is used. */
 export interface WifiPort {
   /** The station MAC address as six bytes. */
   mac(): Uint8Array;
+  /** The one listener for the radio's events. */
+  listen(onEvent: (event: WifiEvent, detail?: string) => void): void;
   /** Scans; `done` receives the networks seen (possibly from a cache when a fresh scan is not possible). */
   scan(done: (networks: WifiNetwork[]) => void): void;
-  /** The network the station is on (or was last told to join). */
-  station(): WifiStationInfo;
-  /** Leave whatever mode the radio is in and join this network as a station. */
-  join(credentials: WifiCredentials): void;
-  /** Forgets the stored station credentials (factory reset). */
+  /** Signal of the current station association in dBm; 0 when not associated. */
+  rssi(): number;
+  /** Joins as a station: these credentials (not saved until `save`), or the saved network without them. */
+  join(credentials?: WifiCredentials): void;
+  /** Leaves the station's network (no events follow). */
+  disconnect(): void;
+  /** Keeps the credentials of the network just joined, replacing any saved one; false when they could not be stored. */
+  save(credentials: WifiCredentials): boolean;
+  /** The saved network, or undefined when none (an unprovisioned plug). */
+  saved(): SavedNetwork | undefined;
+  /** Forgets the saved network (factory reset). */
   forget(): void;
+  /** Opens the setup access point, WPA2 with this passphrase ("" = open), scanning still possible. */
+  openAccessPoint(ssid: string, passphrase: string): void;
+  closeAccessPoint(): void;
+  /** The plug's IPv4 address on its access point, e.g. "192.168.4.1". */
+  accessPointAddress(): string;
 }
 
 /** One accepted TCP connection, as the core sees it. */
@@ -114,6 +134,11 @@ export interface DatagramPort {
   /** Sends from the bound port (Kasa clients only accept answers from port 9999). */
   send(bytes: Uint8Array, address: string, port: number): void;
   close(): void;
+}
+
+/** Random bytes for secrets (the setup passphrase): a hardware or OS source, never a seeded PRNG. */
+export interface RandomPort {
+  (length: number): Uint8Array;
 }
 
 /** Restarting the whole device (the process on the host). */

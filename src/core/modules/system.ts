@@ -30,7 +30,7 @@ export function sysinfo(plug: PlugContext): MethodResult {
   info.feature = p.emeter === "none" ? "TIM" : "TIM:ENE";
   info.updating = 0;
   info.icon_hash = device.iconHash;
-  info.rssi = wifi.station().rssi;
+  info.rssi = wifi.rssi();
   info.led_off = device.ledOff;
   if (p.generation === "v1") {
     info.longitude = device.longitudeI / 10000;
@@ -45,7 +45,7 @@ export function sysinfo(plug: PlugContext): MethodResult {
   info.oemId = id.oemId;
   if (p.generation !== "v1") info.next_action = { type: -1 };
   if (p.generation === "new") {
-    info.status = plug.settings.text(KEY.wifiSsid, "") === "" ? "new" : "configured";
+    info.status = wifi.saved() === undefined ? "new" : "configured";
     if (p.ntcObd) {
       info.ntc_state = 0;
       info.obd_src = "tplink";

@@ -1,0 +1,257 @@
+// The Wi-Fi state machine, the button and the status LED on fake time and a scripted radio.
+
+import { describe, expect, it } from "vitest";
+import { JOIN_RESULT } from "../src/core/onboarding/onboarding.js";
+import {
+  DEBOUNCE_MS, JOIN_TIMEOUT_MS, LED_PATTERN, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SETUP_IDLE_MS,
+} from "../src/core/timing.js";
+import { FakeWifi, testPlug, type TestPlug } from "./support/fakes.js";
+
+const SETUP_SSID = "TP-LINK_Smart Plug_577E";
+
+/** A plug that has never been provisioned (a factory-fresh radio). */
+function factoryPlug(options = {}): TestPlug {
+  const wifi = new FakeWifi();
+  wifi.forget();
+  return testPlug(options, { wifi });
+}
+
+const state = (t: TestPlug) => t.plug.context.onboarding.state;
+
+async function stainfo(t: TestPlug, ssid: string, password: string) {
+  const answer = await t.ask({ netif: { set_stainfo: { ssid, password, key_type: 3 } } });
+  expect(answer.netif.set_stainfo.err_code).toBe(0);
+  t.timers.advance(RADIO_SWITCH_DELAY_MS);
+}
+
+/** Holds the button for `ms` (with contact bounce on both edges), then lets go. */
+function hold(t: TestPlug, ms: number) {
+  t.button(true);
+  t.button(false);
+  t.button(true); // bounce
+  t.timers.advance(ms);
+  t.button(false);
+  t.button(true);
+  t.button(false); // bounce
+  t.timers.advance(DEBOUNCE_MS);
+}
+
+describe("setup network", () => {
+  it("opens at first boot, WPA2 with a generated passphrase that is stored, printed at every boot and kept by a reset", () => {
+    const t = factoryPlug();
+    expect(state(t)).toBe("setup");
+    const passphrase = t.wifi.accessPoint!.passphrase;
+    expect(t.wifi.accessPoint!.ssid).toBe(SETUP_SSID);
+    expect(passphrase).toMatch(/^[a-km-np-z2-9]{4}-[a-km-np-z2-9]{4}-[a-km-np-z2-9]{4}$/);
+    expect(t.logs.some((l) => l.includes(`"${SETUP_SSID}" is up`) && l.includes(passphrase))).toBe(true);
+    const again = t.reboot();
+    expect(again.wifi.accessPoint!.passphrase).toBe(passphrase);
+    expect(again.logs.some((l) => l.includes(passphrase))).toBe(true);
+    again.plug.context.factoryReset();
+    expect(again.reboot().wifi.accessPoint!.passphrase).toBe(passphrase);
+    expect(t.http.listening).toBe(true);
+  });
+
+  it("takes a passphrase from the build when it has at least 12 characters, and opens an open network only when asked", () => {
+    expect(factoryPlug({ onboarding: { setupPassphrase: "label-on-the-box" } }).wifi.accessPoint!.passphrase).toBe("label-on-the-box");
+    const short = factoryPlug({ onboarding: { setupPassphrase: "short" } });
+    expect(short.wifi.accessPoint!.passphrase).toHaveLength(14);
+    expect(short.logs.join("\n")).toContain("not 12-63 printable ASCII characters: ignored");
+    const open = factoryPlug({ onboarding: { openSetup: true } });
+    expect(open.wifi.accessPoint!.passphrase).toBe("");
+    expect(open.logs.join("\n")).toContain("OPEN");
+  });
+
+  it("closes after 10 minutes without a client; a client sign starts the 10 minutes again", async () => {
+    const t = factoryPlug();
+    t.timers.advance(SETUP_IDLE_MS - 1000);
+    t.wifi.emit("client");
+    t.timers.advance(SETUP_IDLE_MS - 1000);
+    await t.ask({ system: { get_sysinfo: {} } });
+    const page = t.http.connect(); // the setup page counts too
+    page.handler.data(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    t.timers.advance(SETUP_IDLE_MS - 1);
+    expect(state(t)).toBe("setup");
+    t.timers.advance(1);
+    expect(state(t)).toBe("unprovisioned");
+    expect(t.wifi.accessPoint).toBeNull();
+    expect(t.http.listening).toBe(false);
+    // a restart of an unprovisioned plug opens it again
+    expect(state(t.reboot())).toBe("setup");
+  });
+
+  it("on a provisioned plug opens only on a 5-second hold, and closes back to the saved network", () => {
+    const t = testPlug();
+    expect(state(t)).toBe("joined");
+    t.timers.advance(24 * 3600 * 1000);
+    expect(t.wifi.accessPointOpens).toBe(0);
+    hold(t, SETUP_HOLD_MS);
+    expect(state(t)).toBe("setup");
+    expect(t.wifi.accessPoint!.ssid).toBe(SETUP_SSID);
+    t.timers.advance(SETUP_IDLE_MS);
+    expect(state(t)).toBe("joined");
+    expect(t.wifi.accessPoint).toBeNull();
+  });
+});
+
+describe("joining", () => {
+  it("factory → wrong password → back in setup with the reason → right password → joined → restart → joined", async () => {
+    const t = factoryPlug();
+    t.wifi.onJoin = (c) => (c === undefined || c.password === "right-password" ? ["connected"] : ["failed", "auth"]);
+    await stainfo(t, "HomeNetwork", "wrong-password");
+    expect(t.wifi.accessPointOpens).toBe(2); // closed to try, opened again after the failure
+    expect(state(t)).toBe("setup");
+    expect(t.wifi.accessPoint!.ssid).toBe(SETUP_SSID);
+    expect(t.plug.context.onboarding.lastAttempt()).toEqual({ ssid: "HomeNetwork", result: JOIN_RESULT.auth });
+    expect(t.wifi.saved()).toBeUndefined(); // nothing saved from a failed attempt
+    expect(t.logs.join("\n")).toContain('joining "HomeNetwork" failed: wrong password');
+    await stainfo(t, "HomeNetwork", "right-password");
+    expect(state(t)).toBe("joined");
+    expect(t.wifi.accessPoint).toBeNull();
+    expect(t.wifi.saved()).toEqual({ ssid: "HomeNetwork", keyType: 3 });
+    expect(t.plug.context.onboarding.lastAttempt()).toEqual({ ssid: "HomeNetwork", result: "joined" });
+    const r = t.reboot();
+    expect(state(r)).toBe("joined");
+    expect(r.wifi.attempts.at(-1)).toBe("saved");
+    expect(r.wifi.accessPointOpens).toBe(t.wifi.accessPointOpens); // no setup network after the restart
+    const all = t.logs.concat(r.logs).join("\n") + [...t.store.values].join();
+    expect(all).not.toContain("wrong-password");
+    expect(all).not.toContain("right-password");
+  });
+
+  it("a failed change on a provisioned plug keeps its saved network and every setting", async () => {
+    const t = testPlug();
+    await t.ask({ system: { set_dev_alias: { alias: "Desk lamp" } } });
+    t.wifi.onJoin = () => ["failed", "not found"];
+    await stainfo(t, "Elsewhere", "12345678");
+    expect(state(t)).toBe("setup");
+    expect(t.plug.context.onboarding.lastAttempt()!.result).toBe(JOIN_RESULT.notFound);
+    expect(t.wifi.saved()).toEqual({ ssid: "HomeNetwork", keyType: 3 });
+    expect((await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.alias).toBe("Desk lamp");
+  });
+
+  it("gives up on a join that never answers after 30 s", async () => {
+    const t = factoryPlug();
+    t.wifi.onJoin = () => undefined;
+    await stainfo(t, "Silent", "12345678");
+    t.timers.advance(JOIN_TIMEOUT_MS - 1);
+    expect(state(t)).toBe("joining");
+    t.timers.advance(1);
+    expect(state(t)).toBe("setup");
+    expect(t.plug.context.onboarding.lastAttempt()).toEqual({ ssid: "Silent", result: JOIN_RESULT.timeout });
+  });
+
+  it("reconnects with doubling backoff when the router goes away, and never opens a setup network by itself", () => {
+    const t = testPlug();
+    t.wifi.onJoin = () => ["failed", "not found"];
+    t.wifi.emit("lost");
+    expect(state(t)).toBe("offline");
+    const times: number[] = [];
+    const start = t.clock.mono;
+    t.wifi.onJoin = () => {
+      times.push(t.clock.mono - start);
+      return ["failed", "not found"];
+    };
+    t.timers.advance(2 * 3600 * 1000);
+    const gaps = times.map((x, i) => x - (i === 0 ? 0 : times[i - 1]));
+    expect(gaps.slice(0, 7)).toEqual([5000, 10000, 20000, 40000, 80000, 160000, 300000]);
+    expect(Math.max(...gaps)).toBe(RECONNECT_MAX_MS);
+    expect(gaps[0]).toBe(RECONNECT_FIRST_MS);
+    expect(t.wifi.accessPointOpens).toBe(0);
+    // the router comes back
+    t.wifi.onJoin = () => ["connected"];
+    t.timers.advance(RECONNECT_MAX_MS);
+    expect(state(t)).toBe("joined");
+  });
+
+  it("opens the setup network after the opt-in fallback time offline", () => {
+    const t = testPlug({ onboarding: { fallbackMinutes: 10 } });
+    t.wifi.onJoin = () => ["failed", "not found"];
+    t.wifi.emit("lost");
+    t.timers.advance(9 * 60 * 1000);
+    expect(t.wifi.accessPointOpens).toBe(0);
+    t.timers.advance(10 * 60 * 1000);
+    expect(state(t)).toBe("setup");
+    expect(t.wifi.accessPoint!.passphrase).not.toBe("");
+  });
+});
+
+describe("button", () => {
+  it("toggles the relay on a short press, bounces included; a bounce alone does nothing", () => {
+    const t = testPlug();
+    hold(t, 200);
+    expect(t.plug.context.device.relay).toBe(true);
+    hold(t, 200);
+    expect(t.plug.context.device.relay).toBe(false);
+    t.button(true);
+    t.timers.advance(DEBOUNCE_MS - 10);
+    t.button(false);
+    t.timers.advance(DEBOUNCE_MS);
+    expect(t.plug.context.device.relay).toBe(false);
+    hold(t, 2000); // held too long for a toggle, too short for setup
+    expect(t.plug.context.device.relay).toBe(false);
+    expect(state(t)).toBe("joined");
+  });
+
+  it("10-second hold: factory reset with identity kept", async () => {
+    const t = testPlug({ model: "HS110", forceModel: true });
+    await t.ask({ system: { set_dev_alias: { alias: "Desk" }, set_device_id: { deviceId: "C".repeat(40) } } });
+    hold(t, RESET_HOLD_MS);
+    expect(t.restarts).toBe(1);
+    expect(t.wifi.saved()).toBeUndefined();
+    const r = t.reboot({});
+    expect(state(r)).toBe("setup");
+    const info = (await r.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
+    expect(info).toMatchObject({ alias: SETUP_SSID, deviceId: "C".repeat(40), model: "HS110(EU)" });
+  });
+});
+
+describe("status LED", () => {
+  /** The LED's level sampled every 50 ms for `ms`. */
+  function levels(t: TestPlug, ms: number): string {
+    let out = "";
+    for (let at = 0; at < ms; at += 50) {
+      out += t.led.at(-1) ? "#" : ".";
+      t.timers.advance(50);
+    }
+    return out;
+  }
+
+  it("shows setup, joining, join failed and joined with patterns of their own", async () => {
+    const t = factoryPlug();
+    const setup = levels(t, 4000);
+    expect(setup).toBe(("#".repeat(20) + ".".repeat(20)).repeat(2));
+    t.wifi.onJoin = () => undefined;
+    await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "12345678", key_type: 3 } } });
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
+    expect(state(t)).toBe("joining");
+    const joining = levels(t, 800);
+    expect(joining).toBe("##..".repeat(4));
+    t.wifi.emit("failed", "auth");
+    const failed = levels(t, 2400);
+    expect(failed).toBe("###...###...###" + ".".repeat(30) + "###");
+    expect(new Set([setup.slice(0, 48), joining, failed]).size).toBe(3);
+    t.wifi.onJoin = () => ["connected"];
+    await stainfo(t, "HomeNetwork", "12345678");
+    expect(state(t)).toBe("joined");
+    expect(levels(t, 3000)).toBe(".".repeat(60)); // follows the relay (off)
+    await t.ask({ system: { set_relay_state: { state: 1 } } });
+    expect(levels(t, 500)).toBe("#".repeat(10));
+    await t.ask({ system: { set_led_off: { off: 1 } } });
+    expect(levels(t, 500)).toBe(".".repeat(10));
+    expect(LED_PATTERN.setup).toEqual([1000, 1000]);
+  });
+
+  it("tells a held button what letting go will do: steady at 5 s, flicker at 10 s", () => {
+    const t = testPlug();
+    t.button(true);
+    t.timers.advance(SETUP_HOLD_MS - 100);
+    expect(t.led.at(-1)).toBe(false);
+    t.timers.advance(200);
+    expect(levels(t, 1000)).toBe("#".repeat(20));
+    t.timers.advance(RESET_HOLD_MS - SETUP_HOLD_MS - 1100);
+    const changes = t.led.length;
+    t.timers.advance(1000);
+    expect(t.led.length - changes).toBeGreaterThanOrEqual(18); // 50 ms on, 50 ms off
+  });
+});

@@ -1,0 +1,362 @@
+// The setup page and its captive-portal DNS, up only while the setup network is: `GET /` shows the
+// networks in range, a form and the outcome of the last attempt; `POST /join` takes the credentials
+// (validated as netif.set_stainfo's); any other path redirects to the page, which is what makes
+// phones open it by themselves. HTTP/1.1 with one request per connection, parsed on bytes, bounded.
+// The page is constant text (in flash on a device) sent in pieces; only the network list and the
+// status line are made per request.
+
+import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
+import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
+import type { TimerPort } from "../../ports/ports.js";
+import { utf8Decode, utf8Encode } from "../wire/utf8.js";
+import { captiveAnswer, ipv4Bytes } from "./captive-dns.js";
+import { checkCredentials } from "./credentials.js";
+import type { Onboarding } from "./onboarding.js";
+
+/** Largest request accepted (request line, headers and body); phones send well under 1 KB. */
+export const MAX_HTTP_REQUEST_BYTES = 2048;
+/** Largest form body (three fields of at most 64 characters, percent-encoded). */
+export const MAX_FORM_BYTES = 640;
+/** Most networks listed on the page (strongest first, each name once). */
+export const MAX_PAGE_NETWORKS = 16;
+/** A scan older than this is repeated when the page is loaded. */
+export const SCAN_MAX_AGE_MS = 20000;
+
+const CRLF2: readonly number[] = Object.freeze([13, 10, 13, 10]);
+const CRLF: readonly number[] = Object.freeze([13, 10]);
+
+const HEAD =
+  '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">' +
+  "<title>Plug setup</title><style>body{font:16px sans-serif;margin:1em auto;max-width:30em;padding:0 1em}" +
+  "label{display:block;margin:.5em 0}input[type=text],input[type=password],select{font:inherit;padding:.3em;width:100%;box-sizing:border-box}" +
+  "small{color:#666}button{font:inherit;padding:.4em 2em;margin:.8em 0}p.s{padding:.5em;background:#eee}</style></head><body>";
+const FORM_START = '<form method="post" action="/join"><fieldset><legend>Wi-Fi network</legend>';
+const FORM_END =
+  '<label><input type="radio" name="s" value="other"> Another network: <input type="text" name="o" maxlength="32" aria-label="Network name"></label>' +
+  '<label>Its security: <select name="k"><option value="3">WPA2</option><option value="2">WPA</option><option value="0">None (open)</option></select></label>' +
+  '</fieldset><label>Password <input type="password" name="p" maxlength="64" autocomplete="off"></label>' +
+  '<button type="submit">Join</button></form><p><a href="/">Scan again</a></p>' +
+  "<p><small>Your password goes to this plug only and is never shown again. WEP networks are not supported.</small></p></body></html>";
+const JOINING =
+  "<p>The setup network closes now while the plug joins. Its LED flickers while joining and shows the relay once joined. " +
+  "If the join fails the setup network comes back (the LED flashes three times): reconnect to it and reload this page to see why.</p></body></html>";
+
+const KEY_NAMES = Object.freeze(["open", "WEP", "WPA", "WPA2"]);
+
+interface Request {
+  method: string;
+  path: string;
+  body: Uint8Array;
+}
+
+export interface PortalPorts {
+  wifi: WifiPort;
+  timers: TimerPort;
+  log: LogPort;
+  now(): number;
+}
+
+export class SetupPortal {
+  private http: TcpListenerPort | null = null;
+  private dns: DatagramPort | null = null;
+  private networks: WifiNetwork[] = [];
+  private scannedAt = -1;
+  private waiting: (() => void)[] | null = null;
+
+  constructor(
+    private readonly ports: PortalPorts,
+    private readonly onboarding: Onboarding,
+    /** The page's title: the plug's name. */
+    private readonly title: () => string,
+    /** The port the page is served on (80 on a device). */
+    private readonly httpPort = 80,
+  ) {}
+
+  /** Where the page is: http://<address on the setup network>/ */
+  url(): string {
+    const address = this.ports.wifi.accessPointAddress();
+    return `http://${address}${this.httpPort === 80 ? "" : ":" + this.httpPort}/`;
+  }
+
+  get isOpen(): boolean {
+    return this.http !== null;
+  }
+
+  open(http: TcpListenerPort, dns: DatagramPort): void {
+    if (this.http !== null) return;
+    this.http = http;
+    this.dns = dns;
+    http.listen((socket) => new HttpConnection(socket, this));
+    dns.listen((bytes, address, port) => this.query(bytes, address, port));
+    this.ports.log(`setup page at ${this.url()}`);
+  }
+
+  close(): void {
+    this.http?.close();
+    this.dns?.close();
+    this.http = this.dns = null;
+    this.scannedAt = -1;
+  }
+
+  private query(bytes: Uint8Array, address: string, port: number): void {
+    const ip = ipv4Bytes(this.ports.wifi.accessPointAddress());
+    const answer = ip === undefined ? undefined : captiveAnswer(bytes, ip);
+    if (answer !== undefined) this.dns?.send(answer, address, port);
+  }
+
+  /** Answers one complete request. */
+  serve(request: Request, socket: StreamSocket): void {
+    this.onboarding.activity();
+    const path = request.path;
+    if (request.method === "GET" && (path === "/" || path.startsWith("/?"))) {
+      this.withNetworks(() => this.page(socket, 200, ""));
+    } else if (request.method === "POST" && path === "/join") {
+      this.join(request.body, socket);
+    } else if (request.method === "GET" || request.method === "HEAD") {
+      // Captive-portal probes (generate_204, hotspot-detect.html, ...) and every other path.
+      send(socket, `HTTP/1.1 302 Found\r\nLocation: ${this.url()}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      socket.close();
+    } else {
+      send(socket, "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      socket.close();
+    }
+  }
+
+  private join(body: Uint8Array, socket: StreamSocket): void {
+    const form = parseForm(body);
+    const choice = form.s ?? "";
+    let ssid: string | undefined;
+    let keyType: number;
+    if (choice === "other" || choice === "") {
+      ssid = form.o;
+      keyType = Number(form.k ?? "3");
+    } else {
+      // "<key_type>:<ssid>", as the list wrote it
+      ssid = choice.slice(2);
+      keyType = Number(choice.slice(0, 1));
+    }
+    const checked = checkCredentials(ssid, form.p ?? "", keyType);
+    if (!checked.ok) {
+      this.withNetworks(() => this.page(socket, 400, `Not sent: ${checked.error}.`));
+      return;
+    }
+    const name = escapeHtml(checked.credentials.ssid);
+    send(socket, header(200));
+    send(socket, HEAD);
+    send(socket, `<h1>Joining &ldquo;${name}&rdquo;</h1>`);
+    send(socket, JOINING);
+    socket.close();
+    this.onboarding.received(checked.credentials);
+  }
+
+  private page(socket: StreamSocket, status: number, message: string): void {
+    send(socket, header(status));
+    send(socket, HEAD);
+    send(socket, `<h1>${escapeHtml(this.title())}</h1>`);
+    const last = this.onboarding.lastAttempt();
+    const status_ =
+      message !== ""
+        ? message
+        : last === undefined
+          ? "Choose the network this plug should join."
+          : `Last attempt: &ldquo;${escapeHtml(last.ssid)}&rdquo;: ${escapeHtml(last.result)}.`;
+    send(socket, `<p class="s" id="status">${message !== "" ? escapeHtml(status_) : status_}</p>`);
+    send(socket, FORM_START);
+    const seen: string[] = [];
+    for (const n of this.networks) {
+      if (seen.length >= MAX_PAGE_NETWORKS) break;
+      if (n.ssid === "" || n.keyType === 1 || seen.indexOf(n.ssid) >= 0) continue;
+      seen.push(n.ssid);
+      const name = escapeHtml(n.ssid);
+      send(socket, `<label><input type="radio" name="s" value="${n.keyType}:${name}"> ${name} <small>${KEY_NAMES[n.keyType]}, ${n.rssi} dBm</small></label>`);
+    }
+    if (seen.length === 0) send(socket, "<p><small>No networks found yet.</small></p>");
+    send(socket, FORM_END);
+    socket.close();
+  }
+
+  /** Runs `then` with a scan no older than SCAN_MAX_AGE_MS (or what is known after SCAN_TIMEOUT_MS). */
+  private withNetworks(then: () => void): void {
+    const now = this.ports.now();
+    if (this.scannedAt >= 0 && now - this.scannedAt < SCAN_MAX_AGE_MS) {
+      then();
+      return;
+    }
+    if (this.waiting !== null) {
+      this.waiting.push(then);
+      return;
+    }
+    const waiting = (this.waiting = [then]);
+    const finish = () => {
+      if (this.waiting !== waiting) return;
+      this.waiting = null;
+      for (const w of waiting) w();
+    };
+    const timer = this.ports.timers.after(SCAN_TIMEOUT_MS, finish);
+    this.ports.wifi.scan((networks) => {
+      this.ports.timers.cancel(timer);
+      this.networks = networks.slice().sort((a, b) => b.rssi - a.rssi);
+      this.scannedAt = this.ports.now();
+      finish();
+    });
+  }
+}
+
+/** One HTTP connection: collects a bounded request, then hands it to the portal. */
+class HttpConnection implements StreamHandler {
+  private buffer = new Uint8Array(256);
+  private length = 0;
+  private done = false;
+
+  constructor(
+    private readonly socket: StreamSocket,
+    private readonly portal: SetupPortal,
+  ) {}
+
+  data(bytes: Uint8Array): void {
+    if (this.done) return;
+    if (this.length + bytes.length > MAX_HTTP_REQUEST_BYTES) return this.refuse(413, "Payload Too Large");
+    if (this.length + bytes.length > this.buffer.length) {
+      const bigger = new Uint8Array(Math.min(MAX_HTTP_REQUEST_BYTES, Math.max(this.buffer.length * 2, this.length + bytes.length)));
+      bigger.set(this.buffer.subarray(0, this.length));
+      this.buffer = bigger;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+    const request = parseRequest(this.buffer.subarray(0, this.length));
+    if (request === "incomplete") return;
+    this.done = true;
+    if (request === undefined) return this.refuse(400, "Bad Request");
+    this.portal.serve(request, this.socket);
+  }
+
+  end(): void {
+    if (!this.done) {
+      this.done = true;
+      this.socket.close();
+    }
+  }
+
+  private refuse(status: number, text: string): void {
+    this.done = true;
+    send(this.socket, `HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    this.socket.close();
+  }
+}
+
+function header(status: number): string {
+  return (
+    `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Bad Request"}\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n` +
+    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'\r\nX-Frame-Options: DENY\r\nConnection: close\r\n\r\n"
+  );
+}
+
+function send(socket: StreamSocket, text: string): void {
+  socket.write(utf8Encode(text));
+}
+
+/** A complete request, "incomplete" while more bytes are needed, undefined when malformed. */
+export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefined {
+  const end = indexOf(bytes, CRLF2, 0);
+  if (end < 0) return "incomplete";
+  const lineEnd = indexOf(bytes, CRLF, 0);
+  const space1 = bytes.indexOf(32);
+  const space2 = space1 < 0 ? -1 : bytes.indexOf(32, space1 + 1);
+  if (space1 <= 0 || space2 < 0 || space2 > lineEnd) return undefined;
+  const method = ascii(bytes, 0, space1);
+  const path = ascii(bytes, space1 + 1, space2);
+  if (path.length === 0 || path.charCodeAt(0) !== 47) return undefined; // "/"
+  let contentLength = 0;
+  // headers: find Content-Length (case-insensitive), ignore the rest
+  let at = lineEnd + 2;
+  while (at < end) {
+    const next = indexOf(bytes, CRLF, at);
+    if (startsWithLower(bytes, at, "content-length:")) {
+      const value = ascii(bytes, at + 15, next).trim();
+      contentLength = value === "" ? NaN : Number(value);
+      if (!Number.isInteger(contentLength) || contentLength < 0) return undefined;
+    }
+    at = next + 2;
+  }
+  if (contentLength > MAX_FORM_BYTES) return undefined;
+  const bodyStart = end + 4;
+  if (bytes.length < bodyStart + contentLength) return "incomplete";
+  return { method, path, body: bytes.subarray(bodyStart, bodyStart + contentLength) };
+}
+
+/** application/x-www-form-urlencoded on bytes: '+' is a space, %XX a byte, values decoded as UTF-8. */
+export function parseForm(body: Uint8Array): { [name: string]: string | undefined } {
+  const form: { [name: string]: string | undefined } = {};
+  let start = 0;
+  while (start <= body.length) {
+    let end = body.indexOf(38, start); // '&'
+    if (end < 0) end = body.length;
+    const eq = body.subarray(start, end).indexOf(61); // '='
+    if (eq > 0) {
+      const name = utf8Decode(unescapeForm(body.subarray(start, start + eq)));
+      if (name === "s" || name === "o" || name === "k" || name === "p") form[name] = utf8Decode(unescapeForm(body.subarray(start + eq + 1, end)));
+    }
+    start = end + 1;
+  }
+  return form;
+}
+
+function unescapeForm(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === 43) out[n++] = 32;
+    else if (c === 37 && i + 2 < bytes.length + 0 && hexDigit(bytes[i + 1]) >= 0 && hexDigit(bytes[i + 2]) >= 0) {
+      out[n++] = (hexDigit(bytes[i + 1]) << 4) | hexDigit(bytes[i + 2]);
+      i += 2;
+    } else out[n++] = c;
+  }
+  return out.subarray(0, n);
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+function indexOf(bytes: Uint8Array, pattern: readonly number[], from: number): number {
+  outer: for (let i = from; i + pattern.length <= bytes.length; i++) {
+    for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+function startsWithLower(bytes: Uint8Array, at: number, lower: string): boolean {
+  if (at + lower.length > bytes.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let c = bytes[at + i];
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Bytes known to be ASCII (the request line, a header value) as a string. */
+function ascii(bytes: Uint8Array, from: number, to: number): string {
+  let s = "";
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i] & 0x7f);
+  return s;
+}
+
+/** Text for HTML content and quoted attributes. */
+export function escapeHtml(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    if (ch === "&") out += "&amp;";
+    else if (ch === "<") out += "&lt;";
+    else if (ch === ">") out += "&gt;";
+    else if (ch === '"') out += "&quot;";
+    else if (ch === "'") out += "&#39;";
+    else out += ch;
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+// Every timing a user can notice, in one place: the button, the LED patterns, the setup network,
+// joining and reconnecting, and how often the relay state reaches flash. Milliseconds throughout.
+
+/** A button level must hold this long to count (contact bounce is shorter). */
+export const DEBOUNCE_MS = 50;
+/** A press released before this toggles the relay; a longer one that ends before SETUP_HOLD_MS does nothing. */
+export const SHORT_PRESS_MAX_MS = 1000;
+/** Held at least this long: the setup network opens on release. */
+export const SETUP_HOLD_MS = 5000;
+/** Held at least this long: factory reset on release. */
+export const RESET_HOLD_MS = 10000;
+
+/** Between accepting credentials and switching the radio: the answer (Kasa or web page) reaches the client first. */
+export const RADIO_SWITCH_DELAY_MS = 1000;
+/** The setup network closes after this long without a client sign (an association or a request). */
+export const SETUP_IDLE_MS = 10 * 60 * 1000;
+/** A join attempt that has neither succeeded nor failed by then has failed. */
+export const JOIN_TIMEOUT_MS = 30 * 1000;
+/** Reconnect delays after the router went away: doubling from the first to the last. */
+export const RECONNECT_FIRST_MS = 5 * 1000;
+export const RECONNECT_MAX_MS = 5 * 60 * 1000;
+
+/** A relay change reaches flash this long after the last change (a toggle storm makes one write). */
+export const RELAY_SAVE_DELAY_MS = 3000;
+
+/**
+ * LED patterns: alternating on and off durations, repeated. Each is a rhythm of its own so that a
+ * user can tell them apart without a manual: slow blink, fast flicker, triple flash, and the held
+ * button's feedback. Joined (and an unprovisioned plug with its setup closed) shows the relay.
+ */
+export const LED_PATTERN = Object.freeze({
+  /** An empty pattern is steady on. */
+  setup: Object.freeze([1000, 1000]),
+  joining: Object.freeze([100, 100]),
+  failed: Object.freeze([150, 150, 150, 150, 150, 1500]),
+  /** Held past SETUP_HOLD_MS: steady on ("release now for setup"). */
+  holdSetup: Object.freeze([] as number[]),
+  /** Held past RESET_HOLD_MS: very fast ("release now to wipe"). */
+  holdReset: Object.freeze([50, 50]),
+});
+
+export type LedPatternName = keyof typeof LED_PATTERN;
