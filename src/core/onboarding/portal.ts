@@ -101,7 +101,9 @@ export class SetupPortal {
   private query(bytes: Uint8Array, address: string, port: number): void {
     const ip = ipv4Bytes(this.ports.wifi.accessPointAddress());
     const answer = ip === undefined ? undefined : captiveAnswer(bytes, ip);
-    if (answer !== undefined) this.dns?.send(answer, address, port);
+    if (answer === undefined) return;
+    this.onboarding.activity(); // a phone looking things up is a client on the setup network
+    this.dns?.send(answer, address, port);
   }
 
   /** Answers one complete request. */
