@@ -180,8 +180,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
       ports.button.listen((pressed) => button.edge(pressed));
       server.start(ports.tcp, ports.udp);
       ports.log(`${personality.model} "${device.alias}" ${identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
-      onboarding.start();
-      indicator.update();
+      onboarding.start(); // its first state change lights the LED
     },
     stop() {
       device.saveRelay();

@@ -4,7 +4,6 @@
 
 import type { WifiCredentials, WifiKeyType } from "../../ports/ports.js";
 import { hex, str } from "../params.js";
-import { utf8Length } from "../wire/utf8.js";
 
 /** Why credentials were refused (the Kasa answer is -3 with this as err_msg). */
 export const CREDENTIAL_ERROR = Object.freeze({
@@ -38,7 +37,7 @@ function refused(error: string): Checked {
 /** WPA's rule: 8-63 printable ASCII characters, or exactly 64 hex digits (the raw 256-bit key). */
 export function validPassphrase(p: string): boolean {
   if (p.length === 64) return hex(p, 64) !== undefined;
-  if (p.length < 8 || p.length > 63 || utf8Length(p) !== p.length) return false;
+  if (p.length < 8 || p.length > 63) return false;
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
     if (c < 32 || c > 126) return false;

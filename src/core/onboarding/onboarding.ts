@@ -93,7 +93,7 @@ export class Onboarding {
   /** At boot: a provisioned plug joins its network, an unprovisioned one opens its setup network. */
   start(): void {
     this.ports.wifi.listen((event, detail) => this.event(event, detail));
-    if (this.provisioned()) this.joinSaved();
+    if (this.provisioned()) this.join();
     else this.openSetup("not provisioned");
   }
 
@@ -118,12 +118,12 @@ export class Onboarding {
     this.set("received");
   }
 
-  private join(credentials: WifiCredentials): void {
+  /** Leaves the setup network and joins as a station: the new credentials, or the saved network without them. */
+  private join(credentials?: WifiCredentials): void {
     this.cancel();
     this.closeAccessPoint();
-    this.pending = credentials;
     this.online = false;
-    this.ports.log(`joining Wi-Fi network "${credentials.ssid}"`);
+    if (credentials !== undefined) this.ports.log(`joining Wi-Fi network "${credentials.ssid}"`);
     // State first: a radio may report the outcome before join() returns.
     this.joinTimer = this.ports.timers.after(JOIN_TIMEOUT_MS, () => this.event("failed", "timeout"));
     this.set("joining");
@@ -143,14 +143,14 @@ export class Onboarding {
       log(`setup network "${this.setupSsid}" is up (${why}), WPA2 passphrase: ${this.passphrase}`);
     }
     log(`the setup network closes after ${SETUP_IDLE_MS / 60000} minutes without a client`);
-    this.idleTimer = this.ports.timers.after(SETUP_IDLE_MS, () => this.setupIdle());
     this.set("setup");
+    this.activity();
   }
 
   /** A client sign on the setup network (an association, a request): the idle countdown starts again. */
   activity(): void {
     if (this.state !== "setup") return;
-    this.ports.timers.cancel(this.idleTimer);
+    this.ports.timers.cancel(this.idleTimer); // undefined when called by openSetup
     this.idleTimer = this.ports.timers.after(SETUP_IDLE_MS, () => this.setupIdle());
   }
 
@@ -221,15 +221,8 @@ export class Onboarding {
     this.retryMs = Math.min(this.retryMs * 2, RECONNECT_MAX_MS);
     this.ports.log(`Wi-Fi offline (${why}): retrying in ${delay / 1000} s`);
     this.cancel();
-    this.retryTimer = this.ports.timers.after(delay, () => this.joinSaved());
+    this.retryTimer = this.ports.timers.after(delay, () => this.join());
     this.set("offline");
-  }
-
-  private joinSaved(): void {
-    this.cancel();
-    this.joinTimer = this.ports.timers.after(JOIN_TIMEOUT_MS, () => this.event("failed", "timeout"));
-    this.set("joining");
-    this.ports.wifi.join();
   }
 
   private setupIdle(): void {
@@ -243,7 +236,7 @@ export class Onboarding {
     } else if (this.online) {
       this.set("joined");
     } else {
-      this.joinSaved();
+      this.join();
     }
   }
 

@@ -5,9 +5,9 @@
 // The page is constant text (in flash on a device) sent in pieces; only the network list and the
 // status line are made per request.
 
-import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
+import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
 import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
-import type { TimerPort } from "../../ports/ports.js";
+import { hexValue } from "../params.js";
 import { utf8Decode, utf8Encode } from "../wire/utf8.js";
 import { captiveAnswer, ipv4Bytes } from "./captive-dns.js";
 import { checkCredentials } from "./credentials.js";
@@ -151,18 +151,18 @@ export class SetupPortal {
     this.onboarding.received(checked.credentials);
   }
 
-  private page(socket: StreamSocket, status: number, message: string): void {
-    send(socket, header(status));
+  private page(socket: StreamSocket, code: number, message: string): void {
+    send(socket, header(code));
     send(socket, HEAD);
     send(socket, `<h1>${escapeHtml(this.title())}</h1>`);
     const last = this.onboarding.lastAttempt();
-    const status_ =
+    const line =
       message !== ""
-        ? message
+        ? escapeHtml(message)
         : last === undefined
           ? "Choose the network this plug should join."
           : `Last attempt: &ldquo;${escapeHtml(last.ssid)}&rdquo;: ${escapeHtml(last.result)}.`;
-    send(socket, `<p class="s" id="status">${message !== "" ? escapeHtml(status_) : status_}</p>`);
+    send(socket, `<p class="s" id="status">${line}</p>`);
     send(socket, FORM_START);
     const seen: string[] = [];
     for (const n of this.networks) {
@@ -309,19 +309,12 @@ function unescapeForm(bytes: Uint8Array): Uint8Array {
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (c === 43) out[n++] = 32;
-    else if (c === 37 && i + 2 < bytes.length + 0 && hexDigit(bytes[i + 1]) >= 0 && hexDigit(bytes[i + 2]) >= 0) {
-      out[n++] = (hexDigit(bytes[i + 1]) << 4) | hexDigit(bytes[i + 2]);
+    else if (c === 37 && i + 2 < bytes.length && hexValue(bytes[i + 1]) >= 0 && hexValue(bytes[i + 2]) >= 0) {
+      out[n++] = (hexValue(bytes[i + 1]) << 4) | hexValue(bytes[i + 2]);
       i += 2;
     } else out[n++] = c;
   }
   return out.subarray(0, n);
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 65 && c <= 70) return c - 55;
-  if (c >= 97 && c <= 102) return c - 87;
-  return -1;
 }
 
 function indexOf(bytes: Uint8Array, pattern: readonly number[], from: number): number {
