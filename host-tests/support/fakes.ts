@@ -196,6 +196,8 @@ export interface TestPlug {
   timers: FakeTimers;
   wifi: FakeWifi;
   relay: boolean[];
+  /** Every relay change with the wall-clock instant it happened (UTC ms). */
+  switches: { at: number; on: boolean }[];
   led: boolean[];
   http: FakeListener;
   /** The button pin's edges (true: pressed), as the adapter would report them. */
@@ -213,9 +215,10 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
   const clock = shared?.clock ?? new FakeClock();
   const wifi = shared?.wifi ?? new FakeWifi();
   const timers = new FakeTimers(clock);
+  let draws = 0;
   const t: TestPlug = {
     store, clock, timers, wifi,
-    relay: [], led: [], restarts: 0, logs: [], http: new FakeListener(), button: () => {},
+    relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(), button: () => {},
     plug: undefined as unknown as Plug,
     async ask(request: unknown) {
       const effects: (() => void)[] = [];
@@ -231,7 +234,12 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
   };
   t.plug = createPlug(
     {
-      relay: { set: (on) => t.relay.push(on) },
+      relay: {
+        set: (on) => {
+          t.relay.push(on);
+          t.switches.push({ at: clock.now(), on });
+        },
+      },
       led: { set: (on) => t.led.push(on) },
       button: { listen: (l) => (t.button = l) },
       clock,
@@ -242,7 +250,8 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
       udp: nullUdp,
       http: t.http,
       dns: nullUdp,
-      random: (n) => new Uint8Array(n).map((_, i) => i * 37 + 11),
+      // a fixed sequence, different on every call (rule ids must differ)
+      random: (n) => new Uint8Array(n).map((_, i) => (i * 37 + 11 + 101 * ++draws) & 255),
       restart: { restart: () => t.restarts++ },
       log: (line) => t.logs.push(line),
     },

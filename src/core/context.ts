@@ -1,10 +1,13 @@
 // Everything a Kasa method may use: built once by createPlug, handed to every method call.
 
 import type { LogPort, RestartPort, TimerPort, WifiPort } from "../ports/ports.js";
+import type { Countdown } from "./countdown.js";
 import type { Device } from "./device.js";
 import type { Onboarding } from "./onboarding/onboarding.js";
 import type { Personality } from "./personality.js";
 import type { RuleTable } from "./rules.js";
+import type { RuntimeStats } from "./runtime-stats.js";
+import type { Scheduler } from "./scheduler.js";
 import type { Settings } from "./settings.js";
 import type { WallClock } from "./time/clock.js";
 
@@ -19,8 +22,13 @@ export interface PlugContext {
   readonly timers: TimerPort;
   readonly restart: RestartPort;
   readonly log: LogPort;
-  /** The rule tables of schedule, count_down and anti_theft. */
-  readonly rules: { readonly schedule: RuleTable; readonly countDown: RuleTable; readonly antiTheft: RuleTable };
+  /** The rule tables of schedule and anti_theft (count_down's is in `countdown`). */
+  readonly rules: { readonly schedule: RuleTable; readonly antiTheft: RuleTable };
+  /** Runs the rules; knows the next action and the active mode. */
+  readonly scheduler: Scheduler;
+  readonly countdown: Countdown;
+  /** Minutes on per day and month. */
+  readonly stats: RuntimeStats;
   /** Wipes settings (identity kept) and restarts, as system.reset does. */
   factoryReset(): void;
 }

@@ -9,8 +9,11 @@ import type { Personality } from "./personality.js";
 import { KEY, Settings } from "./settings.js";
 import { RELAY_SAVE_DELAY_MS } from "./timing.js";
 
-/** What the relay does at power-on: Kasa plugs restore the last state. */
-export type PowerOnPolicy = "last" | "on" | "off";
+/**
+ * What the relay does at power-on: Kasa plugs restore the last state. "schedule" restores the last
+ * state too, then, once the time is known, applies the last schedule action due today (scheduler.ts).
+ */
+export type PowerOnPolicy = "last" | "on" | "off" | "schedule";
 
 export interface DeviceOptions {
   powerOn?: PowerOnPolicy;
@@ -29,6 +32,7 @@ export class Device {
   /** Called after the relay or the LED setting changed (the status LED follows). */
   onChange: () => void = () => {};
   private saveTimer: TimerHandle | undefined;
+  readonly powerOn: PowerOnPolicy;
 
   constructor(
     readonly personality: Personality,
@@ -45,6 +49,7 @@ export class Device {
     this.longitudeI = settings.int(KEY.longitude, -1800000, 1800000, 0);
     this.iconHash = settings.text(KEY.iconHash, "");
     const policy = options.powerOn ?? "last";
+    this.powerOn = policy;
     const on = policy === "on" ? true : policy === "off" ? false : settings.int(KEY.relay, 0, 1, 0) === 1;
     this.relay = on;
     this.onSince = clock.monotonic();

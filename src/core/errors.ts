@@ -20,6 +20,8 @@ export const INVALID_ARGUMENT = error(-3, "invalid argument");
 export const UNKNOWN_ERROR = error(-7, "unknown error");
 /** The count_down table holds one rule. */
 export const TABLE_FULL = error(-10, "table is full");
+/** A rule change before any time source answered (no SNTP, set_timezone or set_time yet). */
+export const TIME_NOT_SYNC = error(-11, "time not sync");
 /** No rule with that id. */
 export const ENTRY_NOT_EXIST = error(-14, "entry not exist");
 /** cnCloud.bind: this firmware never talks to TP-Link's cloud. */

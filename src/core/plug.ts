@@ -10,16 +10,19 @@ import type { PlugContext } from "./context.js";
 import { Device, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, type ModuleTable } from "./dispatcher.js";
 import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
-import { antiTheftModule, MAX_AWAY_RULES, readAwayRule } from "./modules/anti_theft.js";
+import { antiTheftModule, AWAY_RULES } from "./modules/anti_theft.js";
 import { cnCloudModule } from "./modules/cncloud.js";
-import { countDownModule, readCountdownRule } from "./modules/count_down.js";
+import { countDownModule } from "./modules/count_down.js";
+import { COUNTDOWN_RULES, Countdown } from "./countdown.js";
 import { emeterModule } from "./modules/emeter.js";
 import { netifModule } from "./modules/netif.js";
-import { MAX_SCHEDULE_RULES, readScheduleRule, scheduleModule } from "./modules/schedule.js";
+import { SCHEDULE_RULES, scheduleModule } from "./modules/schedule.js";
 import { systemModule } from "./modules/system.js";
 import { timeModule } from "./modules/time.js";
 import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./personality.js";
 import { RuleTable } from "./rules.js";
+import { RuntimeStats } from "./runtime-stats.js";
+import { Scheduler } from "./scheduler.js";
 import { KasaServer } from "./server.js";
 import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
@@ -105,6 +108,16 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     options.onboarding,
   );
   const clock = new WallClock(ports.clock, settings.int(KEY.zone, 0, ZONE_COUNT - 1, DEFAULT_ZONE));
+  const schedule = new RuleTable(SCHEDULE_RULES, settings, ports.random);
+  const antiTheft = new RuleTable(AWAY_RULES, settings, ports.random);
+  const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, ports.log);
+  const stats = new RuntimeStats(settings, clock, device, now);
+  const scheduler = new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, ports.log);
+  /** What must reach flash before the plug restarts, resets or stops. */
+  const save = () => {
+    device.saveRelay();
+    stats.flush();
+  };
 
   const context: PlugContext = {
     personality,
@@ -114,22 +127,21 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     wifi: ports.wifi,
     onboarding,
     timers: ports.timers,
-    // A pending relay write reaches flash before any restart.
+    // A pending relay write and the statistics reach flash before any restart.
     restart: {
       restart() {
-        device.saveRelay();
+        save();
         ports.restart.restart();
       },
     },
     log: ports.log,
-    rules: {
-      schedule: new RuleTable(MAX_SCHEDULE_RULES, readScheduleRule),
-      countDown: new RuleTable(1, readCountdownRule),
-      antiTheft: new RuleTable(MAX_AWAY_RULES, readAwayRule),
-    },
+    rules: { schedule, antiTheft },
+    scheduler,
+    countdown,
+    stats,
     factoryReset() {
       ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
-      device.saveRelay(); // nothing left pending to write after the wipe
+      save(); // nothing left pending to write after the wipe
       stop();
       ports.wifi.forget();
       settings.wipe(IDENTITY_KEYS);
@@ -157,7 +169,19 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     reset: () => context.factoryReset(),
     holding: (stage) => indicator.holding(stage),
   });
-  device.onChange = () => indicator.update();
+  device.onChange = () => {
+    stats.account(); // the minutes on up to this change
+    indicator.update();
+  };
+  schedule.onChange = antiTheft.onChange = countdown.table.onChange = () => scheduler.changed();
+  scheduler.onTimeKnown = (time) => {
+    countdown.resume(time);
+    if (device.powerOn !== "schedule") return;
+    const action = scheduler.lastDueToday(time);
+    if (action < 0) return;
+    ports.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
+    device.setRelay(action === 1);
+  };
   onboarding.onChange = (state) => {
     if (state === "setup") portal.open(ports.http, ports.dns);
     else portal.close();
@@ -165,6 +189,8 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   };
 
   function stop(): void {
+    scheduler.stop();
+    countdown.stop();
     button.stop();
     onboarding.stop();
     indicator.stop();
@@ -181,9 +207,10 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
       server.start(ports.tcp, ports.udp);
       ports.log(`${personality.model} "${device.alias}" ${identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
       onboarding.start(); // its first state change lights the LED
+      scheduler.start();
     },
     stop() {
-      device.saveRelay();
+      save();
       stop();
     },
   };

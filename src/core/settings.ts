@@ -16,6 +16,17 @@ export const KEY = Object.freeze({
   cloudServer: "cld_server",
   joinSsid: "join_ssid",
   joinResult: "join_res",
+  /** Rules: a prefix and the rule's slot number ("sc0".."sc19"); the prefix + "_on" holds the table's switch. */
+  scheduleRules: "sc",
+  awayRules: "aw",
+  countdownRule: "cd",
+  /** When the running countdown ends, UTC seconds (absent when none runs). */
+  countdownEnd: "cd_end",
+  /** The relay before the current away-mode window (absent outside one). */
+  awayBefore: "aw_prev",
+  /** Minutes on per day, one month per key ("rd" + 0..2), and per month, one year per key ("rm" + 0..1). */
+  dayStats: "rd",
+  monthStats: "rm",
   vgain: "vgain",
   igain: "igain",
   // identity: kept by a factory reset

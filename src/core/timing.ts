@@ -40,3 +40,10 @@ export const LED_PATTERN = Object.freeze({
 });
 
 export type LedPatternName = keyof typeof LED_PATTERN;
+
+/** The scheduler looks at the clock at least this often (each minute: statistics, clock jumps). */
+export const SCHEDULER_TICK_MS = 60 * 1000;
+/** A rule's minute missed by more than this (the clock jumped ahead, the plug was busy) is skipped, not run late. */
+export const SCHEDULE_CATCH_UP_MS = 5 * 60 * 1000;
+/** Usage statistics reach flash at most this often while they change (and before any restart). */
+export const STATS_SAVE_INTERVAL_MS = 60 * 60 * 1000;

@@ -1,9 +1,11 @@
-// Kasa module `anti_theft`, "Away mode" (PROTOCOL §2.7, §5.3): rules with a window and a frequency.
-// Like real plugs it has no get_next_action (answered -2 by the dispatcher).
+// Kasa module `anti_theft`, "Away mode" (PROTOCOL §2.7, §5.3): rules with a window and a frequency;
+// the scheduler switches the relay at random times inside the window. Like real plugs it has no
+// get_next_action (answered -2 by the dispatcher).
 
 import type { Module } from "../dispatcher.js";
 import { flag, int, type Params } from "../params.js";
-import { readDate, readName, readWday, ruleMethods } from "../rules.js";
+import { DATE_FIELDS, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
+import { KEY } from "../settings.js";
 
 /** Most away-mode rules kept (the Kasa app makes one; the protocol allows several). */
 export const MAX_AWAY_RULES = 4;
@@ -20,9 +22,22 @@ export function readAwayRule(params: Params): { [field: string]: unknown } | und
   const frequency = int(params.frequency, 1, 60);
   if (name === undefined || enable === undefined || wday === undefined || repeat === undefined || stime_opt === undefined ||
     smin === undefined || etime_opt === undefined || emin === undefined || frequency === undefined) return undefined;
+  if (repeat === 1 && wday.indexOf(1) < 0) return undefined;
   const date = readDate(params, repeat);
   if (date === undefined) return undefined;
   return { name, enable, wday, repeat, stime_opt, smin, etime_opt, emin, frequency, ...date };
 }
+
+export const AWAY_RULES: RuleKind = ruleKind(KEY.awayRules, MAX_AWAY_RULES, readAwayRule, [
+  ["enable", 0, 1],
+  ["wday", 0, 127],
+  ["repeat", 0, 1],
+  ["stime_opt", 0, 2],
+  ["smin", 0, 1439],
+  ["etime_opt", 0, 2],
+  ["emin", 0, 1439],
+  ["frequency", 1, 60],
+  ...DATE_FIELDS,
+]);
 
 export const antiTheftModule: Module = Object.freeze(ruleMethods((plug) => plug.rules.antiTheft));

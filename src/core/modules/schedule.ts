@@ -1,13 +1,14 @@
-// Kasa module `schedule` (PROTOCOL §2.5, §5.1): weekly and one-shot rules and usage statistics.
-// Rules are stored and listed; running them on the plug is the scheduler's work (not yet built).
+// Kasa module `schedule` (PROTOCOL §2.5, §5.1): weekly and one-shot rules, the next action, and
+// usage statistics. The rules run in scheduler.ts; the statistics are kept by runtime-stats.ts.
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { INVALID_ARGUMENT } from "../errors.js";
 import { flag, int, type Params } from "../params.js";
-import { optionalInt, readDate, readName, readWday, ruleMethods } from "../rules.js";
+import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type Rule, type RuleKind, ruleKind } from "../rules.js";
+import { KEY } from "../settings.js";
 
-/** Most schedule rules kept. */
+/** Most schedule rules kept (each is one setting of at most 63 bytes). */
 export const MAX_SCHEDULE_RULES = 20;
 
 /** stime_opt/etime_opt: -1 none, 0 fixed minute, 1 sunrise, 2 sunset; sact/eact: -1 none, 0 off, 1 on. */
@@ -26,20 +27,54 @@ export function readScheduleRule(params: Params): { [field: string]: unknown } |
   if (name === undefined || enable === undefined || wday === undefined || repeat === undefined || stime_opt === undefined ||
     smin === undefined || sact === undefined || soffset === undefined || etime_opt === undefined || emin === undefined ||
     eact === undefined) return undefined;
+  // a rule that does nothing is refused, as is a weekly rule on no day
+  if ((sact === -1 || stime_opt === -1) && (eact === -1 || etime_opt === -1)) return undefined;
+  if (repeat === 1 && wday.indexOf(1) < 0) return undefined;
   const date = readDate(params, repeat);
   if (date === undefined) return undefined;
   return { name, enable, wday, repeat, stime_opt, smin, soffset, sact, etime_opt, emin, eact, ...date };
 }
+
+export const SCHEDULE_RULES: RuleKind = ruleKind(KEY.scheduleRules, MAX_SCHEDULE_RULES, readScheduleRule, [
+  ["enable", 0, 1],
+  ["wday", 0, 127],
+  ["repeat", 0, 1],
+  ["stime_opt", -1, 2],
+  ["smin", 0, 1439],
+  ["soffset", -1439, 1439],
+  ["sact", -1, 1],
+  ["etime_opt", -1, 2],
+  ["emin", 0, 1439],
+  ["eact", -1, 1],
+  ...DATE_FIELDS,
+]);
 
 /** get_daystat / get_monthstat parameters: integers, as real plugs insist (PROTOCOL §1.4). */
 export function readStatPeriod(params: Params, withMonth: boolean): boolean {
   return int(params.year, 2000, 2099) !== undefined && (!withMonth || int(params.month, 1, 12) !== undefined);
 }
 
+/** Sunrise and sunset rules list today's switching minute (offset included) in `smin`, as real plugs fill it in. */
+function withSunMinutes(plug: PlugContext, rules: Rule[]): Rule[] {
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.stime_opt === 1 || r.stime_opt === 2) {
+      const minute = plug.scheduler.sunMinuteToday(r.stime_opt as 1 | 2, r.soffset as number);
+      if (minute >= 0) r.smin = minute;
+    }
+  }
+  return rules;
+}
+
 export const scheduleModule: Module = Object.freeze({
-  ...ruleMethods((plug) => plug.rules.schedule),
-  get_next_action: () => ({ type: -1 }),
-  get_daystat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
-  get_monthstat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),
-  erase_runtime_stat: () => ({}),
+  ...ruleMethods((plug) => plug.rules.schedule, withSunMinutes),
+  get_next_action: (plug: PlugContext) => plug.scheduler.nextAction("schd_time"),
+  get_daystat: (plug: PlugContext, params: Params) =>
+    readStatPeriod(params, true) ? { day_list: plug.stats.days(params.year as number, params.month as number) } : INVALID_ARGUMENT,
+  get_monthstat: (plug: PlugContext, params: Params) =>
+    readStatPeriod(params, false) ? { month_list: plug.stats.months(params.year as number) } : INVALID_ARGUMENT,
+  erase_runtime_stat: (plug: PlugContext) => {
+    plug.stats.erase();
+    return {};
+  },
 });

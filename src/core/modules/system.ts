@@ -26,7 +26,7 @@ export function sysinfo(plug: PlugContext): MethodResult {
   info.alias = device.alias;
   info.relay_state = device.relay ? 1 : 0;
   info.on_time = device.onTime();
-  info.active_mode = "none";
+  info.active_mode = plug.scheduler.activeMode();
   info.feature = p.emeter === "none" ? "TIM" : "TIM:ENE";
   info.updating = 0;
   info.icon_hash = device.iconHash;
@@ -43,7 +43,7 @@ export function sysinfo(plug: PlugContext): MethodResult {
   if (p.generation !== "new") info.fwId = "00000000000000000000000000000000";
   info.deviceId = id.deviceId;
   info.oemId = id.oemId;
-  if (p.generation !== "v1") info.next_action = { type: -1 };
+  if (p.generation !== "v1") info.next_action = plug.scheduler.nextAction("schd_sec");
   if (p.generation === "new") {
     info.status = wifi.saved() === undefined ? "new" : "configured";
     if (p.ntcObd) {
@@ -109,7 +109,9 @@ export const systemModule: Module = Object.freeze({
       }
     }
     if (latI === undefined || lonI === undefined) return INVALID_ARGUMENT;
-    return saved(plug.device.setLocation(latI, lonI));
+    if (!plug.device.setLocation(latI, lonI)) return UNKNOWN_ERROR;
+    plug.scheduler.changed(); // sunrise and sunset move with the place
+    return {};
   },
 
   set_mac_addr: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)),

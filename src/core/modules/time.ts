@@ -25,6 +25,7 @@ export const timeModule: Module = Object.freeze({
     if (!plug.settings.put(KEY.zone, index)) return UNKNOWN_ERROR;
     plug.clock.setZone(index);
     plug.clock.setLocal(time);
+    plug.scheduler.changed();
     return {};
   },
 
@@ -32,6 +33,7 @@ export const timeModule: Module = Object.freeze({
     const time = readLocalTime(params);
     if (time === undefined) return INVALID_ARGUMENT;
     plug.clock.setLocal(time);
+    plug.scheduler.changed();
     return {};
   },
 });

@@ -13,6 +13,8 @@ export class WallClock {
   private setByClient = false;
   private zoneIndex = DEFAULT_ZONE;
   private rule!: TzRule;
+  /** Counts set_time/set_timezone changes: the scheduler recomputes its next actions when it moves. */
+  changes = 0;
 
   constructor(private readonly port: ClockPort, zone: number = DEFAULT_ZONE) {
     if (!this.setZone(zone)) this.setZone(DEFAULT_ZONE);
@@ -33,9 +35,21 @@ export class WallClock {
 
   /** Local wall time in the configured zone. */
   local(): LocalTime {
+    // toLocalMs inlined: get_time is on the request path, where the XS stack is tight (docs/MEMORY.md)
     const utc = this.utcMs();
     const rule = this.rule;
     return splitLocal(utc + (isDstAt(rule, utc) ? rule.dst : rule.std) * 1000);
+  }
+
+  /** The wall-clock ms (see civil.ts) of an instant in the configured zone. */
+  toLocalMs(utcMs: number): number {
+    const rule = this.rule;
+    return utcMs + (isDstAt(rule, utcMs) ? rule.dst : rule.std) * 1000;
+  }
+
+  /** The instant at which the wall clock reads `localMs`; a skipped time maps past the gap, a repeated one to its first occurrence. */
+  toUtc(localMs: number): number {
+    return localToUtc(this.rule, localMs);
   }
 
   /** Switches to TP-Link zone `index`; false (and no change) when it is not 0-109. */
@@ -45,6 +59,7 @@ export class WallClock {
     if (rule === undefined) return false;
     this.zoneIndex = index;
     this.rule = rule;
+    this.changes++;
     return true;
   }
 
@@ -53,6 +68,7 @@ export class WallClock {
     const utc = localToUtc(this.rule, joinLocal(t.year, t.month, t.mday, t.hour, t.min, t.sec));
     this.correctionMs = utc - this.port.now();
     this.setByClient = true;
+    this.changes++;
   }
 }
 
