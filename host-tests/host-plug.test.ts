@@ -193,6 +193,61 @@ describe("host plug with tplink-smarthome-api", () => {
   });
 });
 
+describe("rules on the host plug with tplink-smarthome-api", () => {
+  /** The machine's clock shifted so that the plug's wall clock reads hh:mm:57 now: its next minute comes in 3 s. */
+  function clockBeforeMinute() {
+    const offset = 57_000 - (Date.now() % 60_000);
+    return { now: () => Date.now() + offset, monotonic: () => performance.now(), synced: () => true };
+  }
+  async function until(check: () => Promise<boolean>, ms: number): Promise<void> {
+    for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return;
+    throw new Error("timed out");
+  }
+
+  it("a schedule rule switches the plug on its minute; the timer switches it after its delay; away rules are kept", async () => {
+    const plug = await start({ model: "HS105", clock: clockBeforeMinute() });
+    const device: any = await new Client({ defaultSendOptions: { timeout: 3000 } }).getDevice({ host: "127.0.0.1", port: plug.port });
+    const t = await device.time.getTime();
+    const next = (t.hour * 60 + t.min + 1) % 1440;
+    const { id } = await device.schedule.addRule({ powerState: true, start: next, daysOfWeek: [0, 1, 2, 3, 4, 5, 6], name: "on" });
+    expect(id).toMatch(/^[0-9A-F]{32}$/);
+    expect((await device.schedule.getRules()).rule_list).toMatchObject([{ id, smin: next, sact: 1, repeat: 1, wday: [1, 1, 1, 1, 1, 1, 1], name: "on" }]);
+    expect(await device.schedule.getNextAction()).toMatchObject({ type: 1, id, schd_time: next * 60, action: 1 });
+    expect((await device.getSysInfo()).active_mode).toBe("schedule");
+    await until(async () => plug.relay.on, 6000);
+    expect(plug.lines.some((l) => l.includes(`schedule: rule "on" switches the relay on`))).toBe(true);
+
+    await device.timer.addRule({ delay: 2, powerState: false, name: "off soon" });
+    const timers = (await device.timer.getRules()).rule_list;
+    expect(timers).toMatchObject([{ delay: 2, act: 0, enable: 1, name: "off soon" }]);
+    expect(timers[0].remain).toBeLessThanOrEqual(2);
+    expect((await device.getSysInfo()).active_mode).toBe("count_down");
+    await until(async () => !plug.relay.on, 4000);
+    expect((await device.timer.getRules()).rule_list[0].enable).toBe(0);
+    // tplink-smarthome-api deletes the old timer before adding one: a second add works
+    expect((await device.timer.addRule({ delay: 600, powerState: true })).id).toMatch(/^[0-9A-F]{32}$/);
+
+    const away = await device.away.addRule({ start: 18 * 60, end: 22 * 60, daysOfWeek: [1, 2, 3, 4, 5], frequency: 5 });
+    expect((await device.away.getRules()).rule_list).toMatchObject([{ id: away.id, smin: 1080, emin: 1320, frequency: 5, wday: [0, 1, 1, 1, 1, 1, 0] }]);
+    expect((await device.schedule.getDayStats(t.year, t.month)).err_code).toBe(0);
+    await device.schedule.deleteAllRules();
+    expect((await device.schedule.getRules()).rule_list).toEqual([]);
+  });
+
+  it("without a time source rule changes fail with -11, while getInfo still works", async () => {
+    const plug = await start({ model: "HS105", noTime: true });
+    const device: any = await new Client({ defaultSendOptions: { timeout: 3000 } }).getDevice({ host: "127.0.0.1", port: plug.port });
+    await expect(device.schedule.addRule({ powerState: true, start: 60, daysOfWeek: [1] })).rejects.toMatchObject({ response: expect.stringContaining(`"err_code":-11,"err_msg":"time not sync"`) });
+    await expect(device.timer.addRule({ delay: 60, powerState: true })).rejects.toMatchObject({ response: expect.stringContaining(`"err_code":-11,"err_msg":"time not sync"`) });
+    const info = await device.getInfo();
+    expect(info.schedule.nextAction).toMatchObject({ type: -1 });
+    expect(info.sysInfo.next_action).toEqual({ type: -1 });
+    // the Kasa app's onboarding gives the zone and the time: rules work from then on
+    await device.sendCommand({ time: { set_timezone: { index: 18, year: 2026, month: 11, mday: 21, hour: 9, min: 0, sec: 0 } } });
+    expect((await device.schedule.addRule({ powerState: true, start: 60, daysOfWeek: [1] })).id).toMatch(/^[0-9A-F]{32}$/);
+  });
+});
+
 describe("host plug lifecycle", () => {
   it("comes back after a restart with the same identity and state", async () => {
     const dir = stateDir();

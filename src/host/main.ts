@@ -14,7 +14,10 @@ const USAGE = `Usage: npm start -- [options]
   --bind ADDRESS    address to listen on (default ${DEFAULT_BIND}; 0.0.0.0 for the whole LAN)
   --model NAME      personality: ${PERSONALITIES.map((p) => p.key).join(", ")} (default: the stored one, else HS100)
   --state-dir DIR   where identity and settings live (default ./.plug-state/ADDRESS-PORT)
-  --power-on MODE   relay at start: last (default), on, off
+  --power-on MODE   relay at start: last (default), on, off, or schedule (last, then the last
+                    schedule action due today once the time is known)
+  --no-time         start without a time source, like a plug with no internet: rule changes answer
+                    -11 "time not sync" until a client sets the time (the Kasa app's set_timezone)
   --factory         start unprovisioned (Wi-Fi and settings wiped, identity kept): the setup network opens
   --wifi FILE       the networks in range of the virtual radio: a JSON list of
                     {"ssid": "Home", "key_type": 3, "rssi": -50, "password": "the one that works"}
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
         "dns-port": { type: "string" },
         "open-setup": { type: "boolean" },
         fallback: { type: "string" },
+        "no-time": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
   const bind = values.bind ?? DEFAULT_BIND;
   if (values.model !== undefined && findPersonality(values.model) === undefined) fail(`unknown --model "${values.model}"`);
   const powerOn = values["power-on"];
-  if (powerOn !== undefined && powerOn !== "last" && powerOn !== "on" && powerOn !== "off") fail(`--power-on must be last, on or off`);
+  if (powerOn !== undefined && powerOn !== "last" && powerOn !== "on" && powerOn !== "off" && powerOn !== "schedule") fail(`--power-on must be last, on, off or schedule`);
   const portOption = (name: "http-port" | "dns-port"): number | undefined => {
     const v = values[name];
     if (v === undefined) return undefined;
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
   try {
     plug = await VirtualPlug.start({
       port, bind, model: values.model, stateDir, powerOn, networks, httpPort, dnsPort, factory: values.factory,
+      noTime: values["no-time"],
       onboarding: { openSetup: values["open-setup"], fallbackMinutes: fallback },
     });
   } catch (e) {

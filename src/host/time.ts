@@ -1,9 +1,12 @@
-// Host clock and timers: the machine's clock is the plug's (it is kept right by the OS).
+// Host clock and timers: the machine's clock is the plug's (it is kept right by the OS), unless the
+// plug is told to start without a time source (--no-time), as a plug with no internet does.
 
 import { performance } from "node:perf_hooks";
 import type { ClockPort, TimerHandle, TimerPort } from "../ports/ports.js";
 
 export class HostClock implements ClockPort {
+  /** `synced` false: no time source until a client sets the time (set_timezone, set_time). */
+  constructor(private readonly isSynced = true) {}
   now(): number {
     return Date.now();
   }
@@ -11,7 +14,7 @@ export class HostClock implements ClockPort {
     return performance.now();
   }
   synced(): boolean {
-    return true;
+    return this.isSynced;
   }
 }
 

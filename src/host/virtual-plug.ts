@@ -6,7 +6,7 @@ import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
-import type { DatagramPort, LogPort } from "../ports/ports.js";
+import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
 import { FileStore } from "./store.js";
@@ -39,6 +39,10 @@ export interface VirtualPlugOptions {
   /** A port for the captive-portal DNS (0: any free port); none when undefined. */
   dnsPort?: number;
   onboarding?: OnboardingOptions;
+  /** Start with no time source: rule changes answer -11 until a client sets the time. */
+  noTime?: boolean;
+  /** The wall clock (default: the machine's); tests shift it to reach a rule's minute quickly. */
+  clock?: ClockPort;
 }
 
 const noDns: DatagramPort = { listen() {}, send() {}, close() {} };
@@ -134,7 +138,7 @@ export class VirtualPlug {
         relay: this.relay,
         led: this.led,
         button: this.button,
-        clock: new HostClock(),
+        clock: this.options.clock ?? new HostClock(!this.options.noTime),
         timers: this.timers,
         store,
         wifi: this.wifi,

@@ -14,7 +14,7 @@ export interface BoardConfig {
   buttonActiveLow?: boolean;
   /** SNTP server (the default is a public pool). */
   sntp?: string;
-  /** Relay at power-on: "last" (default), "on" or "off". */
+  /** Relay at power-on: "last" (default), "on", "off" or "schedule" (last, then the schedule's last action due today). */
   powerOn?: string;
   /** The setup network's WPA2 passphrase (12-63 characters); generated on first boot when absent. */
   setupPassphrase?: string;
@@ -39,8 +39,8 @@ export function pin(value: unknown): number | undefined {
 }
 
 /** A power-on policy from the board, "last" when absent or unknown. */
-export function powerOn(value: unknown): "last" | "on" | "off" {
-  return value === "on" || value === "off" ? value : "last";
+export function powerOn(value: unknown): "last" | "on" | "off" | "schedule" {
+  return value === "on" || value === "off" || value === "schedule" ? value : "last";
 }
 
 export function yes(value: unknown): boolean {

@@ -9,9 +9,12 @@ import type { ClockPort, LogPort, TimerHandle, TimerPort } from "../ports/ports.
 const EARLIEST_PLAUSIBLE_MS = 1704067200000;
 
 export const DEFAULT_SNTP = "pool.ntp.org";
+/** A crystal drifts seconds a day: the time is asked again this often while online. */
+const RESYNC_MS = 12 * 60 * 60 * 1000;
 
 export class ModdableClock implements ClockPort {
   private sntp: SNTP | null = null;
+  private resync: Timer | undefined;
 
   now(): number {
     return Date.now();
@@ -31,7 +34,13 @@ export class ModdableClock implements ClockPort {
         Time.set(value);
         log(`time set by SNTP from ${host}`);
         this.sntp = null;
+        if (this.resync !== undefined) Timer.clear(this.resync);
+        this.resync = Timer.set(() => {
+          this.resync = undefined;
+          this.syncFrom(host, log);
+        }, RESYNC_MS);
       } else if (message === SNTP.error) {
+        log(`SNTP: no answer from ${host}; rules wait for the time`);
         this.sntp = null;
       }
     });
