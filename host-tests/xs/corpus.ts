@@ -1,8 +1,8 @@
 // The XS engine check's corpus: TCP request frames answered in one sequence by one plug per
 // personality (state carries over from request to request), once on Node and once inside XS.
 //
-// Nothing here may have a random or wall-clock-dependent answer beyond entry.ts's fixed clock: no
-// successful add_rule (its ids come from Math.random), no real timers.
+// Nothing here may have a random or wall-clock-dependent answer beyond entry.ts's fixed clock and
+// its all-zero random source (which makes rule ids predictable), and no real timers.
 
 import { encodeFrame, HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/frame.js";
 import { utf8Encode } from "../../src/core/wire/utf8.js";
@@ -261,6 +261,16 @@ function requests(big: boolean): CorpusRequest[] {
     anti_theft: { get_rules: {}, add_rule: { name: "away", enable: 1 }, delete_rule: {}, set_overall_enable: { enable: 1 } },
     count_down: { get_rules: {}, add_rule: { enable: 1, delay: 0, act: 1 }, edit_rule: { id: "X", enable: 1, delay: 60, act: 0 }, delete_all_rules: {} },
   });
+  // rules that are kept: ids made from seeds by 32-bit mixing, fields packed into settings and read back
+  json("rules added", {
+    schedule: {
+      set_overall_enable: { enable: 1 },
+      add_rule: { ...weekly, name: "Küche 🔌", stime_opt: 2, soffset: -45, etime_opt: 0, emin: 1380, eact: 0 },
+    },
+    anti_theft: { add_rule: { name: "away", enable: 1, wday: [0, 0, 0, 0, 0, 1, 1], repeat: 1, stime_opt: 0, smin: 1080, etime_opt: 0, emin: 1320, frequency: 5 } },
+    count_down: { add_rule: { enable: 1, delay: 1800, act: 0, name: "off later" } },
+  });
+  json("a second rule, a one-shot", { schedule: { add_rule: { ...weekly, repeat: 0, year: 2031, month: 2, day: 28, smin: 1 } } });
   text("rules after", '{"schedule":{"get_rules":{}},"anti_theft":{"get_rules":{}},"count_down":{"get_rules":{}}}');
   json("reboot and reset later (timers never fire)", { system: { reboot: { delay: 1 }, reset: { delay: 5 } } });
 
