@@ -66,7 +66,6 @@ export class RuleTable {
   /** Parallel to `rules`: each rule's seed and its settings slot. */
   private seeds: number[] = [];
   private slots: number[] = [];
-  private readonly ranges: readonly FieldRange[];
   enable: 0 | 1 = 1;
   /** Called after any change (the scheduler recomputes what comes next). */
   onChange: () => void = () => {};
@@ -77,7 +76,6 @@ export class RuleTable {
     private readonly random: RandomPort,
   ) {
     const ranges = kind.ranges;
-    this.ranges = ranges;
     this.enable = settings.int(kind.key + "_on", 0, 1, 1) as 0 | 1;
     for (let slot = 0; slot < kind.max; slot++) {
       const text = settings.text(kind.key + slot, "");
@@ -203,7 +201,7 @@ export class RuleTable {
       const [name] = this.kind.fields[i];
       values.push(name === "wday" ? wdayMask(rule.wday as number[]) : (rule[name] as number));
     }
-    return this.settings.put(this.kind.key + slot, pack(values, this.ranges) + (rule.name as string));
+    return this.settings.put(this.kind.key + slot, pack(values, this.kind.ranges) + (rule.name as string));
   }
 
   private newSeed(): number {

@@ -284,9 +284,10 @@ export class Scheduler {
     return Infinity;
   }
 
+  /** A rule's end on `day`, or the next day's when it does not come after `start` (no start: the same day). */
   private windowEnd(rule: Rule, day: number, start: number): number {
     const end = this.instant(day, rule.etime_opt as number, rule.emin as number, 0);
-    return end > start ? end : this.instant(day + 1, rule.etime_opt as number, rule.emin as number, 0);
+    return end <= start ? this.instant(day + 1, rule.etime_opt as number, rule.emin as number, 0) : end;
   }
 
   /** A schedule rule's first switching after `after`, or null. */
@@ -298,8 +299,7 @@ export class Scheduler {
       const start = rule.sact !== -1 ? this.instant(day, rule.stime_opt as number, rule.smin as number, rule.soffset as number) : NaN;
       if (start > after && (best === null || start < best.at)) best = { at: start, action: rule.sact as number };
       if (rule.eact === -1) continue;
-      let end = this.instant(day, rule.etime_opt as number, rule.emin as number, 0);
-      if (end <= start) end = this.instant(day + 1, rule.etime_opt as number, rule.emin as number, 0);
+      const end = this.windowEnd(rule, day, start);
       if (end > after && (best === null || end < best.at)) best = { at: end, action: rule.eact as number };
     }
     return best;
