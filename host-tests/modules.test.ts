@@ -179,11 +179,13 @@ describe("system", () => {
     expect((await t.ask({ system: { set_led_off: { off: "yes" } } })).system.set_led_off).toEqual(INVALID);
   });
 
-  it("bounds the alias at 63 bytes of UTF-8 and refuses empty or non-string aliases", async () => {
+  it("bounds the alias at 60 bytes of UTF-8 (a setting) and refuses empty or non-string aliases", async () => {
     const t = testPlug();
-    expect((await t.ask({ system: { set_dev_alias: { alias: "é".repeat(31) + "x" } } })).system.set_dev_alias).toEqual({ err_code: 0 });
-    for (const alias of ["é".repeat(32), "", 5, null]) expect((await t.ask({ system: { set_dev_alias: { alias } } })).system.set_dev_alias).toEqual(INVALID);
-    expect((await sysinfo(t)).alias).toBe("é".repeat(31) + "x");
+    expect((await t.ask({ system: { set_dev_alias: { alias: "é".repeat(29) + "xx" } } })).system.set_dev_alias).toEqual({ err_code: 0 });
+    for (const alias of ["é".repeat(30) + "x", "é".repeat(29) + "xxx", "", 5, null])
+      expect((await t.ask({ system: { set_dev_alias: { alias } } })).system.set_dev_alias).toEqual(INVALID);
+    expect((await sysinfo(t)).alias).toBe("é".repeat(29) + "xx");
+    expect((await sysinfo(t.reboot())).alias).toBe("é".repeat(29) + "xx");
   });
 
   it("takes the location as floats (v1 shows floats) or as _i integers, in range", async () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
+import { MAX_VALUE_BYTES } from "../src/core/settings.js";
 import { STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
@@ -406,7 +407,8 @@ describe("persistence", () => {
     for (let i = 0; i < MAX_SCHEDULE_RULES; i++) expect((await addRule(t, { ...weekly(i, 1, { soffset: -1439, etime_opt: 2, emin: 1439, eact: 0 }), name })).err_code).toBe(0);
     for (let i = 0; i < MAX_AWAY_RULES; i++) await t.ask({ anti_theft: { add_rule: { ...weekly(i, 1), etime_opt: 0, emin: 1439, frequency: 60, name } } });
     await t.ask({ count_down: { add_rule: { enable: 1, delay: 86400, act: 1, name } } });
-    await t.ask({ system: { set_relay_state: { state: 1 }, set_dev_alias: { alias: "a".repeat(63) } } });
+    expect(await t.ask({ system: { set_relay_state: { state: 1 }, set_dev_alias: { alias: "a".repeat(MAX_VALUE_BYTES) } } }))
+      .toEqual({ system: { set_relay_state: { err_code: 0 }, set_dev_alias: { err_code: 0 } } });
     // 400 days on: every statistics record is written
     for (let d = 0; d < 400; d++) t.timers.advance(DAY);
     await t.ask({ system: { reboot: {} } });
@@ -414,7 +416,8 @@ describe("persistence", () => {
     expect(t.restarts).toBe(1);
     let bytes = 0;
     for (const [key, value] of t.store.values) {
-      expect([key, new TextEncoder().encode(value).length <= 63]).toEqual([key, true]);
+      // the stored record (a setting and its check) within the Preference limits: 15-character key, 63-byte value
+      expect([key, key.length <= 15 && new TextEncoder().encode(value).length <= 63]).toEqual([key, true]);
       // an ESP8266 Preference record: domain, key, value, 5 bytes of overhead, rounded up to 4
       bytes += Math.ceil(("plug".length + 1 + key.length + 1 + new TextEncoder().encode(value).length + 5) / 4) * 4;
     }

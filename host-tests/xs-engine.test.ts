@@ -15,7 +15,7 @@ import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { FrameDecoder } from "../src/core/wire/frame.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
-import { ALIAS_63_BYTES, ALIAS_KUECHE, CAPTURED_RELAY_ANSWER, corpus, toHex } from "./xs/corpus.js";
+import { ALIAS_60_BYTES, ALIAS_KUECHE, CAPTURED_RELAY_ANSWER, corpus, toHex } from "./xs/corpus.js";
 import { answer, startPlug } from "./xs/entry.js";
 
 const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
@@ -162,14 +162,15 @@ describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
         expect(await at(engine, "captured relay on again")).toBe(CAPTURED_RELAY_ANSWER);
       });
 
-      it(`${engine}: reads non-ASCII aliases back, refuses one byte over 63`, async () => {
+      it(`${engine}: reads non-ASCII aliases back, refuses one byte over 60`, async () => {
         expect((await parsed(engine, "alias Küche read back")).system.get_sysinfo.alias).toBe(ALIAS_KUECHE);
         expect((await parsed(engine, "alias 客厅灯")).system.get_sysinfo.alias).toBe("客厅灯");
-        expect((await parsed(engine, "alias 63 bytes read back")).system.get_sysinfo.alias).toBe(ALIAS_63_BYTES);
-        const over = (await parsed(engine, "alias 64 bytes refused")).system;
+        expect((await parsed(engine, "alias 60 bytes read back")).system.get_sysinfo.alias).toBe(ALIAS_60_BYTES);
+        const over = (await parsed(engine, "alias 61 bytes refused")).system;
         expect(over.set_dev_alias).toEqual({ err_code: -3, err_msg: "invalid argument" });
-        expect(over.get_sysinfo.alias).toBe(ALIAS_63_BYTES);
-        expect((await parsed(engine, "alias emoji one over")).system.get_sysinfo.alias).toBe("x".repeat(59) + "🔌");
+        expect(over.get_sysinfo.alias).toBe(ALIAS_60_BYTES);
+        expect((await parsed(engine, "alias emoji at the limit")).system.set_dev_alias).toEqual({ err_code: 0 });
+        expect((await parsed(engine, "alias emoji one over")).system.get_sysinfo.alias).toBe("x".repeat(56) + "🔌");
       });
 
       it(`${engine}: answers an empty frame and text that is no JSON object with {}`, async () => {

@@ -33,7 +33,8 @@ export const PYTHON_KASA_UPDATE =
   '{"system":{"get_sysinfo":{}},"smartlife.iot.homekit":{"setup_info_get":{}},"emeter":{"get_realtime":{},"get_daystat":{"year":2024,"month":1},"get_monthstat":{"year":2024}},"schedule":{"get_rules":{},"get_next_action":{},"get_realtime":{},"get_daystat":{"year":2024,"month":1},"get_monthstat":{"year":2024}},"anti_theft":{"get_rules":{},"get_next_action":{}},"time":{"get_time":{},"get_timezone":{}},"cnCloud":{"get_info":{}}}';
 
 export const ALIAS_KUECHE = "Küche 🔌";
-export const ALIAS_63_BYTES = "客".repeat(21);
+/** The longest alias: 60 bytes of UTF-8 (a setting: a 63-byte Preference value less its check). */
+export const ALIAS_60_BYTES = "客".repeat(20);
 
 export function toHex(bytes: Uint8Array): string {
   let s = "";
@@ -136,15 +137,15 @@ function requests(big: boolean): CorpusRequest[] {
   text("boolean flags", '{"system":{"set_relay_state":{"state":false},"set_led_off":{"off":false}}}');
   text("deep params", `{"system":{"get_dev_icon":{"a":${"[".repeat(100)}${"]".repeat(100)}}}}`);
 
-  // ---- aliases (63 bytes of UTF-8 at most)
+  // ---- aliases (60 bytes of UTF-8 at most)
   json("alias Küche", { system: { set_dev_alias: { alias: ALIAS_KUECHE } } });
   text("alias Küche read back", SYSINFO);
   json("alias 客厅灯", { system: { set_dev_alias: { alias: "客厅灯" }, get_sysinfo: {} } });
-  json("alias 63 bytes", { system: { set_dev_alias: { alias: ALIAS_63_BYTES } } });
-  text("alias 63 bytes read back", SYSINFO);
-  json("alias 64 bytes refused", { system: { set_dev_alias: { alias: ALIAS_63_BYTES + "x" }, get_sysinfo: {} } });
-  json("alias emoji at the limit", { system: { set_dev_alias: { alias: "x".repeat(59) + "🔌" }, get_sysinfo: {} } });
-  json("alias emoji one over", { system: { set_dev_alias: { alias: "x".repeat(60) + "🔌" }, get_sysinfo: {} } });
+  json("alias 60 bytes", { system: { set_dev_alias: { alias: ALIAS_60_BYTES } } });
+  text("alias 60 bytes read back", SYSINFO);
+  json("alias 61 bytes refused", { system: { set_dev_alias: { alias: ALIAS_60_BYTES + "x" }, get_sysinfo: {} } });
+  json("alias emoji at the limit", { system: { set_dev_alias: { alias: "x".repeat(56) + "🔌" }, get_sysinfo: {} } });
+  json("alias emoji one over", { system: { set_dev_alias: { alias: "x".repeat(57) + "🔌" }, get_sysinfo: {} } });
   text("alias from JSON escapes", '{"system":{"set_dev_alias":{"alias":"\\ud83d\\udd0c \\u5ba2\\u00fc\\/"},"get_sysinfo":{}}}');
   text("alias with lone surrogates", '{"system":{"set_dev_alias":{"alias":"a\\udc00b\\ud800"},"get_sysinfo":{}}}');
   json("alias with control characters", { system: { set_dev_alias: { alias: 'tab\there\u0001\u001f"q"\\ \u2028\u2029\u007f' }, get_sysinfo: {} } });

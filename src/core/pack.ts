@@ -1,8 +1,9 @@
 // Small integers packed into short ASCII text, six bits per character, for settings that must fit
-// one Preference value (63 bytes on an ESP8266): a rule is 12 characters plus its name, a month of
-// daily statistics 59. Each field is written in the fewest bits its range needs.
+// one setting (60 bytes: an ESP8266 Preference value less its check): a rule is 9-17 characters plus
+// its name, a month of daily statistics 59. Each field is written in the fewest bits its range needs.
 
-const DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+/** The 64 characters, one per six bits (also the alphabet of safe-store.ts's checks). */
+export const DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
 
 /** A field's range: values min..max inclusive. */
 export type FieldRange = readonly [min: number, max: number];

@@ -26,6 +26,7 @@ import { Scheduler } from "./scheduler.js";
 import { KasaServer } from "./server.js";
 import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
+import { SafeStore } from "./safe-store.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
 import { hex } from "./params.js";
 import { Indicator } from "./indicator.js";
@@ -95,7 +96,7 @@ function loadIdentity(settings: Settings, wifi: WifiPort): Identity {
 }
 
 export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
-  const settings = new Settings(ports.store);
+  const settings = new Settings(new SafeStore(ports.store));
   const personality = choosePersonality(settings, options);
   const identity = loadIdentity(settings, ports.wifi);
   // The relay gets its boot state first, before anything slow.

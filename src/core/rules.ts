@@ -1,6 +1,7 @@
 // A table of rules as `schedule`, `anti_theft` and `count_down` keep them (PROTOCOL §5): device-made
 // 32-hex ids, a fixed maximum, validation before any change, and each rule in one setting of its
-// own ("sc0".."sc19"), packed to fit the 63-byte Preference value of an ESP8266 (pack.ts).
+// own ("sc0".."sc19"), packed to fit one setting (60 bytes: the ESP8266's 63-byte Preference value
+// less SafeStore's check; pack.ts, safe-store.ts).
 //
 // A rule's id is 32 hex characters made from a 30-bit seed, so the setting holds 5 characters for
 // it, not 32: seed, fields and name fit one value (the name is at most 32 bytes).
@@ -264,7 +265,11 @@ export function optionalInt(params: Params, key: string, min: number, max: numbe
   return has(params, key) ? int(params[key], min, max) : fallback;
 }
 
-/** Longest rule name, bytes of UTF-8 (with the packed fields it fills one 63-byte setting). */
+/**
+ * Longest rule name, bytes of UTF-8. The budget is one setting, MAX_VALUE_BYTES (60): seed and
+ * fields packed take 17 characters for a schedule rule, 16 for an away rule, 9 for the countdown, so
+ * a 32-byte name leaves 11 bytes spare at the most (host-tests/settings-crash.test.ts checks it).
+ */
 export const MAX_RULE_NAME_BYTES = 32;
 
 export function readName(params: Params): string | undefined {

@@ -3,9 +3,9 @@
 // STATS_SAVE_INTERVAL_MS while they change, and before any restart; nothing is counted until the
 // time is known (a minute needs a date).
 //
-// Retention, within the ESP8266's 63-byte settings: daily minutes for the current and the two
-// previous calendar months (one setting per month, "rd" + month % 3), monthly minutes for the
-// current and the previous year (one per year, "rm" + year % 2).
+// Retention, within 60-byte settings (an ESP8266 Preference value less its check): daily minutes
+// for the current and the two previous calendar months (one setting per month, "rd" + month % 3),
+// monthly minutes for the current and the previous year (one per year, "rm" + year % 2).
 
 import type { Device } from "./device.js";
 import { pack, unpack, type FieldRange } from "./pack.js";

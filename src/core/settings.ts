@@ -1,10 +1,12 @@
-// Persistent settings over the key-value port. Every key and its bounds are in this one table; a
-// stored value that is missing, corrupt or out of bounds reads as the default, never as garbage.
+// Persistent settings over the platform's key-value port, through a SafeStore (safe-store.ts) so that
+// a power cut never loses or garbles one. Every key and its bounds are in this one table; a stored value that is
+// missing, corrupt or out of bounds reads as the default, never as garbage.
 
 import type { KeyValuePort } from "../ports/ports.js";
+import { checked, SAFE_VALUE_BYTES, SPARE, type SafeStore } from "./safe-store.js";
 import { utf8Length } from "./wire/utf8.js";
 
-/** Setting keys (at most 15 characters each: the Preference limit on ESP8266/ESP32). */
+/** Setting keys (at most 14 characters each: the Preference limit on ESP32, 15, less SafeStore's "~"). */
 export const KEY = Object.freeze({
   relay: "relay",
   ledOff: "led_off",
@@ -42,30 +44,52 @@ export const KEY = Object.freeze({
 /** What a factory reset keeps: who the device is, not what it was told. */
 export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey]);
 
-/** The largest value a store must hold (bytes of UTF-8): the Preference limit on ESP8266. */
-export const MAX_VALUE_BYTES = 63;
+/**
+ * The largest value a setting holds, bytes of UTF-8: 60, the Preference limit on ESP8266 (63) less
+ * the check that safe-store.ts stores before each value.
+ */
+export const MAX_VALUE_BYTES = SAFE_VALUE_BYTES;
 
 export class Settings {
-  constructor(private readonly kv: KeyValuePort) {}
+  /** The platform's store under the SafeStore: `int` and `text` read its two slots themselves. */
+  private readonly raw: KeyValuePort;
+
+  constructor(private readonly kv: SafeStore) {
+    this.raw = kv.raw;
+  }
+
+  // int and text do what SafeStore.read does, inline: a call less on the deepest stack of the boot,
+  // which reads every setting with a few of the ESP8266's 256 stack slots to spare (docs/MEMORY.md).
+  // In the memory check's simulator the boot peaked at 247 slots before the SafeStore, 263 with
+  // reads through SafeStore.read (its frame alone is 14), 250 like this. Two statements per read, so
+  // that no half-made call waits on the stack during the platform's read.
 
   int(key: string, min: number, max: number, fallback: number): number {
-    const raw = this.kv.read(key);
+    let raw = this.raw.read(key);
+    raw = checked(key, raw);
+    if (raw === undefined) {
+      raw = this.raw.read(key + SPARE);
+      raw = checked(key, raw);
+    }
     if (raw === undefined || raw.length === 0 || raw.length > 12) return fallback;
     const value = Number(raw);
     return Number.isInteger(value) && value >= min && value <= max ? value : fallback;
   }
 
   text(key: string, fallback: string): string {
-    const raw = this.kv.read(key);
+    let raw = this.raw.read(key);
+    raw = checked(key, raw);
+    if (raw === undefined) {
+      raw = this.raw.read(key + SPARE);
+      raw = checked(key, raw);
+    }
     return raw === undefined || utf8Length(raw) > MAX_VALUE_BYTES ? fallback : raw;
   }
 
-  /** Stores a value; false when the store refused it (full, failing): the caller keeps the old state. */
+  /** Stores a value (nothing is written when it is already stored); false when the store refused it (full, failing): the caller keeps the old state. */
   put(key: string, value: string | number): boolean {
     const text = typeof value === "number" ? String(value) : value;
-    if (utf8Length(text) > MAX_VALUE_BYTES) return false;
-    if (this.kv.read(key) === text) return true;
-    return this.kv.write(key, text);
+    return utf8Length(text) <= MAX_VALUE_BYTES && this.kv.write(key, text);
   }
 
   remove(key: string): void {

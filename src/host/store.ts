@@ -1,28 +1,72 @@
-// Settings in a JSON file in the state directory, written whole to a temporary file and renamed over
-// the old one, so that a crash mid-write leaves the previous settings intact. It enforces the same
-// limits as Moddable's Preference on an ESP8266, so that a setting too big for a real plug fails here too.
+// Settings in a JSON file in the state directory. Each change writes the whole file to
+// settings.json.tmp and flushes it to the disk, keeps the file it replaces as settings.json.bak (a
+// hard link, or a copy where links are not possible), renames the new one over settings.json and
+// flushes the directory: a crash or power cut at any point leaves a complete settings.json, and a
+// settings.json found missing or unreadable at start (a disk that lost the last write anyway) gives
+// way to settings.json.bak. The core's SafeStore (checked values in two slots) sits on top, as on a
+// device. It enforces the same limits as Moddable's Preference on an ESP8266 (15-character keys,
+// 63-byte values), so that a setting too big for a real plug fails here too.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { KeyValuePort } from "../ports/ports.js";
 
 export const MAX_KEY_CHARS = 15;
 export const MAX_VALUE_BYTES = 63;
 
+export const SETTINGS_FILE = "settings.json";
+
+/** The settings in a file: undefined when it is missing; throws when it is not a settings file. */
+function load(path: string): Record<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") values[k] = v;
+  return values;
+}
+
 export class FileStore implements KeyValuePort {
+  private readonly dir: string;
   private readonly path: string;
   private values: Record<string, string> = {};
+  /** Whether settings.json is a good file: only then does it become the backup at the next write. */
+  private current = false;
 
   constructor(dir: string, private readonly onError: (message: string) => void = () => {}) {
     mkdirSync(dir, { recursive: true });
-    this.path = join(dir, "settings.json");
+    this.dir = dir;
+    this.path = join(dir, SETTINGS_FILE);
+    let problem: string;
+    let unreadable = false;
     try {
-      const parsed: unknown = JSON.parse(readFileSync(this.path, "utf8"));
-      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-        for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") this.values[k] = v;
+      const values = load(this.path);
+      if (values !== undefined) {
+        this.values = values;
+        this.current = true;
+        return;
       }
+      problem = `${SETTINGS_FILE} is missing`;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") onError(`settings unreadable, starting from defaults: ${(e as Error).message}`);
+      problem = `${SETTINGS_FILE} is unreadable (${(e as Error).message})`;
+      unreadable = true;
+    }
+    try {
+      const backup = load(this.path + ".bak");
+      if (backup !== undefined) {
+        this.values = backup;
+        onError(`${problem}: settings restored from ${SETTINGS_FILE}.bak`);
+      } else if (unreadable) {
+        onError(`${problem} and there is no ${SETTINGS_FILE}.bak: starting from defaults`);
+      } // neither file: a new state directory
+    } catch (e) {
+      onError(`${problem} and so is ${SETTINGS_FILE}.bak (${(e as Error).message}): starting from defaults`);
     }
   }
 
@@ -53,12 +97,43 @@ export class FileStore implements KeyValuePort {
   private flush(): boolean {
     const tmp = this.path + ".tmp";
     try {
-      writeFileSync(tmp, JSON.stringify(this.values, null, 1) + "\n");
+      const fd = openSync(tmp, "w");
+      try {
+        writeSync(fd, JSON.stringify(this.values, null, 1) + "\n");
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      // the file about to be replaced becomes the backup, unless it was found bad (the backup then
+      // holds what this store started from, and a bad file must not replace it)
+      if (this.current) {
+        rmSync(this.path + ".bak", { force: true });
+        try {
+          linkSync(this.path, this.path + ".bak");
+        } catch {
+          copyFileSync(this.path, this.path + ".bak");
+        }
+      }
       renameSync(tmp, this.path);
+      this.current = true;
+      syncDirectory(this.dir);
       return true;
     } catch (e) {
       this.onError(`settings not saved: ${(e as Error).message}`);
       return false;
     }
+  }
+}
+
+/** Flushes a directory's entries (the rename) to the disk, where the system allows it (not Windows). */
+function syncDirectory(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // not supported here: the rename is still atomic, only its durability waits for the system
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -6,6 +6,7 @@ import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
+import { SafeStore } from "../core/safe-store.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
@@ -77,7 +78,7 @@ export class VirtualPlug {
     if (options.factory) {
       // What a 10-second button hold does, before the first boot.
       const store = new FileStore(options.stateDir, vp.log);
-      new Settings(store).wipe(IDENTITY_KEYS);
+      new Settings(new SafeStore(store)).wipe(IDENTITY_KEYS); // both slots of each setting, identity kept
       new VirtualWifi(options.stateDir, vp.log).forget();
     }
     await vp.boot();
