@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEVICE_LIMITS } from "../src/core/limits.js";
 import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { FakeWifi, testPlug } from "./support/fakes.js";
 import { REAL_SYSINFO } from "./support/real-sysinfo.js";
@@ -55,6 +56,7 @@ describe("identity", () => {
   it("keeps the same identity across restarts and factory resets", async () => {
     const t = testPlug();
     const before = await sysinfo(t);
+    t.unlock();
     await t.ask({ system: { reset: {} } });
     t.timers.advance(1000);
     const after = await sysinfo(t.reboot());
@@ -63,6 +65,7 @@ describe("identity", () => {
 
   it("set_mac_addr takes either separator, normalises, and persists", async () => {
     const t = testPlug();
+    t.unlock();
     expect(await t.ask({ system: { set_mac_addr: { mac: "50-c7-bf-01-02-03" } } })).toEqual({ system: { set_mac_addr: { err_code: 0 } } });
     expect((await sysinfo(t)).mac).toBe("50:C7:BF:01:02:03");
     await t.ask({ system: { set_mac_addr: { mac: "01:23:45:67:89:ab" } } });
@@ -73,6 +76,7 @@ describe("identity", () => {
 
   it("set_device_id and set_hw_id take exact-length hex and persist", async () => {
     const t = testPlug();
+    t.unlock();
     const id = "ab".repeat(20);
     expect((await t.ask({ system: { set_device_id: { deviceId: id }, set_hw_id: { hwId: "1".repeat(32) } } })).system).toEqual({
       set_device_id: { err_code: 0 },
@@ -91,6 +95,7 @@ describe("system", () => {
     const t = testPlug();
     await t.ask({ system: { set_relay_state: { state: true } } });
     expect(t.plug.context.device.relay).toBe(true);
+    t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 0 } } });
     expect(t.plug.context.device.relay).toBe(false);
     for (const params of [{ state: "1" }, { state: 2 }, {}, null, { state: null }])
@@ -147,7 +152,11 @@ describe("system", () => {
     const t = testPlug();
     const writes = () => t.store.writes;
     const before = writes();
-    for (let i = 0; i < 25; i++) await t.ask({ system: { set_relay_state: { state: i % 2 === 0 ? 1 : 0 } } });
+    // 25 switches 2.1 s apart: within the flood guard's pace, closer than the write delay
+    for (let i = 0; i < 25; i++) {
+      if (i > 0) t.timers.advance(2100);
+      await t.ask({ system: { set_relay_state: { state: i % 2 === 0 ? 1 : 0 } } });
+    }
     expect(t.relay.slice(1)).toHaveLength(25); // the relay itself followed every command
     expect(writes()).toBe(before);
     t.timers.advance(RELAY_SAVE_DELAY_MS - 1);
@@ -157,9 +166,11 @@ describe("system", () => {
     expect(t.reboot().relay).toEqual([true]);
     // a storm that ends where it began writes nothing; a reboot request writes what is pending first
     await t.ask({ system: { set_relay_state: { state: 0 } } });
+    t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 1 } } });
     t.timers.advance(RELAY_SAVE_DELAY_MS);
     expect(writes()).toBe(before + 1);
+    t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 0 } } });
     await t.ask({ system: { reboot: { delay: 0 } } });
     t.timers.advance(1000);
@@ -174,6 +185,7 @@ describe("system", () => {
     await t.ask({ system: { set_relay_state: { state: 1 } } });
     await t.ask({ system: { set_led_off: { off: true } } });
     await t.ask({ system: { set_led_off: { off: 0 } } });
+    t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 0 } } });
     expect(t.led.slice(boot)).toEqual([true, false, true, false]);
     expect((await t.ask({ system: { set_led_off: { off: "yes" } } })).system.set_led_off).toEqual(INVALID);
@@ -220,6 +232,7 @@ describe("system", () => {
 
   it("factory reset (with or without delay) wipes settings but keeps identity and personality", async () => {
     const t = testPlug({ model: "HS110", forceModel: true });
+    t.unlock();
     await t.ask({ system: { set_dev_alias: { alias: "Desk" }, set_relay_state: { state: 1 }, set_device_id: { deviceId: "C".repeat(40) } } });
     expect(await t.ask({ system: { reset: {} } })).toEqual({ system: { reset: { err_code: 0 } } });
     t.timers.advance(1000);
@@ -233,6 +246,7 @@ describe("system", () => {
     await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "12345678", key_type: 3 } } });
     t.timers.advance(RADIO_SWITCH_DELAY_MS);
     expect((await sysinfo(t)).status).toBe("configured");
+    t.unlock();
     await t.ask({ system: { reset: { delay: 0 } } });
     t.timers.advance(1000);
     const r = t.reboot();
@@ -260,6 +274,7 @@ describe("cnCloud", () => {
 
   it("stores set_server_url", async () => {
     const t = testPlug();
+    t.unlock();
     await t.ask({ cnCloud: { set_server_url: { server: "example.invalid" } } });
     expect((await t.reboot().ask({ cnCloud: { get_info: {} } })).cnCloud.get_info.server).toBe("example.invalid");
     expect((await t.ask({ cnCloud: { unbind: null, get_intl_fw_list: {} } })).cnCloud).toEqual({ unbind: { err_code: 0 }, get_intl_fw_list: { fw_list: [], err_code: 0 } });
@@ -318,6 +333,7 @@ describe("netif", () => {
 
   it("set_stainfo validates, answers, then joins; the password appears nowhere", async () => {
     const t = testPlug({ model: "HS100" });
+    t.unlock(); // a joined plug: moving it to another network needs someone at the plug
     const answer = await t.ask({ netif: { set_stainfo: { ssid: "HomeNetwork", password: "correct horse", key_type: 3 } } });
     expect(answer.netif.set_stainfo).toEqual({ mac: "50:C7:BF:5B:57:7E", err_code: 0 });
     expect(t.wifi.joined).toEqual([]);
@@ -365,6 +381,7 @@ describe("netif", () => {
       [{ ssid: "Hex", key_type: 3, password: "aB".repeat(32) }, { ssid: "Hex", keyType: 3, password: "aB".repeat(32) }],
     ] as const;
     for (const [p, tried] of good) {
+      u.unlock(); // from the second on, the plug has a network: moving it needs someone at the plug
       expect((await u.ask({ netif: { set_stainfo: p } })).netif.set_stainfo).toEqual({ err_code: 0 });
       u.timers.advance(RADIO_SWITCH_DELAY_MS);
       expect(u.wifi.joined.at(-1)).toEqual(tried);

@@ -10,6 +10,10 @@ import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.j
 import { loadNetworks, type VirtualNetwork } from "../src/host/wifi.js";
 import { askOnce } from "./support/raw-client.js";
 import { until } from "./support/until.js";
+import { PRESENCE_REQUIRED } from "../src/core/presence.js";
+import { DEBOUNCE_MS } from "../src/core/timing.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const NETWORKS: VirtualNetwork[] = [
   { ssid: "HomeNetwork", keyType: 3, rssi: -45, password: "right-password-1" },
@@ -81,8 +85,14 @@ describe("onboarding on the host target", () => {
     await until(() => state(plug) === "joined", "joined");
     await askOnce(plug.port, { system: { set_dev_alias: { alias: "Lamp" } } });
     const mac = plug.plug.context.device.identity.mac;
+    // from the LAN alone a joined plug refuses; a press of its button opens the lock for 2 minutes
+    expect((await askOnce(plug.port, { system: { reset: { delay: 0 } } })).system.reset.err_code).toBe(PRESENCE_REQUIRED.err_code);
+    expect(state(plug)).toBe("joined");
+    plug.button.down();
+    await sleep(DEBOUNCE_MS + 50);
+    plug.button.up();
     const booted = plug.waitForBoot();
-    await askOnce(plug.port, { system: { reset: { delay: 0 } } });
+    expect((await askOnce(plug.port, { system: { reset: { delay: 0 } } })).system.reset.err_code).toBe(0);
     await booted;
     expect(state(plug)).toBe("setup");
     expect((await page(plug)).status).toBe(200);

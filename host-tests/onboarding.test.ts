@@ -123,6 +123,7 @@ describe("joining", () => {
     const t = testPlug();
     await t.ask({ system: { set_dev_alias: { alias: "Desk lamp" } } });
     t.wifi.onJoin = () => ["failed", "not found"];
+    t.unlock(); // moving a joined plug needs someone at it
     await stainfo(t, "Elsewhere", "12345678");
     expect(state(t)).toBe("setup");
     expect(t.plug.context.onboarding.lastAttempt()!.result).toBe(JOIN_RESULT.notFound);
@@ -195,6 +196,7 @@ describe("button", () => {
 
   it("10-second hold: factory reset with identity kept", async () => {
     const t = testPlug({ model: "HS110", forceModel: true });
+    t.unlock();
     await t.ask({ system: { set_dev_alias: { alias: "Desk" }, set_device_id: { deviceId: "C".repeat(40) } } });
     hold(t, RESET_HOLD_MS);
     expect(t.restarts).toBe(1);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { createPlug } from "../src/core/plug.js";
 import { KasaServer } from "../src/core/server.js";
+import { DEVICE_LIMITS } from "../src/core/limits.js";
 import type { Dispatcher } from "../src/core/dispatcher.js";
 import { encodeDatagram, encodeFrame, FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
@@ -41,7 +42,7 @@ function rig() {
     udp: { listen: (r) => (receive = r), send: (b, address, port) => sent.push({ text: decodeDatagram(b), address, port }), close() {} },
     restart: { restart: () => events.push("restart") },
     log: () => {},
-  });
+  }, { presenceLock: false }); // ordering only here: the lock has its own tests
   plug.start();
   const connect = () => {
     const answers: string[] = [];
@@ -141,7 +142,8 @@ describe("server when the engine fails", () => {
     let fail = true;
     const dispatcher = { handle: async () => { if (fail) throw new RangeError("stack overflow"); return "{}"; } } as unknown as Dispatcher;
     const logs: string[] = [];
-    const server = new KasaServer(dispatcher, (l) => logs.push(l));
+    const clock = new FakeClock();
+    const server = new KasaServer(dispatcher, { log: (l) => logs.push(l), timers: new FakeTimers(clock), now: () => clock.mono }, DEVICE_LIMITS);
     let accept!: (s: StreamSocket) => StreamHandler;
     server.start({ listen: (a) => (accept = a), close() {} }, { listen() {}, send() {}, close() {} });
     const open = () => {

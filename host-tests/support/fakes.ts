@@ -186,7 +186,24 @@ export class FakeListener implements TcpListenerPort {
   }
 }
 
-const nullTcp: TcpListenerPort = { listen() {}, close() {} };
+/** A datagram port the test drives: `receive` plays a client, `sent` holds what the core sent back. */
+export class FakeDatagrams implements DatagramPort {
+  private receiver: ((bytes: Uint8Array, address: string, port: number) => void) | null = null;
+  readonly sent: { bytes: Uint8Array; address: string; port: number }[] = [];
+  listen(receive: (bytes: Uint8Array, address: string, port: number) => void) {
+    this.receiver = receive;
+  }
+  send(bytes: Uint8Array, address: string, port: number) {
+    this.sent.push({ bytes, address, port });
+  }
+  close() {
+    this.receiver = null;
+  }
+  receive(bytes: Uint8Array, address = "192.168.1.20", port = 50000) {
+    this.receiver?.(bytes, address, port);
+  }
+}
+
 const nullUdp: DatagramPort = { listen() {}, send() {}, close() {} };
 
 export interface TestPlug {
@@ -200,8 +217,13 @@ export interface TestPlug {
   switches: { at: number; on: boolean }[];
   led: boolean[];
   http: FakeListener;
+  /** The Kasa port, TCP and UDP. */
+  kasa: FakeListener;
+  udp: FakeDatagrams;
   /** The button pin's edges (true: pressed), as the adapter would report them. */
   button(pressed: boolean): void;
+  /** Someone at the plug: the button held 1.5 s (a gesture that does nothing else), which opens the presence lock. */
+  unlock(): void;
   restarts: number;
   logs: string[];
   /** Sends one request object (or raw text) and returns the parsed answer; runs after-reply effects. */
@@ -218,8 +240,14 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
   let draws = 0;
   const t: TestPlug = {
     store, clock, timers, wifi,
-    relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(), button: () => {},
+    relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(), kasa: new FakeListener(), udp: new FakeDatagrams(), button: () => {},
     plug: undefined as unknown as Plug,
+    unlock() {
+      t.button(true);
+      timers.advance(1500);
+      t.button(false);
+      timers.advance(100);
+    },
     async ask(request: unknown) {
       const effects: (() => void)[] = [];
       const context: RequestContext = { afterReply: (e) => effects.push(e) };
@@ -246,8 +274,8 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
       timers,
       store,
       wifi,
-      tcp: nullTcp,
-      udp: nullUdp,
+      tcp: t.kasa,
+      udp: t.udp,
       http: t.http,
       dns: nullUdp,
       // a fixed sequence, different on every call (rule ids must differ)

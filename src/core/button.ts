@@ -12,6 +12,8 @@ export interface ButtonActions {
   toggle(): void;
   setup(): void;
   reset(): void;
+  /** The button went down (debounced), whatever the gesture turns out to be: someone is at the plug. */
+  pressed?(): void;
   /** The button has been held past a threshold (or released: "none"). */
   holding(stage: HoldStage): void;
 }
@@ -47,6 +49,7 @@ export class ButtonGestures {
     this.stable = this.raw;
     if (this.stable) {
       this.pressedAt = this.now();
+      this.actions.pressed?.();
       this.stageTimer = this.timers.after(SETUP_HOLD_MS, () => {
         this.actions.holding("setup");
         this.stageTimer = this.timers.after(RESET_HOLD_MS - SETUP_HOLD_MS, () => this.actions.holding("reset"));

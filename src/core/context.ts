@@ -5,6 +5,7 @@ import type { Countdown } from "./countdown.js";
 import type { Device } from "./device.js";
 import type { Onboarding } from "./onboarding/onboarding.js";
 import type { Personality } from "./personality.js";
+import type { PresenceLock } from "./presence.js";
 import type { RuleTable } from "./rules.js";
 import type { RuntimeStats } from "./runtime-stats.js";
 import type { Scheduler } from "./scheduler.js";
@@ -29,6 +30,8 @@ export interface PlugContext {
   readonly countdown: Countdown;
   /** Minutes on per day and month. */
   readonly stats: RuntimeStats;
+  /** Whether commands that can take the plug from its owner are open now (a recent button press). */
+  readonly presence: PresenceLock;
   /** Wipes settings (identity kept) and restarts, as system.reset does. */
   factoryReset(): void;
 }

@@ -23,10 +23,12 @@ import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./person
 import { RuleTable } from "./rules.js";
 import { RuntimeStats } from "./runtime-stats.js";
 import { Scheduler } from "./scheduler.js";
+import { DEVICE_LIMITS, type Limits } from "./limits.js";
+import { PresenceLock } from "./presence.js";
 import { KasaServer } from "./server.js";
+import { SafeStore } from "./safe-store.js";
 import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
-import { SafeStore } from "./safe-store.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
 import { hex } from "./params.js";
 import { Indicator } from "./indicator.js";
@@ -62,6 +64,10 @@ export interface PlugOptions {
   onboarding?: OnboardingOptions;
   /** The setup page's port when it is not 80 (the host target). */
   httpPort?: number;
+  /** Resource bounds (default: DEVICE_LIMITS, sized for an ESP8266). */
+  limits?: Limits;
+  /** The physical-presence lock (default on): off makes reset, Wi-Fi and identity changes open to the LAN. */
+  presenceLock?: boolean;
 }
 
 export interface Plug {
@@ -100,7 +106,13 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   const personality = choosePersonality(settings, options);
   const identity = loadIdentity(settings, ports.wifi);
   // The relay gets its boot state first, before anything slow.
-  const device = new Device(personality, identity, settings, ports.relay, ports.clock, ports.timers, { powerOn: options.powerOn });
+  // (No local for the limits or the lock: every local of this frame sits under the whole boot's stack,
+  // which is 256 slots on an ESP8266.)
+  const device = new Device(personality, identity, settings, ports.relay, ports.clock, ports.timers, {
+    powerOn: options.powerOn,
+    limits: options.limits ?? DEVICE_LIMITS,
+    log: ports.log,
+  });
   const now = () => ports.clock.monotonic();
   const onboarding = new Onboarding(
     { wifi: ports.wifi, timers: ports.timers, random: ports.random, log: ports.log, now },
@@ -140,6 +152,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     scheduler,
     countdown,
     stats,
+    presence: new PresenceLock(options.presenceLock ?? true, now),
     factoryReset() {
       ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
       save(); // nothing left pending to write after the wipe
@@ -161,10 +174,11 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     emeter: emeterModule(personality),
   });
   const dispatcher = new Dispatcher(modules, context, ports.log);
-  const server = new KasaServer(dispatcher, ports.log, () => onboarding.activity());
-  const portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, () => device.alias, options.httpPort);
+  const server = new KasaServer(dispatcher, { log: ports.log, timers: ports.timers, now }, options.limits ?? DEVICE_LIMITS, () => onboarding.activity());
+  const portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, () => device.alias, options.httpPort, options.limits ?? DEVICE_LIMITS);
   const indicator = new Indicator(ports.led, ports.timers, device, onboarding, ports.log);
   const button = new ButtonGestures(ports.timers, now, {
+    pressed: () => context.presence.pressed(),
     toggle: () => device.toggle(),
     setup: () => onboarding.openSetup("button held 5 s"),
     reset: () => context.factoryReset(),
@@ -192,6 +206,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   function stop(): void {
     scheduler.stop();
     countdown.stop();
+    device.stop();
     button.stop();
     onboarding.stop();
     indicator.stop();

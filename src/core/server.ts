@@ -1,17 +1,23 @@
 // Serves the Kasa protocol on the network ports: TCP 9999 with streaming framing and any number of
 // sequential requests per connection, and UDP 9999 datagrams answered unicast from the same port.
+// Everything a client can make it hold is bounded (limits.ts): connections, their idle and frame
+// deadlines, frame size, JSON depth and members, and UDP answers per second.
 
-import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
+import { ConnectionSet, type Bounded } from "./connections.js";
 import type { Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./wire/frame.js";
+import type { Limits } from "./limits.js";
+import { encodeDatagram, encodeFrame, FrameDecoder } from "./wire/frame.js";
+import { jsonWithin } from "./wire/json-shape.js";
 import { utf8Decode } from "./wire/utf8.js";
+import { decrypt } from "./wire/xor.js";
 
 /** Requests one connection may have waiting for their answers; a client pipelining more is closed. */
 export const MAX_QUEUED_FRAMES = 8;
 
 /** Collects the effects a request wants run once its answer is out. */
-class Effects implements RequestContext {
+export class Effects implements RequestContext {
   private list: (() => void)[] | null = null;
 
   afterReply(effect: () => void): void {
@@ -30,28 +36,62 @@ class Effects implements RequestContext {
   }
 }
 
-class Connection implements StreamHandler {
-  private readonly decoder = new FrameDecoder(MAX_FRAME_BYTES);
+/** The handler of a connection refused because the bound was reached: it was closed at once. */
+const REFUSED: StreamHandler = Object.freeze({ data() {}, end() {} });
+
+class Connection implements StreamHandler, Bounded {
+  private readonly decoder: FrameDecoder;
   private readonly queue: Uint8Array[] = [];
   private busy = false;
   private ended = false;
   private closed = false;
+  /** Monotonic ms of the last complete request (or of the accept). */
+  private lastRequest: number;
+  /** Monotonic ms when the frame now arriving started; 0 when none is. */
+  private frameStart = 0;
+  /** A frame completed during the current `data` call. A field, not a local: see `data`. */
+  private completed = false;
 
   constructor(
     private readonly socket: StreamSocket,
     private readonly server: KasaServer,
-  ) {}
+  ) {
+    this.decoder = new FrameDecoder(server.limits.maxFrameBytes);
+    this.lastRequest = server.now();
+  }
 
+  // Every request is answered under this frame (data, then pump, then the dispatcher), so it keeps
+  // no locals beyond `ok`: on an ESP8266 the whole XS stack is 256 slots.
   data(bytes: Uint8Array): void {
     if (this.closed) return;
-    const ok = this.decoder.feed(bytes, (plaintext) => this.queue.push(plaintext));
+    this.completed = false;
+    const ok = this.decoder.feed(bytes, (plaintext) => {
+      this.queue.push(plaintext);
+      this.completed = true;
+    });
     if (!ok || this.queue.length > MAX_QUEUED_FRAMES) {
       this.server.log(ok ? "too many queued requests: closing connection" : "frame too large: closing connection");
       this.queue.length = 0;
       this.close();
       return;
     }
+    if (this.completed) this.lastRequest = this.server.now();
+    // A frame still arriving started now if it is new (none was, or one just completed before it).
+    if (!this.decoder.pending) this.frameStart = 0;
+    else if (this.frameStart === 0 || this.completed) this.frameStart = this.server.now();
     this.pump();
+  }
+
+  deadline(): number {
+    if (this.busy || this.queue.length > 0) return 0; // the plug owes an answer: not the client's time
+    const { idleMs, frameDeadlineMs } = this.server.limits;
+    return this.frameStart > 0 ? this.frameStart + frameDeadlineMs : this.lastRequest + idleMs;
+  }
+
+  expire(stopping: boolean): void {
+    if (!stopping) this.server.log(this.frameStart > 0 ? "frame not finished in time: closing connection" : "idle connection closed");
+    this.queue.length = 0;
+    this.close();
   }
 
   end(): void {
@@ -70,7 +110,8 @@ class Connection implements StreamHandler {
       const effects = new Effects();
       let answer: string | Promise<string>;
       try {
-        answer = this.server.dispatcher.handle(utf8Decode(next), effects);
+        // The shape check runs before the dispatcher, not around it: no stack frame under every request.
+        answer = this.server.shapeOk(next) ? this.server.dispatcher.handle(utf8Decode(next), effects) : this.server.tooComplex;
       } catch (e) {
         this.fail(e);
         return;
@@ -108,27 +149,57 @@ class Connection implements StreamHandler {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.server.connections.release(this);
     this.socket.close();
   }
+}
+
+export interface ServerPorts {
+  log: LogPort;
+  timers: TimerPort;
+  /** Monotonic milliseconds. */
+  now: () => number;
 }
 
 export class KasaServer {
   private tcp: TcpListenerPort | null = null;
   private udp: DatagramPort | null = null;
+  readonly log: LogPort;
+  readonly now: () => number;
+  readonly connections: ConnectionSet<Connection>;
+  /** The answer to a request over the depth or member bound: what was refused, in numbers. */
+  readonly tooComplex: string;
+  /** UDP answers that may go out now (refilled at udpRepliesPerSecond up to udpBurst). */
+  private udpTokens: number;
+  private udpRefilled: number;
+  private udpDropped = 0;
 
   constructor(
     readonly dispatcher: Dispatcher,
-    readonly log: LogPort,
+    ports: ServerPorts,
+    readonly limits: Limits,
     /** Told of every connection and datagram (a client sign that keeps the setup network open). */
     private readonly activity: () => void = () => {},
-  ) {}
+  ) {
+    this.log = ports.log;
+    this.now = ports.now;
+    this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
+    // Concatenated, not JSON.stringify: the constructor runs under the boot's deepest stack.
+    this.tooComplex = `{"err_code":-3,"err_msg":"request too complex: over ${limits.maxJsonDepth} levels or ${limits.maxJsonItems} members"}`;
+    this.udpTokens = limits.udpBurst;
+    this.udpRefilled = ports.now();
+  }
 
   start(tcp: TcpListenerPort, udp: DatagramPort): void {
     this.tcp = tcp;
     this.udp = udp;
     tcp.listen((socket) => {
       this.activity();
-      return new Connection(socket, this);
+      const connection = new Connection(socket, this);
+      if (this.connections.admit(connection)) return connection;
+      this.log(`connection refused: ${this.limits.maxConnections} already open`);
+      socket.close();
+      return REFUSED;
     });
     udp.listen((bytes, address, port) => {
       this.activity();
@@ -137,17 +208,40 @@ export class KasaServer {
   }
 
   stop(): void {
+    this.connections.clear();
     this.tcp?.close();
     this.udp?.close();
     this.tcp = this.udp = null;
   }
 
+  /** A request's plaintext within the depth and member bounds, checked before JSON.parse builds anything. */
+  shapeOk(plaintext: Uint8Array): boolean {
+    return jsonWithin(plaintext, this.limits.maxJsonDepth, this.limits.maxJsonItems);
+  }
+
+  /** Takes one UDP answer from the budget; false when the rate cap says no answer now. */
+  private udpAllowed(): boolean {
+    const { udpBurst, udpRepliesPerSecond } = this.limits;
+    const now = this.now();
+    this.udpTokens = Math.min(udpBurst, this.udpTokens + ((now - this.udpRefilled) * udpRepliesPerSecond) / 1000);
+    this.udpRefilled = now;
+    if (this.udpTokens >= 1) {
+      this.udpTokens -= 1;
+      if (this.udpDropped > 0) this.log(`udp: ${this.udpDropped} datagrams left unanswered (over ${udpRepliesPerSecond}/s)`);
+      this.udpDropped = 0;
+      return true;
+    }
+    this.udpDropped++;
+    return false;
+  }
+
   private datagram(bytes: Uint8Array, address: string, port: number): void {
-    if (bytes.length === 0 || bytes.length > MAX_FRAME_BYTES) return;
+    if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed()) return;
     const effects = new Effects();
     let answer: string | Promise<string>;
     try {
-      answer = this.dispatcher.handle(decodeDatagram(bytes), effects);
+      const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone
+      answer = this.shapeOk(plaintext) ? this.dispatcher.handle(utf8Decode(plaintext), effects) : this.tooComplex;
     } catch (e) {
       this.log(`datagram failed: ${errorText(e)}`);
       return;

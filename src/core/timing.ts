@@ -47,3 +47,6 @@ export const SCHEDULER_TICK_MS = 60 * 1000;
 export const SCHEDULE_CATCH_UP_MS = 5 * 60 * 1000;
 /** Usage statistics reach flash at most this often while they change (and before any restart). */
 export const STATS_SAVE_INTERVAL_MS = 60 * 60 * 1000;
+
+/** After a button press, commands behind the physical-presence lock are accepted this long (presence.ts). */
+export const PRESENCE_WINDOW_MS = 2 * 60 * 1000;

@@ -18,6 +18,9 @@ const USAGE = `Usage: npm start -- [options]
                     schedule action due today once the time is known)
   --no-time         start without a time source, like a plug with no internet: rule changes answer
                     -11 "time not sync" until a client sets the time (the Kasa app's set_timezone)
+  --no-presence-lock
+                    let the LAN reset the plug, move it to another Wi-Fi network and change its identity
+                    without a button press first (Enter in this terminal is the button)
   --factory         start unprovisioned (Wi-Fi and settings wiped, identity kept): the setup network opens
   --wifi FILE       the networks in range of the virtual radio: a JSON list of
                     {"ssid": "Home", "key_type": 3, "rssi": -50, "password": "the one that works"}
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
         "open-setup": { type: "boolean" },
         fallback: { type: "string" },
         "no-time": { type: "boolean" },
+        "no-presence-lock": { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
     plug = await VirtualPlug.start({
       port, bind, model: values.model, stateDir, powerOn, networks, httpPort, dnsPort, factory: values.factory,
       noTime: values["no-time"],
+      presenceLock: !values["no-presence-lock"],
       onboarding: { openSetup: values["open-setup"], fallbackMinutes: fallback },
     });
   } catch (e) {
@@ -105,6 +110,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   plug.log(`listening on TCP and UDP ${bind}:${plug.port}, state in ${stateDir}; Ctrl-C stops`);
+  if (process.stdin.isTTY) {
+    // The terminal is the plug's button: Enter is a short press (it toggles the relay and, like any
+    // press, opens the presence lock for reset, Wi-Fi and identity changes for 2 minutes).
+    plug.log("Enter presses the plug's button");
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", () => {
+      plug.button.down();
+      setTimeout(() => plug.button.up(), 150);
+    });
+  }
   const stop = () => {
     plug.log("stopping");
     plug.stop();

@@ -4,9 +4,10 @@
 import { randomBytes } from "node:crypto";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
+import { HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
-import { IDENTITY_KEYS, Settings } from "../core/settings.js";
 import { SafeStore } from "../core/safe-store.js";
+import { IDENTITY_KEYS, Settings } from "../core/settings.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
@@ -44,6 +45,10 @@ export interface VirtualPlugOptions {
   noTime?: boolean;
   /** The wall clock (default: the machine's); tests shift it to reach a rule's minute quickly. */
   clock?: ClockPort;
+  /** Resource bounds (default HOST_LIMITS). */
+  limits?: Limits;
+  /** The physical-presence lock (default on; `button` presses open it). */
+  presenceLock?: boolean;
 }
 
 const noDns: DatagramPort = { listen() {}, send() {}, close() {} };
@@ -157,6 +162,8 @@ export class VirtualPlug {
         powerOn: this.options.powerOn,
         onboarding: this.options.onboarding,
         httpPort: this.httpPort,
+        limits: this.options.limits ?? HOST_LIMITS,
+        presenceLock: this.options.presenceLock,
       },
     );
     this.plug.start();

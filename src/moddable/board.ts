@@ -25,6 +25,10 @@ export interface BoardConfig {
   /** The setup page's and captive DNS's ports (default 80 and 53; 8080 and 5353 in the simulator). */
   httpPort?: number;
   dnsPort?: number;
+  /** Resource bounds overriding DEVICE_LIMITS (src/core/limits.ts), e.g. {"maxConnections": 8}. */
+  limits?: Record<string, unknown>;
+  /** false: no physical-presence lock (reset, Wi-Fi and identity changes open to the LAN). Default on. */
+  presenceLock?: boolean | string;
 }
 
 export function boardConfig(): BoardConfig {
@@ -41,6 +45,11 @@ export function pin(value: unknown): number | undefined {
 /** A power-on policy from the board, "last" when absent or unknown. */
 export function powerOn(value: unknown): "last" | "on" | "off" | "schedule" {
   return value === "on" || value === "off" || value === "schedule" ? value : "last";
+}
+
+/** A flag that is on unless the board says false (mcconfig overrides arrive as strings). */
+export function unlessNo(value: unknown): boolean {
+  return !(value === false || value === 0 || value === "0" || value === "false");
 }
 
 export function yes(value: unknown): boolean {

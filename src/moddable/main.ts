@@ -1,10 +1,11 @@
 // The Moddable platform's composition root: the board's io, the Moddable adapters and the core.
 
 import Preference from "preference";
+import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
-import { boardConfig, pin, powerOn, yes } from "./board.js";
+import { boardConfig, pin, powerOn, unlessNo, yes } from "./board.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore } from "./store.js";
 import { DEFAULT_SNTP, ModdableClock, ModdableTimers } from "./time.js";
@@ -25,14 +26,14 @@ export default function main(): void {
 
   let plug: Plug | null = null;
   // Where the platform cannot restart (the simulator), a restart rebuilds the plug in place.
-  const restart: RestartPort = io.restart ?? {
+  const rebuild: RestartPort = {
     restart() {
       plug?.stop();
       boot();
     },
   };
-  const httpPort = pin(board.httpPort) ?? io.httpPort;
-  const dnsPort = pin(board.dnsPort) ?? io.dnsPort;
+  // Few locals here: each one sits under the whole boot's stack (256 slots on an ESP8266, where the
+  // boot's deepest path already comes within a few slots of the end); the ports are read in `boot`.
   const boot = () => {
     plug = createPlug(
       {
@@ -46,16 +47,18 @@ export default function main(): void {
         tcp: new ModdableTcpListener(KASA_PORT),
         udp: new ModdableUdp(KASA_PORT),
         // listened on only while the setup network is up
-        http: new ModdableTcpListener(httpPort),
-        dns: new ModdableUdp(dnsPort),
+        http: new ModdableTcpListener(pin(board.httpPort) ?? io.httpPort),
+        dns: new ModdableUdp(pin(board.dnsPort) ?? io.dnsPort),
         random: io.random,
-        restart,
+        restart: io.restart ?? rebuild,
         log,
       },
       {
         model: board.model,
         powerOn: powerOn(board.powerOn),
-        httpPort,
+        httpPort: pin(board.httpPort) ?? io.httpPort,
+        limits: withOverrides(DEVICE_LIMITS, board.limits, log),
+        presenceLock: unlessNo(board.presenceLock),
         onboarding: {
           setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
           openSetup: yes(board.setupOpen),

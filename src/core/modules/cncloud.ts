@@ -5,6 +5,7 @@ import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved } from "../errors.js";
 import { str, type Params } from "../params.js";
+import { physical } from "../presence.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
 
 export const DEFAULT_CLOUD_SERVER = "devs.tplinkcloud.com";
@@ -33,9 +34,10 @@ export const cnCloudModule: Module = Object.freeze({
 
   get_intl_fw_list: () => ({ fw_list: [] }),
 
-  set_server_url: (plug: PlugContext, params: Params) => {
+  // Where the plug would phone home: behind the presence lock.
+  set_server_url: physical((plug: PlugContext, params: Params) => {
     const server = str(params.server, MAX_VALUE_BYTES, 1);
     if (server === undefined) return INVALID_ARGUMENT;
     return saved(plug.settings.put(KEY.cloudServer, server));
-  },
+  }),
 });

@@ -8,6 +8,7 @@ import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
 import { INVALID_ARGUMENT } from "../errors.js";
 import { checkCredentials } from "../onboarding/credentials.js";
 import { flag, has, type Params } from "../params.js";
+import { physical } from "../presence.js";
 
 /** Most networks listed by get_scaninfo. */
 export const MAX_SCAN_ENTRIES = 32;
@@ -49,11 +50,16 @@ export const netifModule: Module = Object.freeze({
     return { ssid: saved?.ssid ?? "", key_type: saved?.keyType ?? 0, rssi: plug.wifi.rssi() };
   },
 
-  set_stainfo: (plug: PlugContext, params: Params, request: RequestContext) => {
-    const checked = checkCredentials(params.ssid, params.password, params.key_type);
-    if (!checked.ok) return { err_code: INVALID_ARGUMENT.err_code, err_msg: checked.error };
-    // The answer leaves first; the radio changes mode RADIO_SWITCH_DELAY_MS later.
-    request.afterReply(() => plug.onboarding.received(checked.credentials));
-    return plug.personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
-  },
+  // Onboarding is open: an unprovisioned plug, or one whose setup network is up (WPA2, opened by a
+  // 5 s hold or the opt-in fallback). Moving a plug off its network from the LAN needs presence.
+  set_stainfo: physical(
+    (plug: PlugContext, params: Params, request: RequestContext) => {
+      const checked = checkCredentials(params.ssid, params.password, params.key_type);
+      if (!checked.ok) return { err_code: INVALID_ARGUMENT.err_code, err_msg: checked.error };
+      // The answer leaves first; the radio changes mode RADIO_SWITCH_DELAY_MS later.
+      request.afterReply(() => plug.onboarding.received(checked.credentials));
+      return plug.personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
+    },
+    (plug: PlugContext) => plug.onboarding.provisioned() && plug.onboarding.state !== "setup",
+  ),
 });

@@ -6,6 +6,7 @@ import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
 import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR, type KasaError } from "../errors.js";
 import { parseMac } from "../identity.js";
 import { flag, has, hex, int, num, str, type Params } from "../params.js";
+import { physical } from "../presence.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
 
 /** The longest alias accepted, in bytes of UTF-8 (what one setting can hold on an ESP8266). */
@@ -24,7 +25,8 @@ export function sysinfo(plug: PlugContext): MethodResult {
   info.mac = id.mac;
   info.dev_name = p.devName;
   info.alias = device.alias;
-  info.relay_state = device.relay ? 1 : 0;
+  // The state asked for: the relay reaches it now, or as soon as its flood guard allows (device.ts).
+  info.relay_state = device.target ? 1 : 0;
   info.on_time = device.onTime();
   info.active_mode = plug.scheduler.activeMode();
   info.feature = p.emeter === "none" ? "TIM" : "TIM:ENE";
@@ -114,11 +116,12 @@ export const systemModule: Module = Object.freeze({
     return {};
   },
 
-  set_mac_addr: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)),
+  // Identity changes make the plug another device to every client: behind the presence lock.
+  set_mac_addr: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac))),
 
-  set_device_id: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40)),
+  set_device_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40))),
 
-  set_hw_id: (plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32)),
+  set_hw_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32))),
 
   // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
   get_dev_icon: (plug: PlugContext) => ({ icon: "", hash: plug.device.iconHash }),
@@ -135,9 +138,11 @@ export const systemModule: Module = Object.freeze({
       plug.restart.restart();
     }),
 
-  reset: (plug: PlugContext, params: Params, request: RequestContext) =>
+  // A reset drops the plug off its network into setup: behind the presence lock.
+  reset: physical((plug: PlugContext, params: Params, request: RequestContext) =>
     delayed(plug, params, request, () => {
       plug.log("factory reset");
       plug.factoryReset();
     }),
+  ),
 });

@@ -6,6 +6,8 @@
 // status line are made per request.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
+import { ConnectionSet, type Bounded } from "../connections.js";
+import { DEVICE_LIMITS, type Limits } from "../limits.js";
 import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
 import { hexValue } from "../params.js";
 import { utf8Decode, utf8Encode } from "../wire/utf8.js";
@@ -62,6 +64,8 @@ export class SetupPortal {
   private networks: WifiNetwork[] = [];
   private scannedAt = -1;
   private waiting: (() => void)[] | null = null;
+  /** The page's connections: as many and as slow as the Kasa port's (limits.ts). */
+  readonly connections: ConnectionSet<HttpConnection>;
 
   constructor(
     private readonly ports: PortalPorts,
@@ -70,7 +74,14 @@ export class SetupPortal {
     private readonly title: () => string,
     /** The port the page is served on (80 on a device). */
     private readonly httpPort = 80,
-  ) {}
+    readonly limits: Limits = DEVICE_LIMITS,
+  ) {
+    this.connections = new ConnectionSet<HttpConnection>(ports.timers, () => ports.now(), limits.maxConnections);
+  }
+
+  now(): number {
+    return this.ports.now();
+  }
 
   /** Where the page is: http://<address on the setup network>/ */
   url(): string {
@@ -86,12 +97,18 @@ export class SetupPortal {
     if (this.http !== null) return;
     this.http = http;
     this.dns = dns;
-    http.listen((socket) => new HttpConnection(socket, this));
+    http.listen((socket) => {
+      const connection = new HttpConnection(socket, this);
+      if (this.connections.admit(connection)) return connection;
+      socket.close();
+      return connection.refused();
+    });
     dns.listen((bytes, address, port) => this.query(bytes, address, port));
     this.ports.log(`setup page at ${this.url()}`);
   }
 
   close(): void {
+    this.connections.clear();
     this.http?.close();
     this.dns?.close();
     this.http = this.dns = null;
@@ -204,16 +221,46 @@ export class SetupPortal {
   }
 }
 
-/** One HTTP connection: collects a bounded request, then hands it to the portal. */
-class HttpConnection implements StreamHandler {
+/**
+ * One HTTP connection: collects a bounded request, then hands it to the portal. The whole request
+ * must arrive within the frame deadline of the Kasa port; the answer is the plug's to finish.
+ */
+class HttpConnection implements StreamHandler, Bounded {
   private buffer = new Uint8Array(256);
   private length = 0;
   private done = false;
+  private readonly opened: number;
+  /** The socket as the portal uses it: closing it also gives the connection's place back. */
+  private readonly socket: StreamSocket;
 
   constructor(
-    private readonly socket: StreamSocket,
+    raw: StreamSocket,
     private readonly portal: SetupPortal,
-  ) {}
+  ) {
+    this.opened = portal.now();
+    this.socket = {
+      write: (bytes) => raw.write(bytes),
+      close: () => {
+        portal.connections.release(this);
+        raw.close();
+      },
+    };
+  }
+
+  /** This connection, told it was refused (the bound was reached and the socket closed). */
+  refused(): StreamHandler {
+    this.done = true;
+    return this;
+  }
+
+  deadline(): number {
+    return this.done ? 0 : this.opened + this.portal.limits.frameDeadlineMs;
+  }
+
+  expire(): void {
+    this.done = true;
+    this.socket.close();
+  }
 
   data(bytes: Uint8Array): void {
     if (this.done) return;
@@ -237,6 +284,7 @@ class HttpConnection implements StreamHandler {
       this.done = true;
       this.socket.close();
     }
+    this.portal.connections.release(this); // a peer gone before its answer: the place is free again
   }
 
   private refuse(status: number, text: string): void {

@@ -1,0 +1,335 @@
+// Bounded resources (limits.ts): connections, idle and frame deadlines, frame size, JSON shape, UDP
+// answers per second and the relay's flood guard; and the physical-presence lock (presence.ts).
+
+import { describe, expect, it } from "vitest";
+import { SWEEP_MS } from "../src/core/connections.js";
+import { DEVICE_LIMITS, HOST_LIMITS, withOverrides } from "../src/core/limits.js";
+import { PRESENCE_REQUIRED } from "../src/core/presence.js";
+import { PRESENCE_WINDOW_MS } from "../src/core/timing.js";
+import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder } from "../src/core/wire/frame.js";
+import { jsonWithin } from "../src/core/wire/json-shape.js";
+import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
+import { testPlug, type TestPlug } from "./support/fakes.js";
+import UPDATE from "./support/python-kasa-update.json" with { type: "json" };
+
+const L = DEVICE_LIMITS;
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+/** A raw client on the test plug's Kasa port: answers decoded, `closed` once the plug closed it. */
+function client(t: TestPlug) {
+  const c = { answers: [] as string[], closed: false, send: (_: Uint8Array | string) => {}, end: () => {} };
+  const decoder = new FrameDecoder(1 << 20);
+  const handler = t.kasa.accept!({
+    write: (bytes) => decoder.feed(bytes, (p) => c.answers.push(utf8Decode(p))),
+    close: () => (c.closed = true),
+  });
+  c.send = (data) => handler.data(typeof data === "string" ? encodeFrame(data) : data);
+  c.end = () => handler.end();
+  return c;
+}
+
+const SYSINFO = '{"system":{"get_sysinfo":{}}}';
+const nested = (depth: number) => "[".repeat(depth - 2) + "]".repeat(depth - 2);
+
+describe("JSON shape bound (before JSON.parse)", () => {
+  const within = (text: string) => jsonWithin(utf8Encode(text), L.maxJsonDepth, L.maxJsonItems);
+
+  it("lets every real client request through, python-kasa's combined update included", () => {
+    expect(within(JSON.stringify(UPDATE))).toBe(true);
+    const rule = { stime_opt: 0, wday: [1, 0, 0, 1, 1, 0, 0], smin: 1014, enable: 1, repeat: 1, etime_opt: -1, name: "lights [on]", eact: -1, month: 0, sact: 1, year: 0, longitude: 0, day: 0, force: 0, latitude: 0, emin: 0 };
+    expect(within(JSON.stringify({ schedule: { add_rule: rule } }))).toBe(true);
+    expect(within('{"time":{"set_timezone":{"index":18,"year":2024,"month":1,"mday":1,"hour":0,"min":0,"sec":0}}}')).toBe(true);
+  });
+
+  it("counts depth exactly and ignores brackets, colons and commas inside strings", () => {
+    const deep = (d: number) => '{"a":'.repeat(d) + "1" + "}".repeat(d);
+    expect(within(deep(L.maxJsonDepth))).toBe(true);
+    expect(within(deep(L.maxJsonDepth + 1))).toBe(false);
+    expect(within(`{"system":{"set_dev_alias":{"alias":"${"[{:,\\\"".repeat(200)}"}}}`)).toBe(true);
+    expect(within("[".repeat(10_000))).toBe(false); // stops at the bound, no matter the length
+  });
+
+  it("counts members and array elements together", () => {
+    const members = (n: number) => "{" + Array.from({ length: n }, (_, i) => `"k${i}":0`).join(",") + "}";
+    const elements = (n: number) => `{"a":[${Array(n - 1).fill(0).join(",")}]}`;
+    expect(within(members(L.maxJsonItems))).toBe(true);
+    expect(within(members(L.maxJsonItems + 1))).toBe(false);
+    expect(within(elements(L.maxJsonItems))).toBe(true); // one member + n-1 elements
+    expect(within(elements(L.maxJsonItems + 1))).toBe(false);
+    expect(within('{"a":[]}')).toBe(true);
+  });
+});
+
+describe("Kasa server bounds", () => {
+  it(`refuses connection ${L.maxConnections + 1} at once and keeps serving the others`, () => {
+    const t = testPlug();
+    const open = Array.from({ length: L.maxConnections }, () => client(t));
+    const extra = client(t);
+    expect(extra.closed).toBe(true);
+    extra.send(SYSINFO);
+    expect(extra.answers).toEqual([]);
+    for (const c of open) {
+      c.send(SYSINFO);
+      expect(c.closed).toBe(false);
+      expect(JSON.parse(c.answers[0]).system.get_sysinfo.err_code).toBe(0);
+    }
+    open[0].end(); // the client leaves: its place is free again
+    const next = client(t);
+    expect(next.closed).toBe(false);
+    expect(t.logs).toContain(`connection refused: ${L.maxConnections} already open`);
+  });
+
+  it(`closes a connection idle for ${L.idleMs / 1000} s, not one that keeps asking`, () => {
+    const t = testPlug();
+    const idle = client(t);
+    const busy = client(t);
+    for (let s = 0; s < 3 * L.idleMs; s += L.idleMs / 2) {
+      busy.send(SYSINFO);
+      t.timers.advance(L.idleMs / 2);
+    }
+    expect(idle.closed).toBe(true);
+    expect(busy.closed).toBe(false);
+    expect(busy.answers).toHaveLength(6);
+    const fresh = client(t);
+    t.timers.advance(L.idleMs - SWEEP_MS);
+    expect(fresh.closed).toBe(false);
+    t.timers.advance(SWEEP_MS);
+    expect(fresh.closed).toBe(true);
+  });
+
+  it(`drops a frame that has not finished arriving ${L.frameDeadlineMs / 1000} s after its first byte`, () => {
+    const t = testPlug();
+    const frame = encodeFrame(SYSINFO);
+    // slow but in time: answered
+    const slow = client(t);
+    slow.send(frame.subarray(0, 2));
+    t.timers.advance(L.frameDeadlineMs - SWEEP_MS);
+    slow.send(frame.subarray(2));
+    expect(JSON.parse(slow.answers[0]).system.get_sysinfo.err_code).toBe(0);
+    // a header and then nothing (a slowloris): dropped, to within one sweep
+    const stalled = client(t);
+    stalled.send(frame.subarray(0, 10));
+    t.timers.advance(L.frameDeadlineMs - SWEEP_MS);
+    expect(stalled.closed).toBe(false);
+    t.timers.advance(2 * SWEEP_MS);
+    expect(stalled.closed).toBe(true);
+    expect(t.logs).toContain("frame not finished in time: closing connection");
+    // a frame completing, then the next one's first byte: the deadline counts from that byte
+    const chained = client(t);
+    t.timers.advance(L.frameDeadlineMs - SWEEP_MS);
+    chained.send(new Uint8Array([...frame, 0]));
+    t.timers.advance(L.frameDeadlineMs - SWEEP_MS);
+    expect(chained.closed).toBe(false);
+    t.timers.advance(2 * SWEEP_MS);
+    expect(chained.closed).toBe(true);
+  });
+
+  it(`closes a connection that declares a frame over ${L.maxFrameBytes} bytes; UDP drops such a datagram`, () => {
+    const t = testPlug();
+    const c = client(t);
+    c.send(new Uint8Array([0, 0, (L.maxFrameBytes + 1) >> 8, (L.maxFrameBytes + 1) & 255]));
+    expect(c.closed).toBe(true);
+    const ok = client(t);
+    ok.send(encodeFrame(`{"system":{"set_dev_alias":{"alias":"x"},"get_sysinfo":{}}}`.padEnd(L.maxFrameBytes, " ")));
+    expect(JSON.parse(ok.answers[0]).system.get_sysinfo.alias).toBe("x");
+    t.udp.receive(encodeDatagram(SYSINFO.padEnd(L.maxFrameBytes + 1, " ")));
+    expect(t.udp.sent).toEqual([]);
+  });
+
+  it("answers an over-deep or over-wide request with -3 and does nothing of it", () => {
+    const t = testPlug();
+    const c = client(t);
+    const deep = `{"system":{"set_relay_state":{"state":1,"x":${nested(L.maxJsonDepth)}}}}`;
+    const wide = `{"system":{"set_relay_state":{"state":1}},"z":[${Array(L.maxJsonItems).fill(0).join(",")}]}`;
+    for (const text of [deep, wide]) {
+      c.send(text);
+      expect(JSON.parse(c.answers.at(-1)!)).toEqual({
+        err_code: -3,
+        err_msg: `request too complex: over ${L.maxJsonDepth} levels or ${L.maxJsonItems} members`,
+      });
+      t.udp.receive(encodeDatagram(text));
+      expect(JSON.parse(decodeDatagram(t.udp.sent.at(-1)!.bytes)).err_code).toBe(-3);
+    }
+    expect(t.relay).toEqual([false]);
+    expect(c.closed).toBe(false); // and the connection serves on
+    c.send(SYSINFO);
+    expect(JSON.parse(c.answers.at(-1)!).system.get_sysinfo.relay_state).toBe(0);
+  });
+
+  it(`answers at most ${L.udpBurst} datagrams at once and ${L.udpRepliesPerSecond} a second after that`, async () => {
+    const t = testPlug();
+    const discovery = encodeDatagram(SYSINFO);
+    for (let i = 0; i < 100; i++) t.udp.receive(discovery, "10.0.0.66", 9999);
+    await flush();
+    expect(t.udp.sent).toHaveLength(L.udpBurst);
+    for (let s = 0; s < 10; s++) {
+      t.timers.advance(1000);
+      for (let i = 0; i < 100; i++) t.udp.receive(discovery, "10.0.0.66", 9999);
+    }
+    expect(t.udp.sent).toHaveLength(L.udpBurst + 10 * L.udpRepliesPerSecond);
+    // discovery as clients do it (python-kasa: 3 packets; tplink-smarthome-api: one each 10 s) is all answered
+    t.timers.advance(10_000);
+    const before = t.udp.sent.length;
+    for (let i = 0; i < 3; i++) t.udp.receive(discovery);
+    expect(t.udp.sent.length - before).toBe(3);
+    expect(t.logs.some((l) => /^udp: \d+ datagrams left unanswered/.test(l))).toBe(true);
+  });
+});
+
+describe("relay flood guard", () => {
+  const changes = (t: TestPlug) => t.switches.slice(1).map((s) => s.at);
+
+  it(`moves the relay at most ${L.relayChanges} times in ${L.relayWindowMs / 1000} s and never twice within ${L.relayGapMs} ms; the last state asked for wins`, async () => {
+    const t = testPlug();
+    // a script gone wrong: 200 toggles in 2 s
+    for (let i = 0; i < 200; i++) {
+      await t.ask({ system: { set_relay_state: { state: i % 2 === 0 ? 1 : 0 } } });
+      t.timers.advance(10);
+    }
+    await t.ask({ system: { set_relay_state: { state: 1 } } }); // the last word
+    t.timers.advance(60_000);
+    const at = changes(t);
+    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(L.relayGapMs);
+    for (let i = L.relayChanges; i < at.length; i++) expect(at[i] - at[i - L.relayChanges]).toBeGreaterThanOrEqual(L.relayWindowMs);
+    expect(at.length).toBeLessThanOrEqual(L.relayChanges + 1);
+    expect(t.plug.context.device.relay).toBe(true);
+    expect(t.logs.some((l) => l.startsWith("relay flood guard"))).toBe(true);
+  });
+
+  it("never holds back normal automations: a switch every 2 s for 10 minutes, or 10 blinks a second apart", async () => {
+    const t = testPlug();
+    for (let i = 0; i < 300; i++) {
+      await t.ask({ system: { set_relay_state: { state: i % 2 === 0 ? 1 : 0 } } });
+      expect(t.plug.context.device.relay).toBe(i % 2 === 0); // at once, every time
+      t.timers.advance(2000);
+    }
+    t.timers.advance(L.relayWindowMs);
+    for (let i = 0; i < L.relayChanges; i++) {
+      t.plug.context.device.toggle();
+      expect(t.relay.at(-1)).toBe(t.plug.context.device.relay);
+      t.timers.advance(1000);
+    }
+    expect(t.logs.some((l) => l.startsWith("relay flood guard"))).toBe(false);
+  });
+
+  it("sysinfo shows the state asked for while the guard holds it; the button toggles from that state", async () => {
+    const t = testPlug();
+    await t.ask({ system: { set_relay_state: { state: 1 } } });
+    await t.ask({ system: { set_relay_state: { state: 0 } } }); // within the gap: held
+    expect(t.plug.context.device.relay).toBe(true);
+    expect((await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.relay_state).toBe(0);
+    t.plug.context.device.toggle(); // from "off on its way": back to on, nothing to do
+    t.timers.advance(L.relayGapMs);
+    expect(t.relay).toEqual([false, true]);
+  });
+});
+
+describe("physical-presence lock", () => {
+  const LOCKED = { err_code: PRESENCE_REQUIRED.err_code, err_msg: PRESENCE_REQUIRED.err_msg };
+  const guarded = {
+    system: { reset: {}, set_mac_addr: { mac: "01:23:45:67:89:AB" }, set_device_id: { deviceId: "A".repeat(40) }, set_hw_id: { hwId: "B".repeat(32) } },
+    netif: { set_stainfo: { ssid: "Elsewhere", password: "12345678", key_type: 3 } },
+    cnCloud: { set_server_url: { server: "evil.example" } },
+  };
+
+  it("refuses reset, a new network, identity and cloud server changes from the LAN, changing nothing", async () => {
+    const t = testPlug();
+    const before = [...t.store.values];
+    const info = (await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
+    const answer = await t.ask(guarded);
+    expect(answer).toEqual({
+      system: { reset: LOCKED, set_mac_addr: LOCKED, set_device_id: LOCKED, set_hw_id: LOCKED },
+      netif: { set_stainfo: LOCKED },
+      cnCloud: { set_server_url: LOCKED },
+    });
+    t.timers.advance(60_000);
+    expect(t.restarts).toBe(0);
+    expect(t.wifi.joined).toEqual([]);
+    expect([...t.store.values]).toEqual(before);
+    expect((await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo).toMatchObject({ mac: info.mac, deviceId: info.deviceId, hwId: info.hwId });
+  });
+
+  it("keeps switching, naming, rules and time open, so Home Assistant and Homebridge never need the button", async () => {
+    const t = testPlug();
+    await t.ask({ time: { set_timezone: { index: 18, year: 2026, month: 1, mday: 5, hour: 12, min: 0, sec: 0 } } });
+    const answer = await t.ask({
+      system: { set_relay_state: { state: 1 }, set_dev_alias: { alias: "Lamp" }, set_led_off: { off: 1 }, reboot: { delay: 1 } },
+      schedule: { add_rule: { stime_opt: 0, wday: [1, 1, 1, 1, 1, 1, 1], smin: 600, enable: 1, repeat: 1, etime_opt: -1, name: "r", eact: -1, month: 0, sact: 1, year: 0, longitude: 0, day: 0, force: 0, latitude: 0, emin: 0 } },
+      count_down: { add_rule: { enable: 1, delay: 60, act: 0, name: "c" } },
+    });
+    for (const module of Object.values(answer) as Record<string, { err_code: number }>[])
+      for (const result of Object.values(module)) expect(result.err_code).toBe(0);
+  });
+
+  it(`opens for ${PRESENCE_WINDOW_MS / 60000} minutes after any press of the button, then locks again`, async () => {
+    const t = testPlug();
+    t.unlock(); // held 1.5 s: does nothing else
+    expect(t.relay).toEqual([false]);
+    t.timers.advance(PRESENCE_WINDOW_MS - 1600);
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "a.example" } } })).cnCloud.set_server_url).toEqual({ err_code: 0 });
+    t.timers.advance(200);
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "b.example" } } })).cnCloud.set_server_url).toEqual(LOCKED);
+    // a short press (it also toggles the relay) opens it too
+    t.button(true);
+    t.timers.advance(100);
+    t.button(false);
+    t.timers.advance(100);
+    expect(t.relay).toEqual([false, true]);
+    expect((await t.ask({ system: { set_hw_id: { hwId: "C".repeat(32) } } })).system.set_hw_id).toEqual({ err_code: 0 });
+  });
+
+  it("leaves onboarding open: an unprovisioned plug, or one whose setup network is up, takes set_stainfo", async () => {
+    const t = testPlug();
+    t.wifi.forget();
+    const fresh = t.reboot();
+    expect((await fresh.ask({ netif: { set_stainfo: guarded.netif.set_stainfo } })).netif.set_stainfo.err_code).toBe(0);
+    const joined = testPlug();
+    joined.plug.context.onboarding.openSetup("test"); // as the 5 s hold or the opt-in fallback does
+    expect((await joined.ask({ netif: { set_stainfo: guarded.netif.set_stainfo } })).netif.set_stainfo.err_code).toBe(0);
+  });
+
+  it("is off when the build says so; test mode and firmware download do not exist either way", async () => {
+    const open = testPlug({ presenceLock: false });
+    expect((await open.ask({ cnCloud: { set_server_url: { server: "x.example" } } })).cnCloud.set_server_url).toEqual({ err_code: 0 });
+    for (const t of [open, testPlug()]) {
+      const answer = await t.ask({ system: { set_test_mode: { enable: 1 }, download_firmware: { url: "http://x/fw.bin" }, flash_firmware: {} } });
+      expect(answer.system).toEqual({
+        set_test_mode: { err_code: -2, err_msg: "member not support" },
+        download_firmware: { err_code: -2, err_msg: "member not support" },
+        flash_firmware: { err_code: -2, err_msg: "member not support" },
+      });
+    }
+  });
+});
+
+describe("per-board limits", () => {
+  it("takes a board's whole-number overrides within 10x the default and ignores the rest, saying so", () => {
+    const warnings: string[] = [];
+    const limits = withOverrides(DEVICE_LIMITS, { maxConnections: "8", maxFrameBytes: 4096, idleMs: 0, udpBurst: 1e9, typo: 1 }, (l) => warnings.push(l));
+    expect(limits).toMatchObject({ maxConnections: 8, maxFrameBytes: 4096, idleMs: DEVICE_LIMITS.idleMs, udpBurst: DEVICE_LIMITS.udpBurst });
+    expect(warnings).toHaveLength(3);
+    expect(Object.isFrozen(limits)).toBe(true);
+    expect(withOverrides(DEVICE_LIMITS, undefined, () => {})).toBe(DEVICE_LIMITS);
+  });
+
+  it("gives the host room for a benchmark's clients with the same protocol bounds", () => {
+    expect(HOST_LIMITS.maxConnections).toBeGreaterThanOrEqual(16);
+    expect(HOST_LIMITS.maxJsonDepth).toBe(DEVICE_LIMITS.maxJsonDepth);
+    expect(HOST_LIMITS.udpRepliesPerSecond).toBe(DEVICE_LIMITS.udpRepliesPerSecond);
+  });
+});
+
+describe("setup page bounds", () => {
+  it("serves as many connections as the Kasa port and drops a request still arriving after the frame deadline", () => {
+    const t = testPlug();
+    t.wifi.forget();
+    const u = t.reboot(); // unprovisioned: the setup page is up
+    expect(u.http.listening).toBe(true);
+    const open = Array.from({ length: L.maxConnections }, () => u.http.connect());
+    expect(u.http.connect().closed).toBe(true);
+    open[0].handler.data(utf8Encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n")); // and then nothing
+    u.timers.advance(L.frameDeadlineMs + SWEEP_MS);
+    for (const c of open) expect(c.closed).toBe(true);
+    expect(u.http.connect().closed).toBe(false); // places free again
+  });
+});

@@ -1,0 +1,81 @@
+// The plug's resource bounds: everything input can grow is capped here, per board. A real Kasa plug
+// falls over on malformed input (PROTOCOL §6); these keep ours serving whatever arrives. Each board
+// can override any of them (Moddable: `config.plug.limits` in boards/<name>/manifest.json; the host
+// target uses HOST_LIMITS). The numbers and why are in the README ("Limits").
+
+export interface Limits {
+  /** Kasa TCP connections open at once; one more is closed at once and the others keep working. */
+  readonly maxConnections: number;
+  /** A connection that has not sent a complete request for this long is closed (ms). */
+  readonly idleMs: number;
+  /** A frame must finish arriving this long after its first byte, or the slow sender is dropped (ms). */
+  readonly frameDeadlineMs: number;
+  /** The largest request frame body (bytes); a larger declared length closes the connection. */
+  readonly maxFrameBytes: number;
+  /** The deepest nesting of objects and arrays in a request. */
+  readonly maxJsonDepth: number;
+  /** Object members plus array elements in one request, counted together. */
+  readonly maxJsonItems: number;
+  /** UDP answers per second, sustained (a plug must not be a reflector). */
+  readonly udpRepliesPerSecond: number;
+  /** UDP answers allowed in a burst before the rate applies. */
+  readonly udpBurst: number;
+  /** At most this many relay changes in any RELAY window ... */
+  readonly relayChanges: number;
+  /** ... of this length (ms); changes beyond it wait, and the last state asked for wins. */
+  readonly relayWindowMs: number;
+  /** The shortest time between two relay changes (ms): contacts are never chattered. */
+  readonly relayGapMs: number;
+}
+
+/**
+ * A device's bounds, sized for an ESP8266 (32 KB for the whole JS VM, 5 lwIP TCP control blocks):
+ * the tightest board. ESP32 boards raise the connection and frame bounds in their manifests.
+ */
+export const DEVICE_LIMITS: Limits = Object.freeze({
+  maxConnections: 3,
+  idleMs: 60 * 1000,
+  frameDeadlineMs: 5 * 1000,
+  maxFrameBytes: 2048,
+  maxJsonDepth: 8,
+  maxJsonItems: 96,
+  udpRepliesPerSecond: 4,
+  udpBurst: 8,
+  relayChanges: 10,
+  relayWindowMs: 20 * 1000,
+  relayGapMs: 100,
+});
+
+/** The virtual plug on Node: the same protocol bounds, room for a benchmark's clients. */
+export const HOST_LIMITS: Limits = Object.freeze({
+  ...DEVICE_LIMITS,
+  maxConnections: 32,
+  maxFrameBytes: 16 * 1024,
+  maxJsonItems: 512,
+});
+
+/**
+ * The bounds with a board's overrides: each override must be a whole number within [1, 10× the
+ * default] or it is ignored (a typo in a manifest must not unbound the plug). Returns the defaults
+ * object itself when nothing changes. Two functions so that a board without overrides (every
+ * ESP8266 board) never reserves the stack of the loop's locals while it boots.
+ */
+export function withOverrides(base: Limits, overrides: unknown, warn: (line: string) => void): Limits {
+  return typeof overrides === "object" && overrides !== null ? overridden(base, overrides, warn) : base;
+}
+
+function overridden(base: Limits, overrides: object, warn: (line: string) => void): Limits {
+  const out: { [key: string]: number } = { ...base };
+  const given = overrides as { [key: string]: unknown };
+  const names = Object.keys(given);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const raw = given[name];
+    const value = typeof raw === "string" ? Number(raw) : raw; // mcconfig overrides arrive as strings
+    const fallback = (base as unknown as { [key: string]: number })[name];
+    if (fallback === undefined) warn(`limits: unknown "${name}" ignored`);
+    else if (typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= fallback * 10) out[name] = value;
+    else warn(`limits: ${name} must be a whole number from 1 to ${fallback * 10}; keeping ${fallback}`);
+  }
+  return Object.freeze(out) as unknown as Limits;
+}
