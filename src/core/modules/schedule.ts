@@ -8,7 +8,7 @@ import { flag, int, type Params } from "../params.js";
 import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type Rule, type RuleKind, ruleKind } from "../rules.js";
 import { KEY } from "../settings.js";
 
-/** Most schedule rules kept (each is one setting of at most 63 bytes). */
+/** Most schedule rules kept (each is one setting of at most 60 bytes, settings.ts). */
 export const MAX_SCHEDULE_RULES = 20;
 
 /** stime_opt/etime_opt: -1 none, 0 fixed minute, 1 sunrise, 2 sunset; sact/eact: -1 none, 0 off, 1 on. */
