@@ -2,10 +2,13 @@
 // is refused at once, and a connection past its deadline (idle, or a frame arriving too slowly) is
 // dropped. One sweep timer serves them all and runs only while any is open.
 
-import type { TimerHandle, TimerPort } from "../ports/ports.js";
+import type { StreamHandler, TimerHandle, TimerPort } from "../ports/ports.js";
 
 /** How often deadlines are looked at (ms): deadlines are met to within this. */
 export const SWEEP_MS = 1000;
+
+/** The handler of a connection refused because the bound was reached: its socket was closed at once. */
+export const REFUSED: StreamHandler = Object.freeze({ data() {}, end() {} });
 
 export interface Bounded {
   /** Monotonic ms after which the connection is dropped; 0: none now (a request is being answered). */
@@ -28,12 +31,15 @@ export class ConnectionSet<T extends Bounded> {
     return this.open.length;
   }
 
-  /** Takes `connection` in, or false when the bound is reached (the caller closes it). */
-  admit(connection: T): boolean {
-    if (this.open.length >= this.max) return false;
+  /** True when the bound is reached: a new socket is closed at once and gets REFUSED, before anything is built for it. */
+  get full(): boolean {
+    return this.open.length >= this.max;
+  }
+
+  /** Takes `connection` in (the caller checked `full` first). */
+  admit(connection: T): void {
     this.open.push(connection);
     if (this.sweeper === undefined) this.sweeper = this.timers.every(SWEEP_MS, () => this.sweep());
-    return true;
   }
 
   release(connection: T): void {

@@ -4,7 +4,7 @@
 // deadlines, frame size, JSON depth and members, and UDP answers per second.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
-import { ConnectionSet, type Bounded } from "./connections.js";
+import { ConnectionSet, REFUSED, type Bounded } from "./connections.js";
 import type { Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
 import type { Limits } from "./limits.js";
@@ -35,9 +35,6 @@ export class Effects implements RequestContext {
     }
   }
 }
-
-/** The handler of a connection refused because the bound was reached: it was closed at once. */
-const REFUSED: StreamHandler = Object.freeze({ data() {}, end() {} });
 
 class Connection implements StreamHandler, Bounded {
   private readonly decoder: FrameDecoder;
@@ -195,11 +192,14 @@ export class KasaServer {
     this.udp = udp;
     tcp.listen((socket) => {
       this.activity();
+      if (this.connections.full) {
+        this.log(`connection refused: ${this.limits.maxConnections} already open`);
+        socket.close();
+        return REFUSED;
+      }
       const connection = new Connection(socket, this);
-      if (this.connections.admit(connection)) return connection;
-      this.log(`connection refused: ${this.limits.maxConnections} already open`);
-      socket.close();
-      return REFUSED;
+      this.connections.admit(connection);
+      return connection;
     });
     udp.listen((bytes, address, port) => {
       this.activity();

@@ -6,7 +6,7 @@
 // status line are made per request.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
-import { ConnectionSet, type Bounded } from "../connections.js";
+import { ConnectionSet, REFUSED, type Bounded } from "../connections.js";
 import { DEVICE_LIMITS, type Limits } from "../limits.js";
 import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
 import { hexValue } from "../params.js";
@@ -98,10 +98,13 @@ export class SetupPortal {
     this.http = http;
     this.dns = dns;
     http.listen((socket) => {
+      if (this.connections.full) {
+        socket.close();
+        return REFUSED;
+      }
       const connection = new HttpConnection(socket, this);
-      if (this.connections.admit(connection)) return connection;
-      socket.close();
-      return connection.refused();
+      this.connections.admit(connection);
+      return connection;
     });
     dns.listen((bytes, address, port) => this.query(bytes, address, port));
     this.ports.log(`setup page at ${this.url()}`);
@@ -245,12 +248,6 @@ class HttpConnection implements StreamHandler, Bounded {
         raw.close();
       },
     };
-  }
-
-  /** This connection, told it was refused (the bound was reached and the socket closed). */
-  refused(): StreamHandler {
-    this.done = true;
-    return this;
   }
 
   deadline(): number {
