@@ -8,7 +8,7 @@
 // 63-byte values), so that a setting too big for a real plug fails here too.
 
 import { closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { KeyValuePort } from "../ports/ports.js";
 
 export const MAX_KEY_CHARS = 15;
@@ -97,13 +97,7 @@ export class FileStore implements KeyValuePort {
   private flush(): boolean {
     const tmp = this.path + ".tmp";
     try {
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, JSON.stringify(this.values, null, 1) + "\n");
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writeDurably(tmp, JSON.stringify(this.values, null, 1) + "\n");
       // the file about to be replaced becomes the backup, unless it was found bad (the backup then
       // holds what this store started from, and a bad file must not replace it)
       if (this.current) {
@@ -123,6 +117,27 @@ export class FileStore implements KeyValuePort {
       return false;
     }
   }
+}
+
+/** Writes a file and waits until its bytes are on the disk. */
+function writeDurably(path: string, text: string, mode = 0o666): void {
+  const fd = openSync(path, "w", mode);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces a file whole: a crash leaves the old file or the new one, never a part (written beside
+ * it, synced, renamed over it, the directory synced).
+ */
+export function replaceFile(path: string, text: string, mode?: number): void {
+  writeDurably(path + ".tmp", text, mode);
+  renameSync(path + ".tmp", path);
+  syncDirectory(dirname(path));
 }
 
 /** Flushes a directory's entries (the rename) to the disk, where the system allows it (not Windows). */

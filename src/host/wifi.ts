@@ -8,6 +8,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatMac, parseMacBytes } from "../core/identity.js";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
+import { replaceFile } from "./store.js";
 
 /** A network in range of the virtual radio and the password it accepts ("" or absent for open ones). */
 export interface VirtualNetwork {
@@ -111,7 +112,7 @@ export class VirtualWifi implements WifiPort {
   save(credentials: WifiCredentials): boolean {
     try {
       // The state directory stands for the plug's flash: the password is kept to rejoin after a restart.
-      writeFileSync(join(this.dir, "wifi.json"), JSON.stringify(credentials) + "\n", { mode: 0o600 });
+      replaceFile(join(this.dir, "wifi.json"), JSON.stringify(credentials) + "\n", 0o600);
       return true;
     } catch {
       return false;

@@ -1,19 +1,16 @@
 // The Wi-Fi radio on the legacy `wifi` and `net` modules (the ECMA-419 interface has no access point
 // mode, which onboarding needs). One WiFi instance receives every event; joins and the access point
-// go through WiFi's static functions. The saved network is kept in its own preference domain, the
-// password as bytes (a 63-character passphrase does not fit a 62-character Preference string on an
-// ESP8266; a 64-hex-digit key is packed into its 32 bytes), and never reaches the core's settings or
-// any log.
+// go through WiFi's static functions. The saved network is kept in its own preference domain by
+// saved-network.ts (two banks with a check, so a power cut mid-save keeps the old network or the new
+// one whole; the password as bytes), and never reaches the core's settings or any log.
 
 import Net from "net";
 import WiFi from "wifi";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 import { parseMacBytes } from "../core/identity.js";
-import { hex, hexValue } from "../core/params.js";
-import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
+import { SavedNetworkStore, WIFI_DOMAIN } from "./saved-network.js";
 import type { Preferences } from "./store.js";
 
-const DOMAIN = "wifi";
 /** @moddable/typings 5.6.0 declares Net.get(property) only; the SDK's net module also takes the interface ("station" or "ap"). */
 const netGet = Net.get as (property: string, iface?: "station" | "ap") => unknown;
 /** Where the legacy module puts the access point when it cannot be told (ESP8266 and ESP32 SDK defaults). */
@@ -33,10 +30,12 @@ export class ModdableWifi implements WifiPort {
   private online = false;
   private accessPoint = false;
   private readonly macAddress: Uint8Array;
+  private readonly network: SavedNetworkStore;
   /** Called with true once the station has an IP address, false when it loses it (SNTP follows). */
   onOnline: (online: boolean) => void = () => {};
 
   constructor(private readonly prefs: Preferences, private readonly log: LogPort) {
+    this.network = new SavedNetworkStore(prefs);
     this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
   }
 
@@ -70,7 +69,7 @@ export class ModdableWifi implements WifiPort {
   }
 
   join(credentials?: WifiCredentials): void {
-    const c = credentials ?? this.stored();
+    const c = credentials ?? this.network.load();
     this.online = false;
     if (c === undefined) {
       this.listener("failed", "nothing saved");
@@ -86,34 +85,16 @@ export class ModdableWifi implements WifiPort {
   }
 
   save(c: WifiCredentials): boolean {
-    try {
-      this.prefs.set(DOMAIN, "ssid", utf8Encode(c.ssid).buffer as ArrayBuffer);
-      this.prefs.set(DOMAIN, "key", c.keyType);
-      safe(() => this.prefs.delete(DOMAIN, "psk"));
-      safe(() => this.prefs.delete(DOMAIN, "pskx"));
-      const raw = c.password.length === 64 ? hexBytes(c.password) : undefined;
-      if (raw !== undefined) this.prefs.set(DOMAIN, "pskx", raw.buffer as ArrayBuffer);
-      else if (c.password.length > 0) this.prefs.set(DOMAIN, "psk", utf8Encode(c.password).buffer as ArrayBuffer);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.network.save(c);
   }
 
   saved(): SavedNetwork | undefined {
-    const ssid = this.prefBytes("ssid");
-    if (ssid === undefined) return undefined;
-    let key: unknown;
-    try {
-      key = this.prefs.get(DOMAIN, "key");
-    } catch {
-      key = 3;
-    }
-    return { ssid: utf8Decode(ssid), keyType: key === 0 || key === 2 || key === 3 ? key : 3 };
+    const c = this.network.load();
+    return c === undefined ? undefined : { ssid: c.ssid, keyType: c.keyType };
   }
 
   forget(): void {
-    for (const key of ["ssid", "key", "psk", "pskx"]) safe(() => this.prefs.delete(DOMAIN, key));
+    this.network.forget();
     this.disconnect();
   }
 
@@ -157,19 +138,10 @@ export class ModdableWifi implements WifiPort {
     }
   }
 
-  private stored(): WifiCredentials | undefined {
-    const saved = this.saved();
-    if (saved === undefined) return undefined;
-    const raw = this.prefBytes("pskx");
-    const psk = this.prefBytes("psk");
-    const password = raw !== undefined ? hexText(raw) : psk !== undefined ? utf8Decode(psk) : "";
-    return { ssid: saved.ssid, keyType: saved.keyType, password };
-  }
-
   /** A stored byte value (try/catch inline, not safe(): this runs at boot, where the stack is shortest). */
   private prefBytes(key: string): Uint8Array | undefined {
     try {
-      const v = this.prefs.get(DOMAIN, key);
+      const v = this.prefs.get(WIFI_DOMAIN, key);
       return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
     } catch {
       return undefined;
@@ -183,24 +155,9 @@ export class ModdableWifi implements WifiPort {
     const bytes = new Uint8Array(6);
     for (let i = 0; i < 6; i++) bytes[i] = Math.floor(Math.random() * 256);
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
-    safe(() => this.prefs.set(DOMAIN, "mac", bytes.buffer as ArrayBuffer));
+    safe(() => this.prefs.set(WIFI_DOMAIN, "mac", bytes.buffer as ArrayBuffer));
     return bytes;
   }
-}
-
-/** 64 hex digits as their 32 bytes. */
-function hexBytes(text: string): Uint8Array | undefined {
-  if (hex(text, 64) === undefined) return undefined;
-  const bytes = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) bytes[i] = (hexValue(text.charCodeAt(2 * i)) << 4) | hexValue(text.charCodeAt(2 * i + 1));
-  return bytes;
-}
-
-function hexText(bytes: Uint8Array): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += digits[bytes[i] >> 4] + digits[bytes[i] & 15];
-  return s;
 }
 
 function safe<T>(f: () => T): T | undefined {
