@@ -74,7 +74,7 @@ async function fillAll(t: TestPlug): Promise<void> {
   const answer = await t.ask({
     system: { set_dev_icon: { icon: "", hash: long }, set_dev_location: { latitude_i: -899999, longitude_i: -1799999 }, set_led_off: { off: 1 } },
     cnCloud: { set_server_url: { server: long } },
-    emeter: { set_vgain_igain: { vgain: 999999, igain: 999999 } },
+    emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 } }, // the largest gains accepted: 16 × and 1 ×, power 16 ×
     schedule: { set_overall_enable: { enable: 0 } },
     anti_theft: { set_overall_enable: { enable: 0 } },
   });

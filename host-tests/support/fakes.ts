@@ -1,6 +1,7 @@
 // In-memory ports for driving the core without a network: a store that can be told to fail, a clock
 // and timers that move only when the test says so, a scripted radio.
 
+import type { MeterDriver } from "../../src/core/meter/meter.js";
 import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
 import { MapStore } from "../xs/entry.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
@@ -232,7 +233,15 @@ export interface TestPlug {
   reboot(options?: PlugOptions): TestPlug;
 }
 
-export function testPlug(options: PlugOptions = {}, shared?: { store?: MemoryStore; clock?: FakeClock; wifi?: FakeWifi }): TestPlug {
+/** What testPlug may share with a reboot; `meter` makes the plug's meter chip (a new one at each boot, as a restart does). */
+export interface Shared {
+  store?: MemoryStore;
+  clock?: FakeClock;
+  wifi?: FakeWifi;
+  meter?: (timers: FakeTimers, clock: FakeClock) => MeterDriver;
+}
+
+export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
   const store = shared?.store ?? new MemoryStore();
   const clock = shared?.clock ?? new FakeClock();
   const wifi = shared?.wifi ?? new FakeWifi();
@@ -257,7 +266,7 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
       return JSON.parse(answer);
     },
     reboot(next: PlugOptions = options) {
-      return testPlug(next, { store, clock, wifi });
+      return testPlug(next, { store, clock, wifi, meter: shared?.meter });
     },
   };
   t.plug = createPlug(
@@ -282,6 +291,7 @@ export function testPlug(options: PlugOptions = {}, shared?: { store?: MemorySto
       random: (n) => new Uint8Array(n).map((_, i) => (i * 37 + 11 + 101 * ++draws) & 255),
       restart: { restart: () => t.restarts++ },
       log: (line) => t.logs.push(line),
+      meter: shared?.meter?.(timers, clock),
     },
     options,
   );

@@ -3,6 +3,7 @@
 import type { LogPort, RestartPort, TimerPort, WifiPort } from "../ports/ports.js";
 import type { Countdown } from "./countdown.js";
 import type { Device } from "./device.js";
+import type { EnergyStats } from "./energy.js";
 import type { Onboarding } from "./onboarding/onboarding.js";
 import type { Personality } from "./personality.js";
 import type { PresenceLock } from "./presence.js";
@@ -30,6 +31,8 @@ export interface PlugContext {
   readonly countdown: Countdown;
   /** Minutes on per day and month. */
   readonly stats: RuntimeStats;
+  /** Energy totals, statistics and calibration: on metering personalities only (with or without a meter chip). */
+  readonly energy: EnergyStats | undefined;
   /** Whether commands that can take the plug from its owner are open now (a recent button press). */
   readonly presence: PresenceLock;
   /** Wipes settings (identity kept) and restarts, as system.reset does. */

@@ -24,6 +24,8 @@ export const TABLE_FULL = error(-10, "table is full");
 export const TIME_NOT_SYNC = error(-11, "time not sync");
 /** No rule with that id. */
 export const ENTRY_NOT_EXIST = error(-14, "entry not exist");
+/** emeter.start_calibration without a steady known load (or without a meter chip); nothing was changed. */
+export const CANNOT_CALIBRATE = error(-23, "calibration needs a known load: no fresh reading with current, or a gain out of range");
 /** cnCloud.bind: this firmware never talks to TP-Link's cloud. */
 export const CLOUD_UNREACHABLE = error(-21, "can not connect to the server");
 

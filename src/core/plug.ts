@@ -6,6 +6,7 @@ import type {
   ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
 import { ButtonGestures } from "./button.js";
+import type { MeterDriver } from "./meter/meter.js";
 import type { PlugContext } from "./context.js";
 import { Device, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, type ModuleTable } from "./dispatcher.js";
@@ -15,6 +16,7 @@ import { cnCloudModule } from "./modules/cncloud.js";
 import { countDownModule } from "./modules/count_down.js";
 import { COUNTDOWN_RULES, Countdown } from "./countdown.js";
 import { emeterModule } from "./modules/emeter.js";
+import { EnergyStats } from "./energy.js";
 import { netifModule } from "./modules/netif.js";
 import { SCHEDULE_RULES, scheduleModule } from "./modules/schedule.js";
 import { systemModule } from "./modules/system.js";
@@ -52,6 +54,12 @@ export interface PlugPorts {
   random: RandomPort;
   restart: RestartPort;
   log: LogPort;
+  /**
+   * The energy meter chip's driver (src/core/meter), on boards that have one: the composition root
+   * builds it from the board (or a simulated chip from a load profile). Without it a metering
+   * personality reads zero and keeps no energy statistics.
+   */
+  meter?: MeterDriver;
 }
 
 export interface PlugOptions {
@@ -130,6 +138,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   const save = () => {
     device.saveRelay();
     stats.flush();
+    context.energy?.flush();
   };
 
   const context: PlugContext = {
@@ -152,6 +161,8 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     scheduler,
     countdown,
     stats,
+    // (built here, not in a local: see the boot stack note above)
+    energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
     presence: new PresenceLock(options.presenceLock ?? true, now),
     factoryReset() {
       ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
@@ -204,6 +215,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   };
 
   function stop(): void {
+    context.energy?.stop();
     scheduler.stop();
     countdown.stop();
     device.stop();
@@ -224,6 +236,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
       ports.log(`${personality.model} "${device.alias}" ${identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
       onboarding.start(); // its first state change lights the LED
       scheduler.start();
+      context.energy?.start();
     },
     stop() {
       save();

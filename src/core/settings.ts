@@ -29,8 +29,12 @@ export const KEY = Object.freeze({
   /** Minutes on per day, one month per key ("rd" + 0..2), and per month, one year per key ("rm" + 0..1). */
   dayStats: "rd",
   monthStats: "rm",
-  vgain: "vgain",
-  igain: "igain",
+  /** Energy (energy.ts): the total in mWh; Wh per day, half a month per key ("ed" + 0..3); per month, a year per key ("em" + 0..1). */
+  energyTotal: "e_tot",
+  energyDays: "ed",
+  energyMonths: "em",
+  /** The meter's calibration gains, "v,i,p" in parts per million. */
+  calibration: "cal",
   // identity: kept by a factory reset
   model: "model",
   mac: "mac",
@@ -41,8 +45,8 @@ export const KEY = Object.freeze({
   setupKey: "setup_key",
 });
 
-/** What a factory reset keeps: who the device is, not what it was told. */
-export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey]);
+/** What a factory reset keeps: who the device is (and how its meter chip is calibrated), not what it was told. */
+export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey, KEY.calibration]);
 
 /**
  * The largest value a setting holds, bytes of UTF-8: 60, the Preference limit on ESP8266 (63) less

@@ -48,5 +48,10 @@ export const SCHEDULE_CATCH_UP_MS = 5 * 60 * 1000;
 /** Usage statistics reach flash at most this often while they change (and before any restart). */
 export const STATS_SAVE_INTERVAL_MS = 60 * 60 * 1000;
 
+/** The energy meter's counter is put on the day's statistics this often (and on each emeter read). */
+export const ENERGY_SAMPLE_MS = 60 * 1000;
+/** Energy totals and statistics reach flash at most this often while they change (and before any restart). */
+export const ENERGY_SAVE_INTERVAL_MS = 30 * 60 * 1000;
+
 /** After a button press, commands behind the physical-presence lock are accepted this long (presence.ts). */
 export const PRESENCE_WINDOW_MS = 2 * 60 * 1000;

@@ -150,3 +150,35 @@ export interface RestartPort {
 export interface LogPort {
   (line: string): void;
 }
+
+// ---- energy metering chips (src/core/meter) ----
+
+/**
+ * A UART's receive side (the CSE7766 only talks: 4800 baud, 8 data bits, even parity, 1 stop bit,
+ * set up by the adapter: Moddable `embedded:io/serial`, a scripted source on the host).
+ */
+export interface SerialReceivePort {
+  /** Starts delivery: `onBytes` receives whatever arrived, in order; the chunk is only valid during the call. */
+  listen(onBytes: (bytes: Uint8Array) => void): void;
+  /** Stops delivery (the adapter may close the UART). */
+  close(): void;
+}
+
+/**
+ * A counter of rising edges on one input (CF or CF1): `embedded:io/pulsecount` where the platform
+ * has it (ESP32 PCNT), a digital-edge interrupt count otherwise (ESP8266). One rising edge per
+ * period of the chip's output, whatever its duty cycle (50 % on the HLW8012, a 38 µs pulse on the BL0937).
+ */
+export interface PulseCountPort {
+  /**
+   * Edges since the previous call (the first call: since the port was opened). The adapter's own
+   * counter must not wrap between two calls: the drivers call every HLW_WINDOW_MS (500 ms), and
+   * even an ESP32 PCNT's 16 bits hold 65 kHz for that long.
+   */
+  read(): number;
+}
+
+/** One digital output (the HLW8012/BL0937 SEL pin). */
+export interface DigitalOutPort {
+  write(high: boolean): void;
+}

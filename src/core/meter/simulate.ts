@@ -5,9 +5,9 @@
 // way); nothing here uses Node, so the Moddable simulator build can use it too.
 
 import type { TimerHandle, TimerPort } from "../../ports/ports.js";
-import { CSE_ADJ, CSE_CHECK_BYTE, CSE_FRAME_BYTES, CSE_STATE, cseChecksum, type Cse7766Frame } from "./cse7766.js";
-import { DEFAULT_HLW_BOARD, HLW_CHIPS, type HlwBoard, type HlwModel } from "./hlw8012.js";
-import type { DigitalOutPort, Gains, MonotonicClock, PulseCountPort, SerialReceivePort } from "./meter.js";
+import { CSE_ADJ, CSE_CHECK_BYTE, CSE_FRAME_BYTES, CSE_STATE, Cse7766Driver, cseChecksum, type Cse7766Frame } from "./cse7766.js";
+import { DEFAULT_HLW_BOARD, HLW_CHIPS, Hlw8012Driver, type HlwBoard, type HlwModel } from "./hlw8012.js";
+import type { DigitalOutPort, Gains, MeterDriver, MonotonicClock, PulseCountPort, SerialReceivePort } from "./meter.js";
 
 // ---- loads ------------------------------------------------------------------------------------
 
@@ -342,4 +342,23 @@ export class Hlw8012Chip {
     this.cf1Phase = edges - n;
     this.cf1Pending += n;
   }
+}
+
+// ---- a whole simulated meter --------------------------------------------------------------------
+
+/** The chips a simulated meter can be: the UART one or a pulse one. */
+export type SimulatedChipModel = "CSE7766" | HlwModel;
+
+/**
+ * A real driver listening to a simulated chip on `profile`: what the host target (`--load`) and the
+ * Moddable simulator build hand to createPlug as the plug's meter. The chip's signal (packets, pulse
+ * counts) is made from the profile and decoded by the same driver code a device runs.
+ */
+export function simulatedMeter(model: SimulatedChipModel, profile: LoadProfile, timers: TimerPort, clock: MonotonicClock): MeterDriver {
+  if (model === "CSE7766") {
+    const serial = new SimulatedCseSerial(new Cse7766Chip(profile, clock), timers);
+    return new Cse7766Driver({ serial, clock });
+  }
+  const chip = new Hlw8012Chip(model, profile, clock);
+  return new Hlw8012Driver({ cf: chip.cf, cf1: chip.cf1, sel: chip.sel, timers, clock }, { model });
 }

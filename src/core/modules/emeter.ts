@@ -1,33 +1,98 @@
-// Kasa module `emeter` (PROTOCOL §2.8) in the personality's unit family: v1 floats (A, V, W, kWh) or
-// v2 integers (mA, mV, mW, Wh). Without a meter driver it reads zero and keeps no statistics;
-// a plug without a meter refuses the module the way its firmware generation does.
+// Kasa module `emeter` (PROTOCOL §2.8) in the personality's unit family: v1 floats (A, V, W, kWh)
+// or v2 integers (mA, mV, mW, Wh), the same family in realtime, daystat and monthstat. Readings come
+// from the meter driver, totals and statistics from energy.ts. Without a meter chip a metering
+// personality reads zero and keeps no statistics; a plug without a meter refuses the module the way
+// its firmware generation does.
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import type { Personality } from "../personality.js";
-import { INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
+import { DEFAULT_IGAIN, DEFAULT_VGAIN, type EnergyStats } from "../energy.js";
+import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
+import { GAIN_MAX, GAIN_MIN } from "../meter/meter.js";
 import { int, type Params } from "../params.js";
-import { KEY } from "../settings.js";
+import type { Personality } from "../personality.js";
 import { readStatPeriod } from "./schedule.js";
 
-export const DEFAULT_VGAIN = 13462;
-export const DEFAULT_IGAIN = 16835;
+export { DEFAULT_IGAIN, DEFAULT_VGAIN };
+
+/** Kasa gains accepted by set_vgain_igain: the chip's constants times GAIN_MIN..GAIN_MAX. */
+const VGAIN = Object.freeze([Math.ceil(DEFAULT_VGAIN * GAIN_MIN), Math.floor(DEFAULT_VGAIN * GAIN_MAX)] as const);
+const IGAIN = Object.freeze([Math.ceil(DEFAULT_IGAIN * GAIN_MIN), Math.floor(DEFAULT_IGAIN * GAIN_MAX)] as const);
+
+/** Every emeter method runs with the energy statistics (a metering personality always has them). */
+function energy(plug: PlugContext): EnergyStats {
+  return plug.energy!;
+}
+
+function v2(plug: PlugContext): boolean {
+  return plug.personality.emeter === "v2";
+}
 
 const METER: Module = Object.freeze({
-  get_realtime: (plug: PlugContext) =>
-    plug.personality.emeter === "v2" ? { voltage_mv: 0, current_ma: 0, power_mw: 0, total_wh: 0 } : { voltage: 0, current: 0, power: 0, total: 0 },
-  get_daystat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, true) ? { day_list: [] } : INVALID_ARGUMENT),
-  get_monthstat: (_plug: PlugContext, params: Params) => (readStatPeriod(params, false) ? { month_list: [] } : INVALID_ARGUMENT),
-  erase_emeter_stat: () => ({}),
-  get_vgain_igain: (plug: PlugContext) => ({
-    vgain: plug.settings.int(KEY.vgain, 1, 1000000, DEFAULT_VGAIN),
-    igain: plug.settings.int(KEY.igain, 1, 1000000, DEFAULT_IGAIN),
-  }),
+  get_realtime: (plug: PlugContext) => {
+    const e = energy(plug);
+    const r = e.reading();
+    const total = e.total_mwh();
+    if (v2(plug)) {
+      return { voltage_mv: r?.voltage_mv ?? 0, current_ma: r?.current_ma ?? 0, power_mw: r?.power_mw ?? 0, total_wh: Math.floor(total / 1000) };
+    }
+    return {
+      voltage: (r?.voltage_mv ?? 0) / 1000,
+      current: (r?.current_ma ?? 0) / 1000,
+      power: (r?.power_mw ?? 0) / 1000,
+      total: Math.floor(total / 1000) / 1000,
+    };
+  },
+  get_daystat: (plug: PlugContext, params: Params) => {
+    if (!readStatPeriod(params, true)) return INVALID_ARGUMENT;
+    const year = params.year as number;
+    const month = params.month as number;
+    const wh = v2(plug);
+    const days = energy(plug).days(year, month);
+    const day_list: { [key: string]: number }[] = [];
+    for (let i = 0; i < days.length; i++) {
+      day_list.push(wh ? { year, month, day: days[i].day, energy_wh: days[i].wh } : { year, month, day: days[i].day, energy: days[i].wh / 1000 });
+    }
+    return { day_list };
+  },
+  get_monthstat: (plug: PlugContext, params: Params) => {
+    if (!readStatPeriod(params, false)) return INVALID_ARGUMENT;
+    const year = params.year as number;
+    const wh = v2(plug);
+    const months = energy(plug).monthsOf(year);
+    const month_list: { [key: string]: number }[] = [];
+    for (let i = 0; i < months.length; i++) {
+      month_list.push(wh ? { year, month: months[i].month, energy_wh: months[i].wh } : { year, month: months[i].month, energy: months[i].wh / 1000 });
+    }
+    return { month_list };
+  },
+  erase_emeter_stat: (plug: PlugContext) => {
+    energy(plug).erase();
+    return {};
+  },
+  get_vgain_igain: (plug: PlugContext) => {
+    const g = energy(plug).gains();
+    return { vgain: Math.round(DEFAULT_VGAIN * g.voltage), igain: Math.round(DEFAULT_IGAIN * g.current) };
+  },
+  // The power gain follows the product: power is volts times amps.
   set_vgain_igain: (plug: PlugContext, params: Params) => {
-    const vgain = int(params.vgain, 1, 1000000);
-    const igain = int(params.igain, 1, 1000000);
+    const vgain = int(params.vgain, VGAIN[0], VGAIN[1]);
+    const igain = int(params.igain, IGAIN[0], IGAIN[1]);
     if (vgain === undefined || igain === undefined) return INVALID_ARGUMENT;
-    return saved(plug.settings.put(KEY.vgain, vgain) && plug.settings.put(KEY.igain, igain));
+    const e = energy(plug);
+    const old = e.gains();
+    const voltage = vgain / DEFAULT_VGAIN;
+    const current = igain / DEFAULT_IGAIN;
+    const power = (old.power * (voltage * current)) / (old.voltage * old.current);
+    if (!(power >= GAIN_MIN && power <= GAIN_MAX)) return INVALID_ARGUMENT;
+    return saved(e.setGains({ voltage, current, power }));
+  },
+  // vtarget in mV and itarget in mA: the known load's true values while it runs
+  start_calibration: (plug: PlugContext, params: Params) => {
+    const vtarget = int(params.vtarget, 1, 1_000_000);
+    const itarget = int(params.itarget, 1, 100_000);
+    if (vtarget === undefined || itarget === undefined) return INVALID_ARGUMENT;
+    return energy(plug).calibrate(vtarget, itarget) ? {} : CANNOT_CALIBRATE;
   },
 });
 

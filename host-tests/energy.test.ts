@@ -1,0 +1,309 @@
+// Energy monitoring through the whole core (issue 7): a simulated CSE7766 or BL0937 on a known load,
+// its real signal through the real driver, the emeter module's answers in each unit family, day and
+// month statistics across midnight, month and year ends, totals across restarts and power cuts, the
+// number of flash writes, erasing, and calibration that changes the readings and survives a reboot.
+
+import { describe, expect, it } from "vitest";
+import { CANNOT_CALIBRATE } from "../src/core/errors.js";
+import { ENERGY_SAVE_INTERVAL_MS } from "../src/core/timing.js";
+import { Cse7766Driver } from "../src/core/meter/cse7766.js";
+import { Cse7766Chip, constantLoad, CSE7766_TYPICAL, SimulatedCseSerial, simulatedMeter, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../src/core/meter/simulate.js";
+import { FakeClock, FakeTimers, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+/** A store that counts the writes of each energy setting (SafeStore's two slots count as one key). */
+class CountingStore extends MemoryStore {
+  readonly energyWrites = new Map<string, number>();
+  override write(key: string, value: string): boolean {
+    const ok = super.write(key, value);
+    const base = key.endsWith("~") ? key.slice(0, -1) : key;
+    if (ok && (base === "e_tot" || base.startsWith("ed") || base.startsWith("em"))) this.energyWrites.set(base, (this.energyWrites.get(base) ?? 0) + 1);
+    return ok;
+  }
+  get totalEnergyWrites(): number {
+    let n = 0;
+    for (const v of this.energyWrites.values()) n += v;
+    return n;
+  }
+}
+
+function meterOn(profile: LoadProfile, chip: SimulatedChipModel = "CSE7766") {
+  return (timers: FakeTimers, clock: FakeClock) => simulatedMeter(chip, profile, timers, clock);
+}
+
+/** A plug whose local time is `local` (a Date.UTC value read as local wall time), on a load. */
+function plugAt(model: string, local: number, profile: LoadProfile, store = new CountingStore(), chip: SimulatedChipModel = "CSE7766"): TestPlug {
+  const clock = new FakeClock();
+  const probe = testPlug({ model }, { store: new MemoryStore(), clock: new FakeClock() });
+  const offset = probe.plug.context.clock.toLocalMs(local) - local;
+  probe.plug.stop();
+  clock.wall = local - offset;
+  return testPlug({ model }, { store, clock, meter: meterOn(profile, chip) });
+}
+
+async function realtime(t: TestPlug) {
+  return (await t.ask({ emeter: { get_realtime: {} } })).emeter.get_realtime;
+}
+
+async function days(t: TestPlug, year: number, month: number) {
+  return (await t.ask({ emeter: { get_daystat: { year, month } } })).emeter.get_daystat;
+}
+
+async function months(t: TestPlug, year: number) {
+  return (await t.ask({ emeter: { get_monthstat: { year } } })).emeter.get_monthstat;
+}
+
+function near(actual: number, expected: number, fraction: number) {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(Math.abs(expected) * fraction);
+}
+
+describe("emeter readings through the real driver", () => {
+  it("KP115 (v2) reports a 1000 W load in integer mV, mA, mW and Wh", async () => {
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000, 230));
+    t.timers.advance(MINUTE);
+    const r = await realtime(t);
+    expect(Object.keys(r).sort()).toEqual(["current_ma", "err_code", "power_mw", "total_wh", "voltage_mv"]);
+    for (const k of ["current_ma", "power_mw", "total_wh", "voltage_mv"]) expect(Number.isInteger(r[k])).toBe(true);
+    near(r.power_mw, 1_000_000, 0.01);
+    near(r.voltage_mv, 230_000, 0.01);
+    near(r.current_ma, 4348, 0.02);
+    t.timers.advance(HOUR - MINUTE);
+    near((await realtime(t)).total_wh, 1000, 0.01);
+  });
+
+  it("HS110 (v1) reports the same load in V, A, W and kWh floats, and the same family in its statistics", async () => {
+    const t = plugAt("HS110", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000, 230));
+    t.timers.advance(2 * HOUR);
+    const r = await realtime(t);
+    expect(Object.keys(r).sort()).toEqual(["current", "err_code", "power", "total", "voltage"]);
+    near(r.power, 1000, 0.01);
+    near(r.voltage, 230, 0.01);
+    near(r.current, 4.348, 0.02);
+    near(r.total, 2, 0.01);
+    const d = await days(t, 2024, 1);
+    expect(d.day_list).toHaveLength(1);
+    expect(Object.keys(d.day_list[0]).sort()).toEqual(["day", "energy", "month", "year"]);
+    near(d.day_list[0].energy, 2, 0.01);
+    const m = await months(t, 2024);
+    expect(m.month_list).toEqual([{ year: 2024, month: 1, energy: d.day_list[0].energy }]);
+  });
+
+  it("a BL0937 (pulse chip) on the same load gives the same answers", async () => {
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1500, 230), new CountingStore(), "BL0937");
+    t.timers.advance(30 * MINUTE);
+    const r = await realtime(t);
+    near(r.power_mw, 1_500_000, 0.02);
+    near(r.voltage_mv, 230_000, 0.02);
+    near(r.total_wh, 750, 0.02);
+  });
+
+  it("a silent chip reads zero power, and the total it counted stays", async () => {
+    const clock = new FakeClock();
+    let serial: SimulatedCseSerial | undefined;
+    const t = testPlug({ model: "KP115" }, {
+      clock,
+      meter: (timers, c) => {
+        serial = new SimulatedCseSerial(new Cse7766Chip(constantLoad(2000), c), timers);
+        return new Cse7766Driver({ serial, clock: c });
+      },
+    });
+    t.timers.advance(HOUR);
+    serial!.muted = true;
+    t.timers.advance(5000);
+    const r = await realtime(t);
+    expect([r.voltage_mv, r.current_ma, r.power_mw]).toEqual([0, 0, 0]);
+    near(r.total_wh, 2000, 0.01);
+  });
+
+  it("no energy on the statistics for an idle plug, and sysinfo says ENE only where there is a meter", async () => {
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 10, 0), constantLoad(0));
+    t.timers.advance(HOUR);
+    expect(await realtime(t)).toMatchObject({ power_mw: 0, current_ma: 0, total_wh: 0 });
+    near((await realtime(t)).voltage_mv, 230_000, 0.01);
+    expect((await days(t, 2024, 1)).day_list).toEqual([]);
+    expect((await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.feature).toBe("TIM:ENE");
+    expect((await testPlug({ model: "HS100" }).ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.feature).toBe("TIM");
+  });
+});
+
+describe("energy statistics", () => {
+  it("puts energy on the local day it was used, across midnight, and lists only days with energy", async () => {
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 23, 0), constantLoad(1200));
+    t.timers.advance(2 * HOUR);
+    const list = (await days(t, 2024, 1)).day_list;
+    expect(list.map((d: { day: number }) => d.day)).toEqual([15, 16]);
+    for (const d of list) {
+      expect(Object.keys(d).sort()).toEqual(["day", "energy_wh", "month", "year"]);
+      near(d.energy_wh, 1200, 0.02);
+    }
+    expect((await days(t, 2024, 2)).day_list).toEqual([]);
+  });
+
+  it("crosses a month end and a year end into the right month and year", async () => {
+    const t = plugAt("KP115", Date.UTC(2023, 11, 31, 22, 0), wattsOverTime([[0, 600], [HOUR, 0], [2 * HOUR, 900]]));
+    t.timers.advance(3 * HOUR);
+    const dec = (await days(t, 2023, 12)).day_list;
+    const jan = (await days(t, 2024, 1)).day_list;
+    expect(dec).toHaveLength(1);
+    expect(dec[0].day).toBe(31);
+    near(dec[0].energy_wh, 600, 0.02);
+    expect(jan).toHaveLength(1);
+    expect(jan[0].day).toBe(1);
+    near(jan[0].energy_wh, 900, 0.02);
+    expect((await months(t, 2023)).month_list).toEqual([{ year: 2023, month: 12, energy_wh: dec[0].energy_wh }]);
+    expect((await months(t, 2024)).month_list).toEqual([{ year: 2024, month: 1, energy_wh: jan[0].energy_wh }]);
+    near((await realtime(t)).total_wh, 1500, 0.02);
+  });
+
+  it("keeps the current and the previous month's days and the months of two years, also after a restart", async () => {
+    const store = new CountingStore();
+    const t = plugAt("KP115", Date.UTC(2024, 0, 31, 12, 0), constantLoad(100), store);
+    // a day in each of January, February and March: March takes January's place
+    t.timers.advance(HOUR);
+    t.clock.wall += Date.UTC(2024, 1, 29) - Date.UTC(2024, 0, 31);
+    t.timers.advance(HOUR);
+    t.clock.wall += Date.UTC(2024, 2, 5) - Date.UTC(2024, 1, 29);
+    t.timers.advance(HOUR);
+    const check = async (p: TestPlug) => {
+      expect((await days(p, 2024, 1)).day_list).toEqual([]);
+      expect((await days(p, 2024, 2)).day_list.map((d: { day: number }) => d.day)).toEqual([29]);
+      expect((await days(p, 2024, 3)).day_list.map((d: { day: number }) => d.day)).toEqual([5]);
+      expect((await months(p, 2024)).month_list.map((m: { month: number }) => m.month)).toEqual([1, 2, 3]);
+    };
+    await check(t);
+    t.plug.stop();
+    // January 31 is still on flash (the half of the month March has not written): it must not come back
+    await check(testPlug({ model: "KP115" }, { store, clock: t.clock, meter: meterOn(constantLoad(100)) }));
+  });
+
+  it("energy used before the time is known goes on the first day the time is known", async () => {
+    const clock = new FakeClock(Date.UTC(2024, 0, 15, 12, 0), 1000, false);
+    const t = testPlug({ model: "KP115" }, { clock, meter: meterOn(constantLoad(1000)) });
+    t.timers.advance(HOUR);
+    near((await realtime(t)).total_wh, 1000, 0.01);
+    expect((await days(t, 2024, 1)).day_list).toEqual([]);
+    clock.isSynced = true;
+    t.timers.advance(MINUTE);
+    const list = (await days(t, 2024, 1)).day_list;
+    expect(list).toHaveLength(1);
+    near(list[0].energy_wh, 1017, 0.02);
+  });
+});
+
+describe("persistence", () => {
+  it("total and statistics continue after a restart (stop, boot again on the same flash)", async () => {
+    const store = new CountingStore();
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000), store);
+    t.timers.advance(HOUR + 7 * MINUTE);
+    const before = await realtime(t);
+    t.plug.stop();
+    const again = testPlug({ model: "KP115" }, { store, clock: t.clock, meter: meterOn(constantLoad(1000)) });
+    expect((await realtime(again)).total_wh).toBe(before.total_wh);
+    again.timers.advance(HOUR);
+    near((await realtime(again)).total_wh, before.total_wh + 1000, 0.01);
+    const list = (await days(again, 2024, 1)).day_list;
+    expect(list).toHaveLength(1);
+    near(list[0].energy_wh, (await realtime(again)).total_wh, 0.002);
+  });
+
+  it("a power cut loses at most the energy since the last save (30 minutes), never the older total", async () => {
+    const store = new CountingStore();
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000), store);
+    t.timers.advance(2 * HOUR + 20 * MINUTE);
+    const live = (await realtime(t)).total_wh;
+    // no stop(): the power went; the next boot reads what reached flash
+    const after = testPlug({ model: "KP115" }, { store, clock: t.clock, meter: meterOn(constantLoad(1000)) });
+    const kept = (await realtime(after)).total_wh;
+    expect(kept).toBeLessThanOrEqual(live);
+    expect(live - kept).toBeLessThanOrEqual(Math.ceil((1000 * ENERGY_SAVE_INTERVAL_MS) / HOUR) + 10);
+    near(kept, 2000, 0.02);
+    t.plug.stop();
+  });
+
+  it("writes energy to flash at a bounded rate: at most 3 settings per 30 minutes under a steady load", async () => {
+    const store = new CountingStore();
+    const t = plugAt("KP115", Date.UTC(2024, 0, 15, 0, 30), constantLoad(2000), store);
+    t.timers.advance(24 * HOUR);
+    // 48 saves a day, each the total, one half-month of days and the year of months
+    expect(store.totalEnergyWrites).toBeLessThanOrEqual(3 * 48);
+    expect(store.totalEnergyWrites).toBeGreaterThanOrEqual(2 * 48);
+    expect(store.energyWrites.get("e_tot")).toBe(48);
+    t.plug.stop();
+  });
+
+  it("erase_emeter_stat zeroes the total and the statistics, on flash too", async () => {
+    const store = new CountingStore();
+    const t = plugAt("HS110", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000), store);
+    t.timers.advance(HOUR);
+    expect((await t.ask({ emeter: { erase_emeter_stat: {} } })).emeter.erase_emeter_stat).toEqual({ err_code: 0 });
+    expect((await realtime(t)).total).toBe(0);
+    expect((await days(t, 2024, 1)).day_list).toEqual([]);
+    expect((await months(t, 2024)).month_list).toEqual([]);
+    t.plug.stop();
+    const again = testPlug({ model: "HS110" }, { store, clock: t.clock, meter: meterOn(constantLoad(1000)) });
+    expect((await realtime(again)).total).toBe(0);
+    expect((await days(again, 2024, 1)).day_list).toEqual([]);
+  });
+});
+
+describe("calibration", () => {
+  /** A CSE7766 whose measurement is off by `error` (a board's resistor tolerances). */
+  function offChip(error: { voltage: number; current: number; power: number }, watts = 1000) {
+    return (timers: FakeTimers, clock: FakeClock) =>
+      new Cse7766Driver({ serial: new SimulatedCseSerial(new Cse7766Chip(constantLoad(watts, 230), clock, CSE7766_TYPICAL, error), timers), clock });
+  }
+
+  it("start_calibration against a known load corrects the readings, and the gains survive a reboot and a factory reset", async () => {
+    const store = new CountingStore();
+    const meter = offChip({ voltage: 1.04, current: 0.95, power: 0.97 });
+    const t = testPlug({ model: "KP115" }, { store, meter });
+    t.timers.advance(5000);
+    const off = await realtime(t);
+    near(off.voltage_mv, 239_200, 0.005);
+    near(off.power_mw, 970_000, 0.01);
+    expect((await t.ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual({ err_code: 0 });
+    t.timers.advance(2000);
+    const on = await realtime(t);
+    near(on.voltage_mv, 230_000, 0.005);
+    near(on.current_ma, 4348, 0.005);
+    near(on.power_mw, 1_000_000, 0.01);
+    const gains = (await t.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain;
+    near(gains.vgain, 13462 / 1.04, 0.005);
+    near(gains.igain, 16835 / 0.95, 0.01);
+    t.plug.stop();
+    const rebooted = testPlug({ model: "KP115" }, { store, clock: t.clock, meter });
+    rebooted.timers.advance(2000);
+    near((await realtime(rebooted)).voltage_mv, 230_000, 0.005);
+    rebooted.unlock();
+    await rebooted.ask({ system: { reset: { delay: 0 } } });
+    rebooted.plug.stop();
+    const reset = testPlug({ model: "KP115" }, { store, clock: t.clock, meter });
+    expect((await reset.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ ...gains, err_code: 0 });
+  });
+
+  it("set_vgain_igain scales voltage, current and power", async () => {
+    const t = testPlug({ model: "HS110" }, { meter: offChip({ voltage: 1, current: 1, power: 1 }) });
+    t.timers.advance(3000);
+    const before = await realtime(t);
+    expect((await t.ask({ emeter: { set_vgain_igain: { vgain: Math.round(13462 * 1.1), igain: Math.round(16835 * 0.9) } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
+    t.timers.advance(2000);
+    const after = await realtime(t);
+    near(after.voltage / before.voltage, 1.1, 0.002);
+    near(after.current / before.current, 0.9, 0.005);
+    near(after.power / before.power, 0.99, 0.005);
+  });
+
+  it("refuses to calibrate without a load, and refuses gains far off the chip's constants; nothing changes", async () => {
+    const t = testPlug({ model: "KP115" }, { meter: offChip({ voltage: 1, current: 1, power: 1 }, 0) });
+    t.timers.advance(3000);
+    expect((await t.ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual(CANNOT_CALIBRATE);
+    const INVALID = { err_code: -3, err_msg: "invalid argument" };
+    expect((await t.ask({ emeter: { set_vgain_igain: { vgain: 999999, igain: 16835 } } })).emeter.set_vgain_igain).toEqual(INVALID);
+    expect((await t.ask({ emeter: { start_calibration: { vtarget: "230", itarget: 4348 } } })).emeter.start_calibration).toEqual(INVALID);
+    expect((await t.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
+    // no meter chip at all: nothing to calibrate against
+    expect((await testPlug({ model: "KP115" }).ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual(CANNOT_CALIBRATE);
+  });
+});
