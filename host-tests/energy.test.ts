@@ -233,6 +233,32 @@ describe("persistence", () => {
     t.plug.stop();
   });
 
+  it("every energy record fits the ESP8266's Preference limits; all of them take under 600 bytes of its 4 KB sector", async () => {
+    const store = new CountingStore();
+    const t = plugAt("KP115", Date.UTC(2023, 11, 5, 10, 0), constantLoad(4000), store);
+    // both halves of two months, in two years
+    for (const [month, day] of [[11, 20], [0, 5], [0, 20]] as const) {
+      t.timers.advance(HOUR);
+      t.clock.wall = Date.UTC(month === 11 ? 2023 : 2024, month, day, 10, 0);
+    }
+    t.timers.advance(HOUR);
+    expect((await t.ask({ emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
+    t.plug.stop();
+    let bytes = 0;
+    const keys: string[] = [];
+    for (const [key, value] of store.values) {
+      if (!/^(e_tot|ed\d|em\d|cal)~?$/.test(key)) continue;
+      keys.push(key.replace("~", ""));
+      const length = new TextEncoder().encode(value).length;
+      expect([key, key.length <= 15 && length <= 63]).toEqual([key, true]);
+      // an ESP8266 Preference record: domain, key, value, 5 bytes of overhead, rounded up to 4 (as in rules.test.ts)
+      bytes += Math.ceil(("plug".length + 1 + key.length + 1 + length + 5) / 4) * 4;
+    }
+    expect(keys.sort()).toEqual(["cal", "e_tot", "ed0", "ed1", "ed2", "ed3", "em0", "em1"]);
+    expect(bytes).toBeLessThan(600);
+    console.log(`energy settings footprint: ${bytes} bytes in ${keys.length} records`);
+  });
+
   it("erase_emeter_stat zeroes the total and the statistics, on flash too", async () => {
     const store = new CountingStore();
     const t = plugAt("HS110", Date.UTC(2024, 0, 15, 10, 0), constantLoad(1000), store);
