@@ -1,10 +1,12 @@
 // `npm start`: one virtual Kasa plug on this machine.
 //   npm start -- --port 19999 --bind 127.0.0.1 --model HS110 --state-dir DIR
 //   npm start -- --factory --wifi networks.json       (an unprovisioned plug, its setup page on :8080)
+//   npm start -- --model KP115 --load 1500             (an energy-monitoring plug feeding 1500 W)
 
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
+import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, parseLoadArgs, repeatingProfile, type LoadSpec } from "./load.js";
 import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT, VirtualPlug } from "./virtual-plug.js";
 import { loadNetworks, type VirtualNetwork } from "./wifi.js";
 
@@ -29,6 +31,15 @@ const USAGE = `Usage: npm start -- [options]
   --dns-port N      answer captive-portal DNS on this UDP port while in setup (default: off)
   --open-setup      an OPEN setup network (for the stock Kasa app; anyone in range can read what is sent)
   --fallback MIN    open the setup network after MIN minutes offline (default: never)
+  --load W|FILE     what is plugged in, for the energy meter (${METERING_MODELS.join(", ")} only): constant
+                    watts (--load 60), or a file of watts over time (examples/load-washing-machine.txt):
+                    lines "seconds watts" or "seconds,watts", # comments, times ascending, at most
+                    ${MAX_POINTS} points; or JSON [[seconds, watts], ...]. Each value holds until the next
+                    time; the last line's time ends the cycle, which repeats (its watts are not used).
+                    The load draws power only while the relay is on
+  --volts V         the mains voltage the meter sees with --load (default ${DEFAULT_VOLTS})
+  --meter CHIP      the simulated meter chip with --load: ${METER_CHIPS.join(", ")}
+                    (default ${DEFAULT_METER_CHIP})
   --help            this text`;
 
 function fail(message: string): never {
@@ -54,6 +65,9 @@ async function main(): Promise<void> {
         fallback: { type: "string" },
         "no-time": { type: "boolean" },
         "no-presence-lock": { type: "boolean" },
+        load: { type: "string" },
+        volts: { type: "string" },
+        meter: { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -90,6 +104,12 @@ async function main(): Promise<void> {
       fail(`--wifi: ${(e as Error).message}`);
     }
   }
+  let load: LoadSpec | undefined;
+  try {
+    load = parseLoadArgs({ load: values.load, volts: values.volts, meter: values.meter, model: values.model });
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const stateDir = resolve(values["state-dir"] ?? `.plug-state/${bind.replace(/[^0-9A-Za-z.]/g, "_")}-${port}`);
 
   let plug: VirtualPlug;
@@ -99,6 +119,7 @@ async function main(): Promise<void> {
       noTime: values["no-time"],
       presenceLock: !values["no-presence-lock"],
       onboarding: { openSetup: values["open-setup"], fallbackMinutes: fallback },
+      load: load && { profile: repeatingProfile(load.points, load.volts), chip: load.chip },
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -110,6 +131,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   plug.log(`listening on TCP and UDP ${bind}:${plug.port}, state in ${stateDir}; Ctrl-C stops`);
+  if (load !== undefined) {
+    const cycle = load.points.length > 1 ? `, repeating every ${load.points[load.points.length - 1][0]} s` : "";
+    plug.log(`load: ${load.description} at ${load.volts} V${cycle}, measured by a simulated ${load.chip} (while the relay is on)`);
+  }
   if (process.stdin.isTTY) {
     // The terminal is the plug's button: Enter is a short press (it toggles the relay and, like any
     // press, opens the presence lock for reset, Wi-Fi and identity changes for 2 minutes).

@@ -8,10 +8,12 @@ import { HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { SafeStore } from "../core/safe-store.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
+import { load as loadAt, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
 import { FileStore } from "./store.js";
+import { METERING_MODELS } from "./load.js";
 import { HostClock, HostTimers } from "./time.js";
 import { DEFAULT_NETWORKS, VirtualWifi, type VirtualNetwork } from "./wifi.js";
 
@@ -49,6 +51,12 @@ export interface VirtualPlugOptions {
   limits?: Limits;
   /** The physical-presence lock (default on; `button` presses open it). */
   presenceLock?: boolean;
+  /**
+   * What is plugged in, for a simulated energy meter (`--load`): watts over time (t in ms from the
+   * plug's first boot, so the load keeps its timeline across reboots), measured by `chip` (default
+   * CSE7766) through the real driver. It draws power only while the relay is on. The model must meter.
+   */
+  load?: { profile: LoadProfile; chip?: SimulatedChipModel };
 }
 
 const noDns: DatagramPort = { listen() {}, send() {}, close() {} };
@@ -68,12 +76,17 @@ export class VirtualPlug {
   dnsPort = 0;
   private timers = new HostTimers();
   private stopped = false;
+  /** The wall and monotonic clock, the same across reboots. */
+  private readonly clock: ClockPort;
+  /** ClockPort.monotonic() when the load began (the first boot). */
+  private loadOrigin: number | undefined;
   private pendingBoot: NodeJS.Timeout | null = null;
   readonly log: LogPort;
 
   private constructor(private readonly options: VirtualPlugOptions, public port: number) {
     const bind = options.bind ?? DEFAULT_BIND;
     this.log = options.log ?? ((line) => console.log(`[plug ${bind}:${this.port}] ${line}`));
+    this.clock = options.clock ?? new HostClock(!options.noTime);
   }
 
   static async start(options: VirtualPlugOptions): Promise<VirtualPlug> {
@@ -87,6 +100,11 @@ export class VirtualPlug {
       new VirtualWifi(options.stateDir, vp.log).forget();
     }
     await vp.boot();
+    const personality = vp.plug.context.personality;
+    if (options.load !== undefined && personality.emeter === "none") {
+      vp.stop();
+      throw new Error(`a load needs a model with an energy meter (${METERING_MODELS.join(" or ")}); this plug is a ${personality.key} (stored in ${options.stateDir}): choose one with --model`);
+    }
     return vp;
   }
 
@@ -144,8 +162,9 @@ export class VirtualPlug {
         relay: this.relay,
         led: this.led,
         button: this.button,
-        clock: this.options.clock ?? new HostClock(!this.options.noTime),
+        clock: this.clock,
         timers: this.timers,
+        meter: this.meter(),
         store,
         wifi: this.wifi,
         tcp: this.tcp,
@@ -170,6 +189,25 @@ export class VirtualPlug {
     const waiters = this.bootWaiters;
     this.bootWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** A simulated chip on the load, behind the relay, with its driver (a new one at each boot, like the device's). */
+  private meter() {
+    const load = this.options.load;
+    if (load === undefined) return undefined;
+    const origin = (this.loadOrigin ??= this.clock.monotonic());
+    const sinceBoot = this.clock.monotonic() - origin;
+    const relay = this.relay;
+    const profile = load.profile;
+    let off: ReturnType<LoadProfile> | undefined;
+    const behindRelay: LoadProfile = (t) => {
+      const l = profile(t + sinceBoot);
+      if (relay.on) return l;
+      // the chip still sees the mains voltage; no current flows
+      if (off === undefined || off.volts !== l.volts) off = loadAt(0, l.volts);
+      return off;
+    };
+    return simulatedMeter(load.chip ?? "CSE7766", behindRelay, this.timers, this.clock);
   }
 
   private shutdown(): void {
