@@ -255,6 +255,12 @@ describe("CSE7766 packets", () => {
     for (let k = 1; k <= 40; k++) send(encodeCse7766Frame({ ...base, adj: 0x41 }));
     expect(driver.latest()!.power_mw).toBe(Math.round((5195000 / 2e6) * 1000));
     expect(driver.latest()!.current_ma).toBe(Math.round((16030 / 2e6) * 1000));
+    // 10 s without an update is no load, well before the register runs over range (16.7 s)
+    for (let k = 41; k <= 199; k++) send(encodeCse7766Frame({ ...base, adj: 0x41 }));
+    expect(driver.latest()!.power_mw).toBe(Math.round((5195000 / 9.95e6) * 1000));
+    send(encodeCse7766Frame({ ...base, adj: 0x41 }));
+    expect(driver.latest()).toMatchObject({ power_mw: 0, current_ma: 0 });
+    expect(driver.latest()!.voltage_mv).toBeGreaterThan(229_000);
   });
 
   it("stops listening on stop and reports nothing until started again", () => {

@@ -67,6 +67,12 @@ export const CSE_STALE_MS = 1000;
  * busy system delivers late but whole up to then. ESPHome resets its index after 500 ms as well.
  */
 export const CSE_GAP_MS = 500;
+/**
+ * No power update for this long is no load: 0 W (and 0 A), as the HLW driver does after 10 s
+ * without a CF pulse (Tasmota waits as long). By then the fade below bounds the power at
+ * Pparam / 10 s, about 0.5 W with typical coefficients: a smaller load reads 0.
+ */
+export const CSE_NO_LOAD_MS = 10_000;
 
 /** The registers of one packet, as numbers. */
 export interface Cse7766Frame {
@@ -289,6 +295,7 @@ export class Cse7766Driver extends MeterBase {
       else this.currentUpdatedAt = now;
     }
     const since = now - (which === "power" ? this.powerUpdatedAt : this.currentUpdatedAt);
+    if (since >= CSE_NO_LOAD_MS) return 0;
     // a cycle of 0 would be infinite: publish() rejects it as out of range
     let value = (param / cycle) * 1000;
     if (since > 0) value = Math.min(value, (param / (since * 1000)) * 1000);
