@@ -3,6 +3,8 @@
 //   npm run sim                        build for the Linux simulator and open it
 //   npm run sim:headless               the same under Xvfb, console only (Ctrl-C stops)
 //   npm run sim -- --device nodemcu    as a simulated NodeMCU: relay and LED on its LEDs, its button toggles
+//   npm run sim:headless -- sim_meter  with a simulator config from boards/ (sim_meter: an HS110 whose
+//                                      CSE7766 is simulated on a 60 W load); built to build/<name>
 //   npm run build:esp32 -- <board>     board build for an ESP32 board in boards/
 //   npm run build:esp -- <board>       board build for an ESP8266 board in boards/
 // Add --debug for a debug build (xsbug), --flash to flash the board instead of only building.
@@ -18,7 +20,8 @@ const flash = rest.includes("--flash");
 const deviceAt = rest.indexOf("--device");
 // A simulated device (sim/<name>: nodemcu, m5stack, ...) shows the relay and LED on its LEDs and has a button.
 const device = deviceAt >= 0 ? rest[deviceAt + 1] : undefined;
-const board = rest.find((a, i) => !a.startsWith("--") && i !== deviceAt + 1);
+// the first word that is neither a flag nor the value of --device (without --device, deviceAt + 1 is 0: the board itself)
+const board = rest.find((a, i) => !a.startsWith("--") && (deviceAt < 0 || i !== deviceAt + 1));
 
 const sdk = requireSdk();
 
@@ -29,13 +32,17 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-const out = join(root, "build");
+const simBoard = (target === "sim" || target === "sim:headless") && board !== undefined;
+// a simulator config (boards/<name>/manifest.json including ../../manifest.json) builds apart, so that builtApp finds its app
+const out = simBoard ? join(root, "build", board) : join(root, "build");
 mkdirSync(out, { recursive: true }); // mcconfig -o wants it to exist
 const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
 
 if (target === "sim" || target === "sim:headless") {
   if (deviceAt >= 0 && !device) fail("name a simulated device: --device nodemcu (see $MODDABLE/build/simulators)");
-  run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build"]);
+  const manifest = simBoard ? join(root, "boards", board, "manifest.json") : undefined;
+  if (manifest !== undefined && !existsSync(manifest)) fail(`no simulator config "${board}" in boards/`);
+  run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build", ...(manifest ? [manifest] : [])]);
   const so = builtApp(join(out, "bin", "lin", device ?? "mc", debug ? "debug" : "release"));
   run(...simCommand(sdk, so, target === "sim:headless"));
 } else if (target === "esp32" || target === "esp") {

@@ -29,6 +29,36 @@ export interface BoardConfig {
   limits?: Record<string, unknown>;
   /** false: no physical-presence lock (reset, Wi-Fi and identity changes open to the LAN). Default on. */
   presenceLock?: boolean | string;
+  /** The energy meter chip and its pins (src/moddable/meter.ts); absent: no meter. */
+  meter?: MeterBoardConfig;
+}
+
+/**
+ * `config.plug.meter`: {"chip": "CSE7766", "rx": 3} or {"chip": "BL0937", "cf": 5, "cf1": 14,
+ * "sel": 12}; in the simulator {"chip": ..., "load": watts or [[ms, watts], ...], "volts": 230}.
+ */
+export interface MeterBoardConfig {
+  /** "CSE7766", or a pulse chip: "HLW8012", "CSE7759", "BL0937", "HJL-01". */
+  chip?: string;
+  /** CSE7766: the GPIO its TX drives (the ESP's RX). */
+  rx?: number;
+  /** CSE7766 on an ESP32: the UART to use (default 2; 0 is the console). Ignored on an ESP8266 (always UART0). */
+  uart?: number;
+  /** Pulse chips: the CF (power) and CF1 (current/voltage) inputs and the SEL output. */
+  cf?: number;
+  cf1?: number;
+  sel?: number;
+  /** SEL reaches the chip inverted (relative to the chip's datasheet polarity). */
+  selInverted?: boolean | string;
+  /** Pulse chips: voltage divider ratio and shunt (ohms) when the board differs from the defaults. */
+  divider?: number;
+  shunt_ohm?: number;
+  /** The plug's rated current in mA (readings beyond 1.25 times it are rejected); default 16 A. */
+  ratedCurrent?: number;
+  /** Simulator only: constant watts, or [[ms, watts], ...] steps. */
+  load?: number | ReadonlyArray<readonly [number, number]>;
+  /** Simulator only: the mains voltage (default 230). */
+  volts?: number;
 }
 
 export function boardConfig(): BoardConfig {

@@ -5,6 +5,8 @@ import Digital from "embedded:io/digital";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import { pin, yes, type BoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
+import { countsPulses, createMeter, pinnedMeter } from "./meter.js";
+import { espMeterPins, MonitorButton } from "./meter-esp.js";
 
 declare const System: { restart(): void };
 
@@ -38,12 +40,14 @@ class ButtonPin implements ButtonPort {
   }
 }
 
-export const createIo: IoFactory = (board: BoardConfig) => ({
+export const createIo: IoFactory = (board: BoardConfig, log, clock) => ({
   relay: new OutputPin(pin(board.relay), yes(board.relayActiveLow)),
   led: new OutputPin(pin(board.led), yes(board.ledActiveLow)),
-  button: new ButtonPin(pin(board.button), board.buttonActiveLow === undefined ? true : yes(board.buttonActiveLow)),
+  // with a pulse-counting meter the button goes through pins/digital/monitor as well (meter-esp.ts)
+  button: new (countsPulses(board) ? MonitorButton : ButtonPin)(pin(board.button), board.buttonActiveLow === undefined ? true : yes(board.buttonActiveLow)),
   restart: { restart: () => System.restart() },
   httpPort: 80,
   dnsPort: 53,
   random: mathRandom,
+  meter: createMeter(board, pinnedMeter(espMeterPins()), clock, log),
 });

@@ -2,8 +2,16 @@
 // on the simulated device's LEDs where its target has them (`Host.LED`, e.g. sim/nodemcu) and
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
+import { constantLoad, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
+import type { MeterBoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
+import { createMeter, positive, type MeterFactory } from "./meter.js";
+
+/** At most this many [ms, watts] steps in a simulated load. */
+const MAX_LOAD_POINTS = 64;
+/** A simulated load of at most 25 A at 240 V. */
+const MAX_WATTS = 6000;
 
 interface HostLed {
   on(): void;
@@ -52,7 +60,48 @@ class SimButton implements ButtonPort {
   }
 }
 
-export const createIo: IoFactory = (_board, log) => {
+function watts(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= MAX_WATTS ? value : undefined;
+}
+
+/** `"load": watts` or `"load": [[ms, watts], ...]` (times ascending), or undefined if it is neither. */
+function loadProfile(config: MeterBoardConfig): LoadProfile | undefined {
+  const volts = positive(config.volts) ?? 230;
+  const load = config.load;
+  const constant = watts(load);
+  if (constant !== undefined) return constantLoad(constant, volts);
+  if (!Array.isArray(load) || load.length === 0 || load.length > MAX_LOAD_POINTS) return undefined;
+  // copied: the config's arrays are frozen with the preloaded mc/config
+  const points: Array<[number, number]> = [];
+  let last = -1;
+  for (const point of load as ReadonlyArray<unknown>) {
+    if (!Array.isArray(point) || point.length !== 2) return undefined;
+    const t: unknown = point[0];
+    const w = watts(point[1]);
+    if (typeof t !== "number" || !Number.isFinite(t) || t <= last || w === undefined) return undefined;
+    points.push([t, w]);
+    last = t;
+  }
+  return wattsOverTime(points, volts);
+}
+
+/**
+ * The simulator's meter: the board's chip, fed by a simulated chip on `load`, decoded by the real
+ * driver (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
+ */
+const simulatedMeterFactory: MeterFactory = (config, chip, { timers, clock, log }) => {
+  const profile = loadProfile(config);
+  if (profile === undefined) {
+    log(`meter: the simulator needs "load": watts (0-${MAX_WATTS}) or [[ms, watts], ...] (at most ${MAX_LOAD_POINTS}, times ascending); no meter`);
+    return undefined;
+  }
+  // (not JSON.stringify: XS refuses to stringify the preloaded config's arrays, "read only value")
+  const load = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load}`;
+  log(`meter: simulated ${chip}, load ${load} W at ${positive(config.volts) ?? 230} V`);
+  return simulatedMeter(chip, profile, timers, clock);
+};
+
+export const createIo: IoFactory = (board, log, clock) => {
   const leds = host()?.LED;
   return {
     relay: new SimOutput("relay", log, leds?.A ?? leds?.Default),
@@ -63,5 +112,6 @@ export const createIo: IoFactory = (_board, log) => {
     httpPort: 8080,
     dnsPort: 5353,
     random: mathRandom,
+    meter: createMeter(board, simulatedMeterFactory, clock, log),
   };
 };

@@ -1,6 +1,7 @@
 // What each platform's io module (io-esp.ts on ESP8266/ESP32, io-sim.ts in the simulator) provides:
 // the manifest maps the module name "moddable/plug-io" to one of them (so that their relative imports resolve beside this file).
 
+import type { MeterDriver, MonotonicClock } from "../core/meter/meter.js";
 import type { ButtonPort, LedPort, RandomPort, RelayPort, RestartPort } from "../ports/ports.js";
 import type { BoardConfig } from "./board.js";
 
@@ -15,9 +16,15 @@ export interface PlugIo {
   dnsPort: number;
   /** Random bytes (the ESP chips' Math.random reads their hardware RNG). */
   random: RandomPort;
+  /**
+   * The board's energy meter (src/moddable/meter.ts: real pins, or a simulated chip in the
+   * simulator), undefined without one. Built once here, not in the boot (whose stack is the
+   * tightest): the core starts and stops it, also across an in-place rebuild.
+   */
+  meter: MeterDriver | undefined;
 }
 
-export type IoFactory = (board: BoardConfig, log: (line: string) => void) => PlugIo;
+export type IoFactory = (board: BoardConfig, log: (line: string) => void, clock: MonotonicClock) => PlugIo;
 
 /** Random bytes from Math.random: XS's c_rand() is esp_random() on ESP32 and the RNG register on ESP8266. */
 export function mathRandom(length: number): Uint8Array {

@@ -17,8 +17,8 @@ export const KASA_PORT = 9999;
 export default function main(): void {
   const log = (line: string) => trace(`${line}\n`);
   const board = boardConfig();
-  const io = createIo(board, log);
   const clock = new ModdableClock();
+  const io = createIo(board, log, clock); // with the board's meter, if any
   const wifi = new ModdableWifi(Preference, log);
   wifi.onOnline = (online) => {
     if (online) clock.syncFrom(board.sntp ?? DEFAULT_SNTP, log);
@@ -52,6 +52,7 @@ export default function main(): void {
         random: io.random,
         restart: io.restart ?? rebuild,
         log,
+        meter: io.meter,
       },
       {
         model: board.model,
