@@ -2,7 +2,7 @@
 // on the simulated device's LEDs where its target has them (`Host.LED`, e.g. sim/nodemcu) and
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
-import { constantLoad, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
+import { constantLoad, load, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import type { MeterBoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
@@ -27,6 +27,8 @@ function host(): SimHost | undefined {
 }
 
 class SimOutput implements RelayPort, LedPort {
+  /** The state last set (the simulated load draws power only while the relay is on). */
+  on = false;
   private readonly led: HostLed | undefined;
   /** `log` is undefined for the status LED: the core logs its patterns, not every blink. */
   constructor(private readonly name: string, private readonly log: ((line: string) => void) | undefined, make: (new () => HostLed) | undefined) {
@@ -37,6 +39,7 @@ class SimOutput implements RelayPort, LedPort {
     }
   }
   set(on: boolean): void {
+    this.on = on;
     this.log?.(`${this.name} ${on ? "ON" : "OFF"}`);
     if (on) this.led?.on();
     else this.led?.off();
@@ -86,25 +89,30 @@ function loadProfile(config: MeterBoardConfig): LoadProfile | undefined {
 }
 
 /**
- * The simulator's meter: the board's chip, fed by a simulated chip on `load`, decoded by the real
- * driver (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
+ * The simulator's meter: the board's chip, fed by a simulated chip on `load` behind `relay` (no
+ * current while it is off; the chip still sees the mains voltage), decoded by the real driver
+ * (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
  */
-const simulatedMeterFactory: MeterFactory = (config, chip, { timers, clock, log }) => {
-  const profile = loadProfile(config);
+const simulatedMeterFactory = (relay: SimOutput): MeterFactory => (config, chip, { timers, clock, log }) => {
+  const plugged = loadProfile(config);
+  const volts = positive(config.volts) ?? 230;
+  const off = load(0, volts);
+  const profile: LoadProfile | undefined = plugged === undefined ? undefined : (t) => (relay.on ? plugged(t) : off);
   if (profile === undefined) {
     log(`meter: the simulator needs "load": watts (0-${MAX_WATTS}) or [[ms, watts], ...] (at most ${MAX_LOAD_POINTS}, times ascending); no meter`);
     return undefined;
   }
   // (not JSON.stringify: XS refuses to stringify the preloaded config's arrays, "read only value")
-  const load = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load}`;
-  log(`meter: simulated ${chip}, load ${load} W at ${positive(config.volts) ?? 230} V`);
+  const described = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load}`;
+  log(`meter: simulated ${chip}, load ${described} W at ${positive(config.volts) ?? 230} V`);
   return simulatedMeter(chip, profile, timers, clock);
 };
 
 export const createIo: IoFactory = (board, log, clock) => {
   const leds = host()?.LED;
+  const relay = new SimOutput("relay", log, leds?.A ?? leds?.Default);
   return {
-    relay: new SimOutput("relay", log, leds?.A ?? leds?.Default),
+    relay,
     led: new SimOutput("LED", undefined, leds?.B),
     button: new SimButton(),
     restart: undefined,
@@ -112,6 +120,6 @@ export const createIo: IoFactory = (board, log, clock) => {
     httpPort: 8080,
     dnsPort: 5353,
     random: mathRandom,
-    meter: createMeter(board, simulatedMeterFactory, clock, log),
+    meter: createMeter(board, simulatedMeterFactory(relay), clock, log),
   };
 };
