@@ -1,6 +1,8 @@
 // The open TCP connections of one listener, bounded in number and in time: one more than the bound
 // is refused at once, and a connection past its deadline (idle, or a frame arriving too slowly) is
-// dropped. One sweep timer serves them all and runs only while any is open.
+// dropped. One sweep timer serves them all and runs only while any is open (and up to one sweep
+// after the last one left: a plug answering one connection after another, as tplink-smarthome-api
+// connects, would otherwise start and stop a timer for every request).
 
 import type { StreamHandler, TimerHandle, TimerPort } from "../ports/ports.js";
 
@@ -42,10 +44,10 @@ export class ConnectionSet<T extends Bounded> {
     if (this.sweeper === undefined) this.sweeper = this.timers.every(SWEEP_MS, () => this.sweep());
   }
 
+  /** Lets `connection` go; the sweep timer stops at its next run if no connection is open then. */
   release(connection: T): void {
     const i = this.open.indexOf(connection);
     if (i >= 0) this.open.splice(i, 1);
-    if (this.open.length === 0) this.stopSweeping();
   }
 
   /** Drops every connection (the listener stops). */
@@ -57,6 +59,10 @@ export class ConnectionSet<T extends Bounded> {
   }
 
   private sweep(): void {
+    if (this.open.length === 0) {
+      this.stopSweeping();
+      return;
+    }
     const now = this.now();
     // Backwards: an expired connection releases itself from the list while we walk it.
     for (let i = this.open.length - 1; i >= 0; i--) {

@@ -7,7 +7,26 @@ const REPLACEMENT = 0xfffd;
 const CHUNK = 16;
 
 // Strings are walked with for...of (code points), never by index: XS keeps strings as UTF-8, so
-// charCodeAt(i) there scans from the start and a loop over it is quadratic in the length.
+// charCodeAt(i) there scans from the start and a loop over it is quadratic in the length. Engines
+// with UTF-16 strings (V8, JavaScriptCore, SpiderMonkey) index them in constant time: there the
+// common case, ASCII, takes an index loop (INDEXED below, encodeFrame), several times cheaper than
+// for...of; every request and answer of the host plug goes through it. Both give the same bytes.
+
+/**
+ * XS's own String.fromArrayBuffer (an XS extension, absent elsewhere) makes a string of UTF-8 bytes
+ * natively: no per-character work and no stack. It accepts any bytes with the right continuation
+ * bits (overlong forms and surrogates included), so it is only given bytes checked valid here.
+ */
+type FromArrayBuffer = (buffer: ArrayBufferLike, offset: number, length: number) => string;
+const fromArrayBuffer = (String as unknown as { fromArrayBuffer?: FromArrayBuffer }).fromArrayBuffer;
+
+/**
+ * Strings are indexed (charCodeAt) rather than iterated: true where the engine is not XS. XS is told
+ * apart by its own extensions: String.fromArrayBuffer, or ArrayBuffer.fromBigInt, which XS builds
+ * with CESU-8 strings (xsnap, the XS engine check) have while they lack the first.
+ */
+export const INDEXED =
+  fromArrayBuffer === undefined && typeof (ArrayBuffer as unknown as { fromBigInt?: unknown }).fromBigInt !== "function";
 
 /** Number of bytes `text` takes in UTF-8 (a lone surrogate counts as U+FFFD, 3 bytes). */
 export function utf8Length(text: string): number {
@@ -53,14 +72,6 @@ export function utf8Encode(text: string): Uint8Array {
 }
 
 /**
- * XS's own String.fromArrayBuffer (an XS extension, absent elsewhere) makes a string of UTF-8 bytes
- * natively: no per-character work and no stack. It accepts any bytes with the right continuation
- * bits (overlong forms and surrogates included), so it is only given bytes checked valid here.
- */
-type FromArrayBuffer = (buffer: ArrayBufferLike, offset: number, length: number) => string;
-const fromArrayBuffer = (String as unknown as { fromArrayBuffer?: FromArrayBuffer }).fromArrayBuffer;
-
-/**
  * The UTF-8 sequence starting at bytes[i] (i < end): its length when it is complete and valid, else
  * minus the length of its longest valid beginning (at least 1), which the WHATWG decoder turns into
  * one U+FFFD. No overlong forms, no surrogates, nothing above U+10FFFF.
@@ -90,6 +101,19 @@ function sequence(bytes: Uint8Array, i: number, end: number): number {
   return need + 1;
 }
 
+/** Characters per String.fromCharCode call for ASCII text, only where the engine is not XS (see CHUNK). */
+const ASCII_CHUNK = 1024;
+
+/** bytes[start, end), all below 0x80, as a string. */
+function asciiText(bytes: Uint8Array, start: number, end: number): string {
+  let result = "";
+  for (let k = start; k < end; k += ASCII_CHUNK) {
+    const piece = bytes.subarray(k, end - k > ASCII_CHUNK ? k + ASCII_CHUNK : end);
+    result += String.fromCharCode.apply(null, piece as unknown as number[]);
+  }
+  return result;
+}
+
 /**
  * Decodes bytes[start, end) as UTF-8 the way the WHATWG decoder does: each maximal invalid
  * subsequence becomes one U+FFFD (so the result equals TextDecoder's where that exists).
@@ -104,6 +128,12 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): st
       i += n;
     }
     if (i === end) return fromArrayBuffer(bytes.buffer, bytes.byteOffset + start, end - start);
+    i = start;
+  } else if (INDEXED) {
+    // Not XS: ASCII, what requests nearly always are, is its own character codes, handed to
+    // fromCharCode in big pieces rather than code point by code point.
+    while (i < end && bytes[i] < 0x80) i++;
+    if (i === end) return asciiText(bytes, start, end);
     i = start;
   }
   let result = "";
