@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // The ESP8266 memory check (docs/MEMORY.md), with the user's own Moddable SDK:
 //   npm run sim:memory
-// Builds memory/manifest.json (the firmware with the ESP8266's XS creation parameters) as a debug
-// simulator app, runs it headless, sends python-kasa's combined update, fills every rule table
+// Builds memory/manifest.json (the firmware with the ESP8266's XS creation parameters, an HS110 with
+// a simulated CSE7766 on a 1 kW load: the metering boards' case) as a debug simulator app, runs it
+// headless on its own fresh preferences, provisions it (netif.set_stainfo), boots it again as a
+// provisioned plug (the boot measured), sends python-kasa's combined update, fills every rule table
 // (20 schedule rules with sunrise/sunset and end times, 4 away rules, one inside its window, a
 // countdown), then sends 1,000 sequential requests on one connection while the rules run, checks
 // every answer, and prints the peaks the simulator's XS instrumentation reported once a second.
 // Exits non-zero on a wrong answer or an XS abort.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
@@ -37,13 +39,21 @@ const makefile = readFileSync(join(out, "tmp", "lin", "mc", "debug", app, "makef
 const creation = /^CREATION = (.*)$/m.exec(makefile)?.[1] ?? "(not found)";
 
 // ---- run ----
-const sim = spawn(...simCommand(sdk, so, true), { env, stdio: ["ignore", "pipe", "pipe"] });
-let console_ = "";
-sim.stdout.on("data", (d) => (console_ += d));
-sim.stderr.on("data", (d) => (console_ += d));
-const simEnded = new Promise((r) => sim.on("exit", r));
+// memory/manifest.json gives the check its own Preference file (config.file.root): removed here, so
+// every run starts from the same state, whatever `npm run sim` left in the default one
+rmSync("/tmp/kasa-memory-check-modpreferences.json", { force: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const stop = () => spawnSync("pkill", ["-f", so]);
+let console_ = "";
+let simEnded;
+
+function startSimulator() {
+  console_ = "";
+  const sim = spawn(...simCommand(sdk, so, true), { env, stdio: ["ignore", "pipe", "pipe"] });
+  sim.stdout.on("data", (d) => (console_ += d));
+  sim.stderr.on("data", (d) => (console_ += d));
+  simEnded = new Promise((r) => sim.on("exit", r));
+}
 
 async function until(test, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (test()) return;
@@ -51,16 +61,40 @@ async function until(test, ms, what) {
   fail(`${what}; the simulator printed:\n${console_.slice(-2000)}`);
 }
 
-await until(() => / ready, relay /.test(console_), 30000, "the plug did not boot");
-await sleep(2500); // lets the sample that holds the boot be printed, so later samples hold requests only
-const bootedAt = console_.length;
-
-const socket = connect(PORT, "127.0.0.1");
-await new Promise((r, j) => (socket.once("connect", r), socket.once("error", j)));
+let socket;
 const decoder = new FrameDecoder(1 << 20);
 const answers = [];
-socket.on("data", (chunk) => decoder.feed(chunk, (p) => answers.push(utf8Decode(p))));
-socket.on("error", () => {});
+async function open() {
+  socket = connect(PORT, "127.0.0.1");
+  await new Promise((r, j) => (socket.once("connect", r), socket.once("error", j)));
+  socket.on("data", (chunk) => decoder.feed(chunk, (p) => answers.push(utf8Decode(p))));
+  socket.on("error", () => {});
+}
+
+// first boot: unprovisioned; set_stainfo gives it a network (the simulator's Wi-Fi joins any), then
+// it stops, as a plug is unplugged after its setup
+startSimulator();
+await until(() => / ready, relay /.test(console_), 30000, "the plug did not boot");
+await open();
+const joined = await ask({ netif: { set_stainfo: { ssid: "MemoryCheckNet", password: "memory check passphrase", key_type: 3 } } });
+if (joined?.netif?.set_stainfo?.err_code !== 0) {
+  stop();
+  fail(`set_stainfo refused: ${JSON.stringify(joined)}`);
+}
+await until(() => /Wi-Fi: address/.test(console_), 30000, "the plug did not join the network");
+await sleep(1500); // the settings written on joining
+socket.destroy();
+stop();
+await Promise.race([simEnded, sleep(3000)]);
+const firstBoot = console_;
+
+// the measured boot: provisioned, it rejoins its saved network
+startSimulator();
+await until(() => / ready, relay /.test(console_), 30000, "the plug did not boot");
+await until(() => /Wi-Fi: address/.test(console_), 30000, "the plug did not rejoin its saved network");
+await sleep(2500); // lets the sample that holds the boot be printed, so later samples hold requests only
+const bootedAt = console_.length;
+await open();
 
 async function ask(request) {
   socket.write(encodeFrame(JSON.stringify(request)));
@@ -73,7 +107,9 @@ const expectOk = (answer, module, method) => answer?.[module]?.[method]?.err_cod
 function checkUpdate(a) {
   return (
     a !== undefined && expectOk(a, "system", "get_sysinfo") && expectOk(a, "time", "get_time") && expectOk(a, "schedule", "get_rules") &&
-    expectOk(a, "cnCloud", "get_info") && a["smartlife.iot.homekit"]?.err_code === -1
+    expectOk(a, "cnCloud", "get_info") && a["smartlife.iot.homekit"]?.err_code === -1 &&
+    // an HS110 with a (simulated) CSE7766 on a 1 kW load: the metering ESP8266 boards' case
+    expectOk(a, "emeter", "get_realtime") && expectOk(a, "emeter", "get_daystat") && expectOk(a, "emeter", "get_monthstat")
   );
 }
 
@@ -172,6 +208,8 @@ for (const dir of ["core", "moddable", "ports", "plug-io.xsb", "main.xsb"]) {
 const archive = statSync(join(out, "tmp", "lin", "mc", "debug", app, "mc.xs.c.o")).size;
 
 const aborted = /XS abort[^\n]*/.exec(console_)?.[0];
+const firstSamples = [...firstBoot.matchAll(/^instruments: (.*)$/gm)].map((m) => m[1].split(",").map(Number));
+const firstStack = Math.max(0, ...firstSamples.map((s) => s[column("Stack used")] ?? 0)) / 32;
 console.log(`
 creation (from the generated makefile): ${creation}  (chunk initial,incremental, heap initial,incremental slots, stack slots, keys…, parser…, static bytes)
 combined update answer: ${updateBytes} bytes
@@ -180,6 +218,7 @@ sequential requests answered correctly: ${good} of ${SEQUENTIAL}
 XS peaks over the whole run (64-bit simulator: a slot is 32 bytes here, 16 on the ESP8266):
   chunk used  ${peak("Chunk used")} bytes; while serving requests with the rules running ${peak("Chunk used", setupSamples)} bytes
   slot used   ${peak("Slot used")} bytes (${peak("Slot used") / 32} slots); while serving ${peak("Slot used", setupSamples) / 32} slots
+  stack at the first boot (fresh settings, setup network, provisioning): ${firstStack} slots
   stack used  ${peak("Stack used")} bytes (${peak("Stack used") / 32} of ${peak("Stack available") / 32} slots); serving requests ${peak("Stack used", bootSamples)} bytes (${peak("Stack used", bootSamples) / 32} slots)
   garbage collections ${sum("Garbage collections")}, keys used ${peak("Keys used")}
 compiled project modules: ${modules} modules, ${xsb} bytes of XS byte code (debug build); linked archive mc.xs.c.o ${archive} bytes

@@ -77,6 +77,9 @@ export class Onboarding {
   private readonly fallbackMs: number;
   private readonly open: boolean;
 
+  /** A new passphrase that start() stores. */
+  private passphraseToStore = false;
+
   constructor(
     private readonly ports: OnboardingPorts,
     private readonly settings: Settings,
@@ -92,6 +95,12 @@ export class Onboarding {
 
   /** At boot: a provisioned plug joins its network, an unprovisioned one opens its setup network. */
   start(): void {
+    // a passphrase made at construction is stored here, not under createPlug's frame: the first
+    // boot's deepest stack was that write (docs/MEMORY.md)
+    if (this.passphraseToStore) {
+      this.passphraseToStore = false;
+      if (!this.settings.put(KEY.setupKey, this.passphrase)) this.ports.log("the setup passphrase could not be stored: a new one is made at the next boot");
+    }
     this.ports.wifi.listen((event, detail) => this.event(event, detail));
     if (this.provisioned()) this.join();
     else this.openSetup("not provisioned");
@@ -263,7 +272,7 @@ export class Onboarding {
     this.onChange(state);
   }
 
-  /** The build's passphrase, else the stored one, else a new one made from the random port and stored. */
+  /** The build's passphrase, else the stored one, else a new one made from the random port (stored by start()). */
   private loadPassphrase(configured: string | undefined): string {
     if (configured !== undefined && configured !== "") {
       if (configured.length >= MIN_SETUP_PASSPHRASE && validPassphrase(configured)) return configured;
@@ -277,7 +286,7 @@ export class Onboarding {
       if (i === 4 || i === 8) made += "-";
       made += PASSPHRASE_ALPHABET[bytes[i] & 31];
     }
-    if (!this.settings.put(KEY.setupKey, made)) this.ports.log("the setup passphrase could not be stored: a new one is made at the next boot");
+    this.passphraseToStore = true; // by start()
     return made;
   }
 }
