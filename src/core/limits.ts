@@ -46,6 +46,37 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   relayGapMs: 100,
 });
 
+/**
+ * The Kasa server writes at most this many log lines a minute (refused, idle, slow and oversized
+ * connections, failed requests); the first line after a minute that dropped some says how many.
+ * A flood of bad connections must not become a flood on the serial console: on a CSE7766 board the
+ * ESP8266's console shares UART0 with the meter at 4800 baud, about 100 lines a minute.
+ */
+export const SERVER_LOG_LINES_PER_MINUTE = 20;
+
+/**
+ * `log`, passing at most `perMinute` lines in any minute that starts with a line; the rest are
+ * counted, and the count is logged before the next line that passes.
+ */
+export function throttledLog(log: (line: string) => void, now: () => number, perMinute: number): (line: string) => void {
+  let windowStart = -Infinity;
+  let used = 0;
+  let dropped = 0;
+  return (line) => {
+    const t = now();
+    if (t - windowStart >= 60_000) {
+      if (dropped > 0) log(`(${dropped} more log lines not shown: over ${perMinute} a minute)`);
+      windowStart = t;
+      used = 0;
+      dropped = 0;
+    }
+    if (used < perMinute) {
+      used++;
+      log(line);
+    } else dropped++;
+  };
+}
+
 /** The virtual plug on Node: the same protocol bounds, room for a benchmark's clients. */
 export const HOST_LIMITS: Limits = Object.freeze({
   ...DEVICE_LIMITS,

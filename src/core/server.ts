@@ -7,7 +7,7 @@ import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPor
 import { ConnectionSet, REFUSED, type Bounded } from "./connections.js";
 import type { Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import type { Limits } from "./limits.js";
+import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, type Limits } from "./limits.js";
 import { encodeDatagram, encodeFrame, FrameDecoder } from "./wire/frame.js";
 import { jsonWithin } from "./wire/json-shape.js";
 import { utf8Decode } from "./wire/utf8.js";
@@ -178,7 +178,7 @@ export class KasaServer {
     /** Told of every connection and datagram (a client sign that keeps the setup network open). */
     private readonly activity: () => void = () => {},
   ) {
-    this.log = ports.log;
+    this.log = throttledLog(ports.log, ports.now, SERVER_LOG_LINES_PER_MINUTE);
     this.now = ports.now;
     this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
     // Concatenated, not JSON.stringify: the constructor runs under the boot's deepest stack.
