@@ -462,6 +462,15 @@ describe("HLW8012 / BL0937 driver", () => {
     timers.advance(45_000);
     expect(driver.latest()!.power_mw).toBe(0);
   });
+
+  it("reads a small load switched on within seconds, not averaged with the minute it was off", () => {
+    // 8 W is a few CF pulses a second: too few for POWER_MIN_EDGES, so the span is the history
+    const { driver, timers } = hlw("BL0937", wattsOverTime([[0, 0], [40_000, 8]]));
+    timers.advance(43_000);
+    near(driver.latest()!.power_mw, 8_000, 0.1);
+    timers.advance(9_000);
+    near(driver.latest()!.power_mw, 8_000, 0.03);
+  });
 });
 
 // ---- calibration ---------------------------------------------------------------------------------
