@@ -4,7 +4,7 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { DEFAULT_LIMITS } from "../core/meter/meter.js";
-import { load, type Load, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
+import { wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
 
 /** The chips `--meter` accepts (the CSE7766's UART frames or the pulse chips' counts). */
@@ -115,22 +115,7 @@ export function readProfileFile(path: string, volts: number): Array<[number, num
  * (so the last point only marks the end, its watts are not used). One point is a constant load.
  */
 export function repeatingProfile(points: ReadonlyArray<readonly [number, number]>, volts: number, powerFactor = 1): LoadProfile {
-  const times = points.map((p) => p[0] * 1000);
-  const loads: Load[] = points.map((p) => load(p[1], volts, powerFactor));
-  if (loads.length === 1) return () => loads[0];
-  const cycle = times[times.length - 1];
-  return (t) => {
-    const at = ((t % cycle) + cycle) % cycle;
-    // the last point with time <= at (binary search: the pulse chips ask every 10 ms)
-    let lo = 0;
-    let hi = times.length - 2;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (times[mid] <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return loads[lo];
-  };
+  return wattsOverTime(points.map((p) => [p[0] * 1000, p[1]] as const), volts, powerFactor, true);
 }
 
 /** The parts of the command line that matter here. */

@@ -33,16 +33,31 @@ export function constantLoad(watts: number, volts = 230, powerFactor = 1): LoadP
 
 /**
  * Watts over time as steps: each [t, watts] holds from t (ms) to the next point; before the first
- * point the first value. The host target reads these pairs from a file.
+ * point the first value. With `repeat` and two or more points the profile starts over: the last
+ * point's time is the length of the cycle (its watts are not used). The host target reads these
+ * pairs from a file (src/host/load.ts), the simulator from its board's config.
  */
-export function wattsOverTime(points: ReadonlyArray<readonly [number, number]>, volts = 230, powerFactor = 1): LoadProfile {
+export function wattsOverTime(points: ReadonlyArray<readonly [number, number]>, volts = 230, powerFactor = 1, repeat = false): LoadProfile {
   const times = points.map((p) => p[0]);
   const loads = points.map((p) => load(p[1], volts, powerFactor));
-  const idle = load(0, volts, powerFactor);
+  if (loads.length === 0) {
+    const idle = load(0, volts, powerFactor);
+    return () => idle;
+  }
+  const cycling = repeat && loads.length > 1;
+  const steps = cycling ? loads.length - 1 : loads.length;
+  const cycle = times[times.length - 1];
   return (t) => {
-    let k = 0;
-    while (k + 1 < times.length && times[k + 1] <= t) k++;
-    return loads[k] ?? idle;
+    const at = cycling ? ((t % cycle) + cycle) % cycle : t;
+    // the last step starting at or before `at` (a simulated chip asks every few ms: no linear scan)
+    let lo = 0;
+    let hi = steps - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (times[mid] <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return loads[lo];
   };
 }
 
