@@ -124,9 +124,8 @@ export class EnergyStats {
     this.meter?.stop();
   }
 
-  /** The last accepted reading (undefined: no meter, or none fresh), after counting the energy up to now. */
+  /** The last accepted reading (undefined: no meter, or none fresh). */
   reading(): Reading | undefined {
-    this.sample();
     return this.meter?.latest();
   }
 
@@ -215,25 +214,29 @@ export class EnergyStats {
     this.dirtyYears = 0;
   }
 
-  /** get_daystat: the days of that month with energy, in Wh. */
-  days(year: number, month: number): { day: number; wh: number }[] {
+  /** get_daystat's day_list: the days of that month with energy, in Wh (`energy_wh`, v2) or kWh (`energy`, v1). */
+  days(year: number, month: number, wh: boolean): { [key: string]: number }[] {
     this.sample();
-    const out: { day: number; wh: number }[] = [];
+    const out: { [key: string]: number }[] = [];
     const index = (year - FIRST_YEAR) * 12 + month - 1;
     const record = this.months[index % ENERGY_MONTHS_KEPT];
     if (record === undefined || record[0] !== index) return out;
     const last = daysInMonth(year, month);
-    for (let d = 1; d <= last; d++) if (record[d] > 0) out.push({ day: d, wh: record[d] });
+    for (let d = 1; d <= last; d++) {
+      if (record[d] > 0) out.push(wh ? { year, month, day: d, energy_wh: record[d] } : { year, month, day: d, energy: record[d] / 1000 });
+    }
     return out;
   }
 
-  /** get_monthstat: the months of that year with energy, in Wh. */
-  monthsOf(year: number): { month: number; wh: number }[] {
+  /** get_monthstat's month_list: the months of that year with energy, in Wh or kWh as `days`. */
+  monthsOf(year: number, wh: boolean): { [key: string]: number }[] {
     this.sample();
-    const out: { month: number; wh: number }[] = [];
+    const out: { [key: string]: number }[] = [];
     const record = this.years[year % ENERGY_YEARS_KEPT];
     if (record === undefined || record[0] !== year) return out;
-    for (let m = 1; m <= 12; m++) if (record[m] > 0) out.push({ month: m, wh: record[m] });
+    for (let m = 1; m <= 12; m++) {
+      if (record[m] > 0) out.push(wh ? { year, month: m, energy_wh: record[m] } : { year, month: m, energy: record[m] / 1000 });
+    }
     return out;
   }
 

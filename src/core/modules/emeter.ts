@@ -31,8 +31,8 @@ function v2(plug: PlugContext): boolean {
 const METER: Module = Object.freeze({
   get_realtime: (plug: PlugContext) => {
     const e = energy(plug);
+    const total = e.total_mwh(); // counts the energy up to now
     const r = e.reading();
-    const total = e.total_mwh();
     if (v2(plug)) {
       return { voltage_mv: r?.voltage_mv ?? 0, current_ma: r?.current_ma ?? 0, power_mw: r?.power_mw ?? 0, total_wh: Math.floor(total / 1000) };
     }
@@ -43,29 +43,10 @@ const METER: Module = Object.freeze({
       total: Math.floor(total / 1000) / 1000,
     };
   },
-  get_daystat: (plug: PlugContext, params: Params) => {
-    if (!readStatPeriod(params, true)) return INVALID_ARGUMENT;
-    const year = params.year as number;
-    const month = params.month as number;
-    const wh = v2(plug);
-    const days = energy(plug).days(year, month);
-    const day_list: { [key: string]: number }[] = [];
-    for (let i = 0; i < days.length; i++) {
-      day_list.push(wh ? { year, month, day: days[i].day, energy_wh: days[i].wh } : { year, month, day: days[i].day, energy: days[i].wh / 1000 });
-    }
-    return { day_list };
-  },
-  get_monthstat: (plug: PlugContext, params: Params) => {
-    if (!readStatPeriod(params, false)) return INVALID_ARGUMENT;
-    const year = params.year as number;
-    const wh = v2(plug);
-    const months = energy(plug).monthsOf(year);
-    const month_list: { [key: string]: number }[] = [];
-    for (let i = 0; i < months.length; i++) {
-      month_list.push(wh ? { year, month: months[i].month, energy_wh: months[i].wh } : { year, month: months[i].month, energy: months[i].wh / 1000 });
-    }
-    return { month_list };
-  },
+  get_daystat: (plug: PlugContext, params: Params) =>
+    readStatPeriod(params, true) ? { day_list: energy(plug).days(params.year as number, params.month as number, v2(plug)) } : INVALID_ARGUMENT,
+  get_monthstat: (plug: PlugContext, params: Params) =>
+    readStatPeriod(params, false) ? { month_list: energy(plug).monthsOf(params.year as number, v2(plug)) } : INVALID_ARGUMENT,
   erase_emeter_stat: (plug: PlugContext) => {
     energy(plug).erase();
     return {};
