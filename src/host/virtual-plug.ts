@@ -8,7 +8,7 @@ import { HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { SafeStore } from "../core/safe-store.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
-import { load as loadAt, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
+import { behindRelay, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
@@ -199,15 +199,7 @@ export class VirtualPlug {
     const sinceBoot = this.clock.monotonic() - origin;
     const relay = this.relay;
     const profile = load.profile;
-    let off: ReturnType<LoadProfile> | undefined;
-    const behindRelay: LoadProfile = (t) => {
-      const l = profile(t + sinceBoot);
-      if (relay.on) return l;
-      // the chip still sees the mains voltage; no current flows
-      if (off === undefined || off.volts !== l.volts) off = loadAt(0, l.volts);
-      return off;
-    };
-    return simulatedMeter(load.chip ?? "CSE7766", behindRelay, this.timers, this.clock);
+    return simulatedMeter(load.chip ?? "CSE7766", behindRelay((t) => profile(t + sinceBoot), () => relay.on), this.timers, this.clock);
   }
 
   private shutdown(): void {

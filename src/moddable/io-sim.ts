@@ -2,7 +2,7 @@
 // on the simulated device's LEDs where its target has them (`Host.LED`, e.g. sim/nodemcu) and
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
-import { constantLoad, load, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
+import { behindRelay, constantLoad, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import type { MeterBoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
@@ -68,8 +68,7 @@ function watts(value: unknown): number | undefined {
 }
 
 /** `"load": watts` or `"load": [[ms, watts], ...]` (times ascending), or undefined if it is neither. */
-function loadProfile(config: MeterBoardConfig): LoadProfile | undefined {
-  const volts = positive(config.volts) ?? 230;
+function loadProfile(config: MeterBoardConfig, volts: number): LoadProfile | undefined {
   const load = config.load;
   const constant = watts(load);
   if (constant !== undefined) return constantLoad(constant, volts);
@@ -94,18 +93,16 @@ function loadProfile(config: MeterBoardConfig): LoadProfile | undefined {
  * (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
  */
 const simulatedMeterFactory = (relay: SimOutput): MeterFactory => (config, chip, { timers, clock, log }) => {
-  const plugged = loadProfile(config);
   const volts = positive(config.volts) ?? 230;
-  const off = load(0, volts);
-  const profile: LoadProfile | undefined = plugged === undefined ? undefined : (t) => (relay.on ? plugged(t) : off);
-  if (profile === undefined) {
+  const plugged = loadProfile(config, volts);
+  if (plugged === undefined) {
     log(`meter: the simulator needs "load": watts (0-${MAX_WATTS}) or [[ms, watts], ...] (at most ${MAX_LOAD_POINTS}, times ascending); no meter`);
     return undefined;
   }
   // (not JSON.stringify: XS refuses to stringify the preloaded config's arrays, "read only value")
   const described = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load}`;
-  log(`meter: simulated ${chip}, load ${described} W at ${positive(config.volts) ?? 230} V`);
-  return simulatedMeter(chip, profile, timers, clock);
+  log(`meter: simulated ${chip}, load ${described} W at ${volts} V`);
+  return simulatedMeter(chip, behindRelay(plugged, () => relay.on), timers, clock);
 };
 
 export const createIo: IoFactory = (board, log, clock) => {

@@ -61,6 +61,20 @@ export function wattsOverTime(points: ReadonlyArray<readonly [number, number]>, 
   };
 }
 
+/**
+ * `profile` behind the plug's relay: while `on()` is false no current flows, and the chip still
+ * sees the mains voltage (the host's and the simulator's load).
+ */
+export function behindRelay(profile: LoadProfile, on: () => boolean): LoadProfile {
+  let off: Load | undefined;
+  return (t) => {
+    const l = profile(t);
+    if (on()) return l;
+    if (off === undefined || off.volts !== l.volts) off = load(0, l.volts);
+    return off;
+  };
+}
+
 /** A chip that measures `true × error` (before calibration): what calibration has to undo. */
 export type ChipError = Gains;
 
