@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
 import { until } from "./support/until.js";
-import { DEVICE_LIMITS } from "../src/core/limits.js";
+import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
+import type { WifiNetwork } from "../src/ports/ports.js";
 
 const RELAY_ON = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDFA2DFA2", "hex");
 const RELAY_OFF = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDEA3DEA3", "hex");
@@ -141,6 +142,55 @@ describe("host plug over TCP", () => {
     expect(answer.time.get_time).toHaveProperty("mday");
     expect(typeof answer.time.get_timezone.index).toBe("number");
     c.destroy();
+  });
+});
+
+describe("host plug connection bounds", () => {
+  const SYSINFO = { system: { get_sysinfo: {} } };
+  const closedOnes = (clients: RawClient[]) => clients.flatMap((c, i) => (c.closed ? [i] : []));
+
+  it(`serves a new client while ${HOST_LIMITS.maxConnections} idle sockets hold every place: the oldest one makes room`, async () => {
+    const plug = await start();
+    const idle: RawClient[] = [];
+    for (let i = 0; i < HOST_LIMITS.maxConnections; i++) idle.push(await RawClient.connect(plug.port));
+    const next = await RawClient.connect(plug.port);
+    expect((await next.ask(SYSINFO)).system.get_sysinfo.err_code).toBe(0);
+    expect(await idle[0].waitClosed()).toBe(true);
+    expect(closedOnes(idle)).toEqual([0]);
+    const evictions = plug.lines.filter((l) => l.startsWith("connection idle"));
+    expect(evictions).toHaveLength(1);
+    expect(evictions[0]).toMatch(new RegExp(`^connection idle \\d+ s \\(0 requests\\) closed for a new client: ${HOST_LIMITS.maxConnections} open$`));
+    // one that has asked is kept over idle ones that never did
+    expect((await idle[1].ask(SYSINFO)).system.get_sysinfo.err_code).toBe(0);
+    const another = await RawClient.connect(plug.port);
+    expect((await another.ask(SYSINFO)).system.get_sysinfo.err_code).toBe(0);
+    expect(await idle[2].waitClosed()).toBe(true);
+    expect(closedOnes(idle)).toEqual([0, 2]);
+    for (const c of [...idle, next, another]) c.destroy();
+  });
+
+  it(`refuses a new client only while all ${DEVICE_LIMITS.maxConnections} connections (an ESP8266's) are busy answering`, async () => {
+    const plug = await start({ limits: { ...HOST_LIMITS, maxConnections: DEVICE_LIMITS.maxConnections } });
+    const scans: ((networks: WifiNetwork[]) => void)[] = [];
+    plug.wifi.scan = (done) => void scans.push(done); // the radio answers when the test says
+    const busy: RawClient[] = [];
+    for (let i = 0; i < DEVICE_LIMITS.maxConnections; i++) {
+      const c = await RawClient.connect(plug.port);
+      c.write(JSON.stringify({ netif: { get_scaninfo: { refresh: 1 } } }));
+      busy.push(c);
+    }
+    await until(() => scans.length === DEVICE_LIMITS.maxConnections, "every connection waiting for its scan");
+    const extra = await RawClient.connect(plug.port);
+    expect(await extra.waitClosed()).toBe(true);
+    expect(extra.bytes().length).toBe(0);
+    expect(plug.lines).toContain(`connection refused: all ${DEVICE_LIMITS.maxConnections} open are busy answering`);
+    for (const done of scans) done([{ ssid: "Later", keyType: 3, rssi: -50 }]);
+    for (const c of busy) expect(JSON.parse(await c.frame()).netif.get_scaninfo).toEqual({ ap_list: [{ ssid: "Later", key_type: 3 }], err_code: 0 });
+    expect(closedOnes(busy)).toEqual([]);
+    const next = await RawClient.connect(plug.port); // answered: the places can be taken again
+    expect((await next.ask(SYSINFO)).system.get_sysinfo.err_code).toBe(0);
+    expect(await busy[0].waitClosed()).toBe(true);
+    for (const c of [...busy, next]) c.destroy();
   });
 });
 

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { SWEEP_MS } from "../src/core/connections.js";
 import { DEVICE_LIMITS, HOST_LIMITS, SERVER_LOG_LINES_PER_MINUTE, withOverrides } from "../src/core/limits.js";
+import { SCAN_TIMEOUT_MS } from "../src/core/modules/netif.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
 import { PRESENCE_WINDOW_MS } from "../src/core/timing.js";
 import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder } from "../src/core/wire/frame.js";
@@ -61,22 +62,51 @@ describe("JSON shape bound (before JSON.parse)", () => {
 });
 
 describe("Kasa server bounds", () => {
-  it(`refuses connection ${L.maxConnections + 1} at once and keeps serving the others`, () => {
+  it(`never holds more than ${L.maxConnections} connections: a new client takes the place of the one idle longest, a never-used one first`, () => {
     const t = testPlug();
-    const open = Array.from({ length: L.maxConnections }, () => client(t));
+    const open = Array.from({ length: L.maxConnections }, () => {
+      const c = client(t);
+      t.timers.advance(100);
+      return c;
+    });
+    open[0].send(SYSINFO); // a client that asked: kept over the never-used ones however long it is idle
+    t.timers.advance(100);
+    const clients = [...open];
+    for (let i = 1; i < L.maxConnections; i++) {
+      const next = client(t);
+      clients.push(next);
+      expect(clients.filter((c) => !c.closed)).toEqual([open[0], ...open.slice(i + 1), ...clients.slice(L.maxConnections)]);
+      next.send(SYSINFO);
+      expect(JSON.parse(next.answers[0]).system.get_sysinfo.err_code).toBe(0);
+      t.timers.advance(100);
+    }
+    // every open connection has asked now: the one idle longest goes
+    const last = client(t);
+    expect(open[0].closed).toBe(true);
+    expect(clients.filter((c) => !c.closed)).toHaveLength(L.maxConnections - 1);
+    last.send(SYSINFO);
+    expect(last.answers).toHaveLength(1);
+    expect(t.logs.filter((l) => /^connection idle \d+ s \(\d+ requests\) closed for a new client/.test(l))).toHaveLength(L.maxConnections);
+  });
+
+  it(`refuses a new client at once only while all ${L.maxConnections} open connections are busy answering`, async () => {
+    const t = testPlug();
+    t.wifi.scanSilently = true; // a scan that never answers: get_scaninfo waits for its timeout
+    const busy = Array.from({ length: L.maxConnections }, () => client(t));
+    for (const c of busy) c.send('{"netif":{"get_scaninfo":{"refresh":1}}}');
+    t.timers.advance(SCAN_TIMEOUT_MS - SWEEP_MS);
     const extra = client(t);
     expect(extra.closed).toBe(true);
     extra.send(SYSINFO);
     expect(extra.answers).toEqual([]);
-    for (const c of open) {
-      c.send(SYSINFO);
-      expect(c.closed).toBe(false);
-      expect(JSON.parse(c.answers[0]).system.get_sysinfo.err_code).toBe(0);
-    }
-    open[0].end(); // the client leaves: its place is free again
+    expect(t.logs).toContain(`connection refused: all ${L.maxConnections} open are busy answering`);
+    for (const c of busy) expect(c.closed).toBe(false);
+    t.timers.advance(SWEEP_MS); // the scans time out and are answered
+    await flush();
+    for (const c of busy) expect(JSON.parse(c.answers[0]).netif.get_scaninfo).toEqual({ ap_list: [], err_code: 0 });
     const next = client(t);
     expect(next.closed).toBe(false);
-    expect(t.logs).toContain(`connection refused: ${L.maxConnections} already open`);
+    expect(busy.filter((c) => c.closed)).toEqual([busy[0]]);
   });
 
   it(`closes a connection idle for ${L.idleMs / 1000} s, not one that keeps asking`, () => {
@@ -335,16 +365,38 @@ describe("per-board limits", () => {
 });
 
 describe("setup page bounds", () => {
-  it("serves as many connections as the Kasa port and drops a request still arriving after the frame deadline", () => {
+  it("holds as many connections as the Kasa port: a new one takes the oldest idle one's place, and is refused only while all are answering", () => {
     const t = testPlug();
     t.wifi.forget();
+    t.wifi.scanSilently = true; // the page waits for a scan until the test's timeout
     const u = t.reboot(); // unprovisioned: the setup page is up
     expect(u.http.listening).toBe(true);
-    const open = Array.from({ length: L.maxConnections }, () => u.http.connect());
-    expect(u.http.connect().closed).toBe(true);
-    open[0].handler.data(utf8Encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n")); // and then nothing
-    u.timers.advance(L.frameDeadlineMs + SWEEP_MS);
-    for (const c of open) expect(c.closed).toBe(true);
-    expect(u.http.connect().closed).toBe(false); // places free again
+    const open = Array.from({ length: L.maxConnections }, () => {
+      const c = u.http.connect();
+      u.timers.advance(100);
+      return c;
+    });
+    const newer = u.http.connect();
+    expect(open.map((c) => c.closed)).toEqual(open.map((_, i) => i === 0));
+    expect(newer.closed).toBe(false);
+    const answering = [...open.slice(1), newer];
+    for (const c of answering) c.handler.data(utf8Encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n\r\n"));
+    expect(u.http.connect().closed).toBe(true); // all busy: refused at once
+    u.timers.advance(SCAN_TIMEOUT_MS);
+    for (const c of answering) expect(c.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*<\/html>$/);
+    for (const c of answering) expect(c.closed).toBe(true);
+  });
+
+  it("drops a request still arriving after the frame deadline", () => {
+    const t = testPlug();
+    t.wifi.forget();
+    const u = t.reboot();
+    const slow = u.http.connect();
+    slow.handler.data(utf8Encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n")); // and then nothing
+    u.timers.advance(L.frameDeadlineMs - SWEEP_MS);
+    expect(slow.closed).toBe(false);
+    u.timers.advance(2 * SWEEP_MS);
+    expect(slow.closed).toBe(true);
+    expect(slow.text).toBe("");
   });
 });

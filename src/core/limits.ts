@@ -4,7 +4,7 @@
 // target uses HOST_LIMITS). The numbers and why are in the README ("Limits").
 
 export interface Limits {
-  /** Kasa TCP connections open at once; one more is closed at once and the others keep working. */
+  /** Kasa TCP connections open at once; at the bound a new client takes the place of the one idle longest (connections.ts). */
   readonly maxConnections: number;
   /** A connection that has not sent a complete request for this long is closed (ms). */
   readonly idleMs: number;

@@ -1,10 +1,11 @@
 // Serves the Kasa protocol on the network ports: TCP 9999 with streaming framing and any number of
 // sequential requests per connection, and UDP 9999 datagrams answered unicast from the same port.
-// Everything a client can make it hold is bounded (limits.ts): connections, their idle and frame
-// deadlines, frame size, JSON depth and members, and UDP answers per second.
+// Everything a client can make it hold is bounded (limits.ts): connections (at the bound the one idle
+// longest makes room for a new client: connections.ts), their idle and frame deadlines, frame size,
+// JSON depth and members, and UDP answers per second.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
-import { ConnectionSet, REFUSED, type Bounded } from "./connections.js";
+import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
 import type { Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
 import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, type Limits } from "./limits.js";
@@ -44,6 +45,8 @@ class Connection implements StreamHandler, Bounded {
   private closed = false;
   /** Monotonic ms of the last complete request (or of the accept). */
   private lastRequest: number;
+  /** Complete requests received. */
+  private requests = 0;
   /** Monotonic ms when the frame now arriving started; 0 when none is. */
   private frameStart = 0;
   /** A frame completed during the current `data` call. A field, not a local: see `data`. */
@@ -64,6 +67,7 @@ class Connection implements StreamHandler, Bounded {
     this.completed = false;
     const ok = this.decoder.feed(bytes, (plaintext) => {
       this.queue.push(plaintext);
+      this.requests++;
       this.completed = true;
     });
     if (!ok || this.queue.length > MAX_QUEUED_FRAMES) {
@@ -85,8 +89,20 @@ class Connection implements StreamHandler, Bounded {
     return this.frameStart > 0 ? this.frameStart + frameDeadlineMs : this.lastRequest + idleMs;
   }
 
-  expire(stopping: boolean): void {
-    if (!stopping) this.server.log(this.frameStart > 0 ? "frame not finished in time: closing connection" : "idle connection closed");
+  idleSince(): number {
+    return this.lastRequest;
+  }
+
+  served(): number {
+    return this.requests;
+  }
+
+  expire(why: Expiry): void {
+    if (why === "late") this.server.log(this.frameStart > 0 ? "frame not finished in time: closing connection" : "idle connection closed");
+    else if (why === "evicted") {
+      const idle = Math.round((this.server.now() - this.lastRequest) / 1000);
+      this.server.log(`connection idle ${idle} s (${this.requests} requests) closed for a new client: ${this.server.limits.maxConnections} open`);
+    }
     this.queue.length = 0;
     this.close();
   }
@@ -192,8 +208,8 @@ export class KasaServer {
     this.udp = udp;
     tcp.listen((socket) => {
       this.activity();
-      if (this.connections.full) {
-        this.log(`connection refused: ${this.limits.maxConnections} already open`);
+      if (!this.connections.makeRoom()) {
+        this.log(`connection refused: all ${this.limits.maxConnections} open are busy answering`);
         socket.close();
         return REFUSED;
       }

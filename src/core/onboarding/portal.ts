@@ -3,7 +3,10 @@
 // (validated as netif.set_stainfo's); any other path redirects to the page, which is what makes
 // phones open it by themselves. HTTP/1.1 with one request per connection, parsed on bytes, bounded.
 // The page is constant text (in flash on a device) sent in pieces; only the network list and the
-// status line are made per request.
+// status line are made per request. Its connections are bounded as the Kasa port's: at the bound the
+// oldest one still waiting for its request makes room for a new client (a phone's captive-portal
+// probe or a browser's unused preconnection must not keep the page from loading until the frame
+// deadline).
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded } from "../connections.js";
@@ -64,7 +67,7 @@ export class SetupPortal {
   private networks: WifiNetwork[] = [];
   private scannedAt = -1;
   private waiting: (() => void)[] | null = null;
-  /** The page's connections: as many and as slow as the Kasa port's (limits.ts). */
+  /** The page's connections: as many and as slow as the Kasa port's (limits.ts), the oldest making room for a new one. */
   readonly connections: ConnectionSet<HttpConnection>;
 
   constructor(
@@ -98,7 +101,7 @@ export class SetupPortal {
     this.http = http;
     this.dns = dns;
     http.listen((socket) => {
-      if (this.connections.full) {
+      if (!this.connections.makeRoom()) {
         socket.close();
         return REFUSED;
       }
@@ -252,6 +255,15 @@ class HttpConnection implements StreamHandler, Bounded {
 
   deadline(): number {
     return this.done ? 0 : this.opened + this.portal.limits.frameDeadlineMs;
+  }
+
+  idleSince(): number {
+    return this.opened;
+  }
+
+  /** One request per connection: once it is complete the connection is busy answering it, never idle. */
+  served(): number {
+    return 0;
   }
 
   expire(): void {
