@@ -230,6 +230,40 @@ describe("system", () => {
     expect((await t.ask({ system: { reboot: { delay: -1 } } })).system.reboot).toEqual(INVALID);
   });
 
+  it("keeps one delayed reboot or reset at most: the last one asked for replaces the one waiting", async () => {
+    const t = testPlug();
+    t.unlock();
+    const timers = t.timers.count;
+    for (let i = 0; i < 1000; i++) await t.ask({ system: { reboot: { delay: 5 } } });
+    expect(t.timers.count).toBe(timers + 1);
+    expect((await t.ask({ system: { reset: { delay: 1 } } })).system.reset).toEqual({ err_code: 0 });
+    expect(t.timers.count).toBe(timers + 1);
+    t.timers.advance(10_000);
+    expect(t.restarts).toBe(1);
+    expect(t.logs.filter((l) => l === "factory reset" || l === "rebooting")).toEqual(["factory reset"]);
+    // and a reboot asked for after a reset replaces the reset
+    const r = testPlug();
+    r.unlock();
+    await r.ask({ system: { set_dev_alias: { alias: "Kept" } } });
+    await r.ask({ system: { reset: { delay: 1 } } });
+    await r.ask({ system: { reboot: { delay: 2 } } });
+    r.timers.advance(1000);
+    expect(r.restarts).toBe(0);
+    r.timers.advance(10_000);
+    expect(r.restarts).toBe(1);
+    expect(r.logs.filter((l) => l === "factory reset" || l === "rebooting")).toEqual(["rebooting"]);
+    expect((await sysinfo(r.reboot())).alias).toBe("Kept");
+  });
+
+  it("a reset refused by the presence lock leaves a waiting reboot as it was", async () => {
+    const t = testPlug();
+    await t.ask({ system: { reboot: { delay: 2 } } });
+    expect((await t.ask({ system: { reset: { delay: 1 } } })).system.reset.err_code).toBe(-20);
+    t.timers.advance(10_000);
+    expect(t.restarts).toBe(1);
+    expect(t.logs.filter((l) => l === "factory reset" || l === "rebooting")).toEqual(["rebooting"]);
+  });
+
   it("factory reset (with or without delay) wipes settings but keeps identity and personality", async () => {
     const t = testPlug({ model: "HS110", forceModel: true });
     t.unlock();

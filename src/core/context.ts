@@ -1,6 +1,6 @@
 // Everything a Kasa method may use: built once by createPlug, handed to every method call.
 
-import type { LogPort, RestartPort, TimerPort, WifiPort } from "../ports/ports.js";
+import type { LogPort, RestartPort, TimerHandle, TimerPort, WifiPort } from "../ports/ports.js";
 import type { Countdown } from "./countdown.js";
 import type { Device } from "./device.js";
 import type { EnergyStats } from "./energy.js";
@@ -35,6 +35,8 @@ export interface PlugContext {
   readonly energy: EnergyStats | undefined;
   /** Whether commands that can take the plug from its owner are open now (a recent button press). */
   readonly presence: PresenceLock;
+  /** The one delayed reboot or reset waiting to happen (system.reboot/reset with a delay): a new one replaces it. */
+  delayedRestart: TimerHandle | undefined;
   /** Wipes settings (identity kept) and restarts, as system.reset does. */
   factoryReset(): void;
 }

@@ -164,6 +164,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     // (built here, not in a local: see the boot stack note above)
     energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
     presence: new PresenceLock(options.presenceLock ?? true, now),
+    delayedRestart: undefined,
     factoryReset() {
       ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
       save(); // nothing left pending to write after the wipe
@@ -215,6 +216,8 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   };
 
   function stop(): void {
+    ports.timers.cancel(context.delayedRestart); // a stopped plug does not restart by itself
+    context.delayedRestart = undefined;
     context.energy?.stop();
     scheduler.stop();
     countdown.stop();

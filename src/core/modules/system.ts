@@ -1,5 +1,6 @@
 // Kasa module `system` (PROTOCOL §2.1, §3): sysinfo, the relay, the LED, names, location, identity,
-// reboot and factory reset.
+// reboot and factory reset. At most one delayed reboot or reset waits at a time: a new one replaces
+// it, however many requests ask.
 
 import type { PlugContext } from "../context.js";
 import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
@@ -69,7 +70,13 @@ function delayed(plug: PlugContext, params: Params, request: RequestContext, eff
   const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
   if (delay === undefined) return INVALID_ARGUMENT;
   // The answer goes out first; then the wait; the plug never restarts under a pending reply.
-  request.afterReply(() => plug.timers.after(Math.max(delay * 1000, 200), effect));
+  request.afterReply(() => {
+    plug.timers.cancel(plug.delayedRestart);
+    plug.delayedRestart = plug.timers.after(Math.max(delay * 1000, 200), () => {
+      plug.delayedRestart = undefined;
+      effect();
+    });
+  });
   return {};
 }
 
