@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
 import { afterEach, describe, expect, it } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
+import { CLOSE_LINGER_MS } from "../src/host/net.js";
+import { encodeFrame } from "../src/core/wire/frame.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
 import { until } from "./support/until.js";
 import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
@@ -191,6 +193,31 @@ describe("host plug connection bounds", () => {
     expect((await next.ask(SYSINFO)).system.get_sysinfo.err_code).toBe(0);
     expect(await busy[0].waitClosed()).toBe(true);
     for (const c of [...busy, next]) c.destroy();
+  });
+});
+
+describe("host plug sockets", () => {
+  it("lets go of a client that never reads once the plug closes its connection, unsent answers and all", async () => {
+    const plug = await start({ limits: { ...HOST_LIMITS, maxConnections: 1 } });
+    const hog = await RawClient.connect(plug.port);
+    hog.socket.pause(); // reads nothing: the answers pile up in the kernel, then in the plug
+    // Each frame names 500 modules the plug does not have; the answer names each again with its
+    // error, 25 KB for 15 KB (padded so that no read holds more than a few frames).
+    const names = Array.from({ length: 500 }, (_, i) => `"m${i}":0`).join(",");
+    const frame = encodeFrame(`{${names}}`.padEnd(15_000, " "));
+    for (let i = 0; i < 1000 && plug.kasaSockets().unsent === 0; i++) {
+      hog.write(frame);
+      await sleep(i % 20 === 19 ? 20 : 0);
+    }
+    expect(plug.kasaSockets().open).toBe(1);
+    expect(plug.kasaSockets().unsent).toBeGreaterThan(0); // (about 160 frames, 4 MB of answers, on Linux loopback)
+    const next = await RawClient.connect(plug.port); // takes the hog's place: the plug closes the hog
+    expect((await next.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.err_code).toBe(0);
+    await until(() => plug.kasaSockets().open === 1, "the hog's socket let go", CLOSE_LINGER_MS + 2000);
+    expect(plug.kasaSockets().unsent).toBe(0);
+    next.end();
+    await until(() => plug.kasaSockets().open === 0, "every socket let go", 2000);
+    hog.destroy();
   });
 });
 

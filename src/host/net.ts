@@ -1,10 +1,15 @@
 // Host network adapters: TCP and UDP sockets from Node, bound before the plug starts. `close()`
 // stops listening but keeps the port, so that the core can listen again (the setup page opens and
-// closes with the setup network); `unbind()` lets the port go when the plug stops.
+// closes with the setup network); `unbind()` lets the port go when the plug stops. A connection the
+// core closes is let go once its last answer is out, and at most CLOSE_LINGER_MS later in any case:
+// a client that never reads must not keep the socket and what was written to it.
 
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+
+/** How long a closed connection may take to hand its last answers to a client that does not read (ms). */
+export const CLOSE_LINGER_MS = 2000;
 
 export class NodeTcpListener implements TcpListenerPort {
   private accept: ((socket: StreamSocket) => StreamHandler) | null = null;
@@ -30,6 +35,18 @@ export class NodeTcpListener implements TcpListenerPort {
   get port(): number {
     const a = this.server.address();
     return typeof a === "object" && a !== null ? a.port : 0;
+  }
+
+  /** Accepted sockets not let go yet. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  /** Bytes written to the open sockets that the kernel has not taken yet (their clients do not read). */
+  get unsentBytes(): number {
+    let n = 0;
+    for (const s of this.sockets) n += s.writableLength;
+    return n;
   }
 
   listen(accept: (socket: StreamSocket) => StreamHandler): void {
@@ -59,9 +76,13 @@ export class NodeTcpListener implements TcpListenerPort {
         if (!socket.destroyed) socket.write(bytes);
       },
       // FIN after the last write is flushed, then let go: a client that never closes its side
-      // must not keep the connection (allowHalfOpen) alive forever.
+      // must not keep the connection (allowHalfOpen) alive forever, and one that never reads (the
+      // flush never ends) must not either.
       close: () => {
-        if (!socket.destroyed) socket.end(() => socket.destroy());
+        if (socket.destroyed || socket.writableEnded) return;
+        socket.end(() => socket.destroy());
+        const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
+        socket.once("close", () => clearTimeout(linger));
       },
     });
     const end = () => {

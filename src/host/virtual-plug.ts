@@ -150,6 +150,11 @@ export class VirtualPlug {
     }
   }
 
+  /** The Kasa port's accepted sockets not let go yet, and the bytes written to them that their clients have not taken. */
+  kasaSockets(): { open: number; unsent: number } {
+    return { open: this.tcp?.openSockets ?? 0, unsent: this.tcp?.unsentBytes ?? 0 };
+  }
+
   private async boot(): Promise<void> {
     await this.bindSockets();
     const store = new FileStore(this.options.stateDir, this.log);

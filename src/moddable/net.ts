@@ -1,9 +1,15 @@
 // TCP and UDP on ECMA-419 sockets (embedded:io/socket/*), the same on ESP8266, ESP32 and the simulator.
+// A connection the core closes is let go once its last answer is out, and at most CLOSE_LINGER_MS
+// later in any case: a client that never reads must not keep the socket and its unsent answers.
 
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import UDP from "embedded:io/socket/udp";
+import Timer from "timer";
 import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
+
+/** How long a closed connection may wait for its client to take the last answers (ms). */
+export const CLOSE_LINGER_MS = 5000;
 
 /** One accepted connection: writes queue until the socket has room (ECMA-419 write throws otherwise). */
 class Connection implements StreamSocket {
@@ -11,6 +17,8 @@ class Connection implements StreamSocket {
   private room = 0;
   private closing = false;
   private closed = false;
+  /** Lets go of a closing connection whose client does not take its last answers. */
+  private linger: Timer | undefined;
   handler: StreamHandler | null = null;
   private readonly tcp: TCP;
 
@@ -42,8 +50,15 @@ class Connection implements StreamSocket {
   }
 
   close(): void {
+    if (this.closing) return;
     this.closing = true;
     this.flush();
+    if (!this.closed) {
+      this.linger = Timer.set(() => {
+        this.linger = undefined;
+        this.dispose();
+      }, CLOSE_LINGER_MS);
+    }
   }
 
   private flush(): void {
@@ -62,6 +77,8 @@ class Connection implements StreamSocket {
     if (this.closed) return;
     this.closed = true;
     this.pending.length = 0;
+    if (this.linger !== undefined) Timer.clear(this.linger);
+    this.linger = undefined;
     this.tcp.close();
   }
 }
