@@ -1,5 +1,6 @@
 // The host plug on real loopback sockets, driven by raw frames and by the real tplink-smarthome-api.
 
+import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -357,6 +358,22 @@ describe("host plug lifecycle", () => {
     await booted;
     expect(plug.restarts).toBe(1);
     expect((await (await RawClient.connect(plug.port)).ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.err_code).toBe(0);
+  });
+
+  it("runs without discovery when its UDP port is taken, serving TCP (a taken TCP port still stops the start)", async () => {
+    const blocker = createSocket("udp4");
+    await new Promise<void>((resolve) => blocker.bind(0, "127.0.0.1", resolve));
+    const port = blocker.address().port;
+    try {
+      const plug = await start({ port, dnsPort: port });
+      expect(plug.port).toBe(port);
+      expect(plug.lines).toContain(`udp ${port}: bind EADDRINUSE 127.0.0.1:${port}; discovery off`);
+      expect(plug.lines).toContain(`udp ${port}: bind EADDRINUSE 127.0.0.1:${port}; captive DNS off`);
+      expect((await (await RawClient.connect(port)).ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.err_code).toBe(0);
+      await expect(start({ port })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
   });
 
   it("runs several plugs side by side, each its own device", async () => {

@@ -7,9 +7,9 @@ import { DEVICE_LIMITS } from "../src/core/limits.js";
 import type { Dispatcher } from "../src/core/dispatcher.js";
 import { encodeDatagram, encodeFrame, FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
-import type { StreamHandler, StreamSocket } from "../src/ports/ports.js";
+import type { DatagramPort, StreamHandler, StreamSocket } from "../src/ports/ports.js";
 import { RADIO_SWITCH_DELAY_MS } from "../src/core/timing.js";
-import { FakeClock, FakeTimers, FakeWifi, MemoryStore } from "./support/fakes.js";
+import { FakeClock, FakeListener, FakeTimers, FakeWifi, MemoryStore } from "./support/fakes.js";
 
 function rig() {
   const events: string[] = [];
@@ -162,5 +162,46 @@ describe("server when the engine fails", () => {
     await flush();
     expect(b.writes).toBe(1);
     expect(b.closed).toBe(false);
+  });
+});
+
+describe("a UDP port that cannot be listened on", () => {
+  it("leaves the plug running without discovery or captive DNS: TCP answers and the setup page is served", () => {
+    const logs: string[] = [];
+    const clock = new FakeClock();
+    const timers = new FakeTimers(clock);
+    const wifi = new FakeWifi();
+    wifi.forget(); // unprovisioned: the setup page and its DNS open at start
+    const taken: DatagramPort = {
+      listen() {
+        throw new Error("address in use");
+      },
+      send() {
+        throw new Error("not listening");
+      },
+      close() {},
+    };
+    const kasa = new FakeListener();
+    const http = new FakeListener();
+    const plug = createPlug({
+      relay: { set() {} }, led: { set() {} }, button: { listen() {} },
+      clock, timers, wifi, store: new MemoryStore(),
+      tcp: kasa, udp: taken, http, dns: taken,
+      random: (n) => new Uint8Array(n).fill(7),
+      restart: { restart() {} },
+      log: (l) => logs.push(l),
+    });
+    plug.start();
+    expect(logs).toContain("udp: address in use; discovery off");
+    expect(logs).toContain("dns: address in use; captive portal off (the page is still at its address)");
+    const answers: string[] = [];
+    const decoder = new FrameDecoder(1 << 20);
+    const handler = kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), close() {} });
+    handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
+    expect(JSON.parse(answers[0]).system.get_sysinfo.err_code).toBe(0);
+    const page = http.connect();
+    page.handler.data(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n\r\n"));
+    expect(page.text).toMatch(/^HTTP\/1\.1 200 OK/);
+    plug.stop();
   });
 });

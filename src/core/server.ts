@@ -2,7 +2,8 @@
 // sequential requests per connection, and UDP 9999 datagrams answered unicast from the same port.
 // Everything a client can make it hold is bounded (limits.ts): connections (at the bound the one idle
 // longest makes room for a new client: connections.ts), their idle and frame deadlines, frame size,
-// JSON depth and members, and UDP answers per second.
+// JSON depth and members, and UDP answers per second. A UDP port that cannot be listened on leaves
+// the plug serving TCP without discovery.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
@@ -217,10 +218,15 @@ export class KasaServer {
       this.connections.admit(connection);
       return connection;
     });
-    udp.listen((bytes, address, port) => {
-      this.activity();
-      this.datagram(bytes, address, port);
-    });
+    try {
+      udp.listen((bytes, address, port) => {
+        this.activity();
+        this.datagram(bytes, address, port);
+      });
+    } catch (e) {
+      // The port is taken (ECMA-419 throws then): TCP clients are served all the same.
+      this.log(`udp: ${errorText(e)}; discovery off`);
+    }
   }
 
   stop(): void {

@@ -1,5 +1,7 @@
 // The host platform's composition root: one virtual plug on a TCP+UDP port pair, with its state in
-// a directory. `npm start` runs one (src/host/main.ts); the integration tests run several.
+// a directory. `npm start` runs one (src/host/main.ts); the integration tests run several. A UDP
+// port that cannot be bound (Kasa discovery, the captive DNS) is logged and left out: the plug runs
+// without it. A TCP port that cannot be bound stops the start (without it there is no plug).
 
 import { randomBytes } from "node:crypto";
 import { createPlug, type Plug } from "../core/plug.js";
@@ -59,7 +61,8 @@ export interface VirtualPlugOptions {
   load?: { profile: LoadProfile; chip?: SimulatedChipModel };
 }
 
-const noDns: DatagramPort = { listen() {}, send() {}, close() {} };
+/** A UDP port that could not be bound, or was not asked for. */
+const noUdp: DatagramPort = { listen() {}, send() {}, close() {} };
 
 export class VirtualPlug {
   readonly button = new VirtualButton();
@@ -69,7 +72,7 @@ export class VirtualPlug {
   restarts = 0;
   wifi!: VirtualWifi;
   private tcp!: NodeTcpListener;
-  private udp!: NodeUdp;
+  private udp: NodeUdp | null = null;
   private http!: NodeTcpListener;
   private dns: NodeUdp | null = null;
   httpPort = 0;
@@ -132,21 +135,37 @@ export class VirtualPlug {
     this.http = await NodeTcpListener.open(this.httpPort, bind);
     this.httpPort = this.http.port;
     if (this.options.dnsPort !== undefined) {
-      this.dns = await NodeUdp.open(this.dnsPort, bind);
-      this.dnsPort = this.dns.port;
+      this.dns = await this.udpOrNone(this.dnsPort, "captive DNS off");
+      if (this.dns !== null) this.dnsPort = this.dns.port;
     }
     for (let attempt = 0; ; attempt++) {
-      const tcp = await NodeTcpListener.open(this.port, bind);
-      try {
-        this.udp = await NodeUdp.open(tcp.port, bind);
-        this.tcp = tcp;
-        this.port = tcp.port;
-        return;
-      } catch (e) {
+      const tcp = await NodeTcpListener.open(this.port, bind).catch((e: unknown) => {
+        // no Kasa port, no plug: let go of what was bound for it
+        this.http.unbind();
+        this.dns?.unbind();
+        this.dns = null;
+        throw e;
+      });
+      // An ephemeral TCP port whose UDP twin is taken: try another pair, a few times.
+      const retry = this.port === 0 && attempt < 20;
+      this.udp = await this.udpOrNone(tcp.port, "discovery off", retry);
+      if (this.udp === null && retry) {
         tcp.unbind();
-        // An ephemeral TCP port whose UDP twin is taken: try another pair.
-        if (this.port !== 0 || attempt >= 20) throw e;
+        continue;
       }
+      this.tcp = tcp;
+      this.port = tcp.port;
+      return;
+    }
+  }
+
+  /** The UDP port bound, or null when it cannot be (logged with `without`, unless `quietly`). */
+  private async udpOrNone(port: number, without: string, quietly = false): Promise<NodeUdp | null> {
+    try {
+      return await NodeUdp.open(port, this.address);
+    } catch (e) {
+      if (!quietly) this.log(`udp ${port}: ${(e as Error).message}; ${without}`);
+      return null;
     }
   }
 
@@ -173,9 +192,9 @@ export class VirtualPlug {
         store,
         wifi: this.wifi,
         tcp: this.tcp,
-        udp: this.udp,
+        udp: this.udp ?? noUdp,
         http: this.http,
-        dns: this.dns ?? noDns,
+        dns: this.dns ?? noUdp,
         random: (n) => new Uint8Array(randomBytes(n)),
         restart: { restart: () => this.reboot() },
         log: this.log,
@@ -215,6 +234,7 @@ export class VirtualPlug {
     this.udp?.unbind();
     this.http?.unbind();
     this.dns?.unbind();
+    this.udp = this.dns = null;
   }
 
   /** A reboot as the plug would do it: off the network for a moment, then back with its settings. */

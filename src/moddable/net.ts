@@ -1,6 +1,8 @@
 // TCP and UDP on ECMA-419 sockets (embedded:io/socket/*), the same on ESP8266, ESP32 and the simulator.
 // A connection the core closes is let go once its last answer is out, and at most CLOSE_LINGER_MS
 // later in any case: a client that never reads must not keep the socket and its unsent answers.
+// A UDP port that cannot be opened (taken) throws from `listen`, leaving `udp` null (sends do
+// nothing): the core logs it and runs without discovery or captive DNS.
 
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";

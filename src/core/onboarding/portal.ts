@@ -6,10 +6,11 @@
 // status line are made per request. Its connections are bounded as the Kasa port's: at the bound the
 // oldest one still waiting for its request makes room for a new client (a phone's captive-portal
 // probe or a browser's unused preconnection must not keep the page from loading until the frame
-// deadline).
+// deadline). A DNS port that cannot be listened on leaves the page up without captive DNS.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded } from "../connections.js";
+import { errorText } from "../errors.js";
 import { DEVICE_LIMITS, type Limits } from "../limits.js";
 import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
 import { hexValue } from "../params.js";
@@ -109,7 +110,11 @@ export class SetupPortal {
       this.connections.admit(connection);
       return connection;
     });
-    dns.listen((bytes, address, port) => this.query(bytes, address, port));
+    try {
+      dns.listen((bytes, address, port) => this.query(bytes, address, port));
+    } catch (e) {
+      this.ports.log(`dns: ${errorText(e)}; captive portal off (the page is still at its address)`);
+    }
     this.ports.log(`setup page at ${this.url()}`);
   }
 
