@@ -255,6 +255,14 @@ describe("system", () => {
     expect((await sysinfo(r.reboot())).alias).toBe("Kept");
   });
 
+  it("a stopped plug does not restart later for a reboot asked for before it stopped", async () => {
+    const t = testPlug();
+    await t.ask({ system: { reboot: { delay: 2 } } });
+    t.plug.stop();
+    t.timers.advance(10_000);
+    expect(t.restarts).toBe(0);
+  });
+
   it("a reset refused by the presence lock leaves a waiting reboot as it was", async () => {
     const t = testPlug();
     await t.ask({ system: { reboot: { delay: 2 } } });
