@@ -185,7 +185,7 @@ export class RuleTable {
     let seed = this.newSeed();
     // a poor random source must not hang the plug: after a few draws, the next free seed
     for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
-    if (!this.store(this.records.length, slot, this.valuesOf(seed, fields), fields.name as string)) return UNKNOWN_ERROR;
+    if (!this.store(this.records.length, slot, pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string))) return UNKNOWN_ERROR;
     this.onChange();
     return { id: ruleId(seed) };
   }
@@ -196,7 +196,7 @@ export class RuleTable {
     const fields = this.kind.read(params);
     if (fields === undefined) return INVALID_ARGUMENT;
     if (at < 0) return ENTRY_NOT_EXIST;
-    return this.replace(at, this.valuesOf(this.seedAt(at), fields), fields.name as string);
+    return this.replace(at, pack(this.valuesOf(this.seedAt(at), fields), this.kind.ranges) + (fields.name as string));
   }
 
   /** Sets one field of rule `at` (a one-shot rule disabled after it ran); false when there is none or it could not be stored. */
@@ -204,7 +204,7 @@ export class RuleTable {
     if (at < 0 || at >= this.records.length) return false;
     const values = unpack(this.records[at], this.kind.ranges) as number[];
     values[this.fieldIndex(field) + 1] = value;
-    return this.replace(at, values, this.nameAt(at)) !== UNKNOWN_ERROR;
+    return this.replace(at, pack(values, this.kind.ranges) + this.nameAt(at)) !== UNKNOWN_ERROR;
   }
 
   remove(params: Params): MethodResult | KasaError {
@@ -251,15 +251,17 @@ export class RuleTable {
     return values;
   }
 
-  private replace(at: number, values: number[], name: string): MethodResult | KasaError {
-    if (!this.store(at, this.slots[at], values, name)) return UNKNOWN_ERROR;
+  // replace and store take the record made (pack(values) + name), not its parts: they are on the
+  // stack under the settings write, the deepest point of edit_rule.
+
+  private replace(at: number, text: string): MethodResult | KasaError {
+    if (!this.store(at, this.slots[at], text)) return UNKNOWN_ERROR;
     this.onChange();
     return {};
   }
 
-  /** Writes rule `at`'s setting; once it is stored, the same text is its record. */
-  private store(at: number, slot: number, values: number[], name: string): boolean {
-    const text = pack(values, this.kind.ranges) + name;
+  /** Writes rule `at`'s setting in `slot`; once it is stored, the same text is its record. */
+  private store(at: number, slot: number, text: string): boolean {
     if (!this.settings.put(this.kind.key + slot, text)) return false;
     this.records[at] = text;
     this.slots[at] = slot;

@@ -122,25 +122,21 @@ export class Scheduler {
    */
   nextAction(field: "schd_sec" | "schd_time"): { [key: string]: unknown } {
     if (!this.known) return { type: -1 };
+    // few locals: this runs under get_sysinfo, on the XS stack of a request
     let at = this.countdown.endsAt();
-    let type = at < Infinity ? 2 : -1;
-    let by = -1;
+    let by = -1; // the schedule rule that comes first; -1: the countdown, if it runs
     for (let i = 0; i < this.next.length && i < this.schedule.size; i++) {
       if (atOf(this.next[i]) < at) {
         at = atOf(this.next[i]);
-        type = 1;
         by = i;
       }
     }
-    if (type < 0) return { type: -1 };
-    // the countdown's table asked directly (one call level less under sysinfo); a running countdown has its rule
-    const timer = this.countdown.table;
-    const id = type === 1 ? this.schedule.idAt(by) : timer.size > 0 ? timer.idAt(0) : "";
-    const action = type === 1 ? actionOf(this.next[by]) : timer.size > 0 ? timer.field(0, "act") : -1;
+    if (at === Infinity || (by < 0 && this.countdown.table.size === 0)) return { type: -1 };
+    // the countdown's table asked directly, not through Countdown: one call level less
+    const out: { [key: string]: unknown } = { type: by >= 0 ? 1 : 2, id: by >= 0 ? this.schedule.idAt(by) : this.countdown.table.idAt(0) };
     const local = this.clock.toLocalMs(at);
-    const out: { [key: string]: unknown } = { type, id };
     out[field] = Math.floor((local - Math.floor(local / MS_PER_DAY) * MS_PER_DAY) / 1000);
-    out.action = action;
+    out.action = by >= 0 ? actionOf(this.next[by]) : this.countdown.table.field(0, "act");
     return out;
   }
 
