@@ -5,7 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
-import { MAX_VALUE_BYTES } from "../src/core/settings.js";
+import { SCHEDULE_RULES } from "../src/core/modules/schedule.js";
+import { pack, unpack } from "../src/core/pack.js";
+import { SafeStore } from "../src/core/safe-store.js";
+import { MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
 import { STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
@@ -364,6 +367,32 @@ describe("anti_theft (away mode)", () => {
     expect(again.logs).toContain("away mode ended while the plug was off: relay back off");
   });
 
+  it("a window follows its rule through an edit, ends when the rule is deleted, and a one-shot rule is disabled after its window", async () => {
+    const t = await plugAt(utc(2024, 1, 16, 2, 30)); // 18:30 PST, inside the window
+    await t.ask({ system: { set_relay_state: { state: 0 } } });
+    const other = (await t.ask({ anti_theft: { add_rule: { ...away, smin: 60, emin: 120 } } })).anti_theft.add_rule;
+    const { id } = (await t.ask({ anti_theft: { add_rule: away } })).anti_theft.add_rule;
+    t.timers.advance(60_000);
+    expect(t.logs.filter((l) => l.startsWith("away mode:"))).toEqual([`away mode: rule ${id} switches at random until 22:00`]);
+    // a new name and frequency: the same rule (its id), so the same window goes on
+    expect((await t.ask({ anti_theft: { edit_rule: { id: id.toLowerCase(), ...away, name: "evening", frequency: 30 } } })).anti_theft.edit_rule).toEqual({ err_code: 0 });
+    t.timers.advance(HOUR);
+    expect(t.logs.filter((l) => l.startsWith("away mode"))).toHaveLength(1);
+    expect(t.switches.length).toBeGreaterThan(5); // 30 an hour now
+    await t.ask({ anti_theft: { delete_rule: { id } } });
+    t.timers.advance(60_000);
+    expect(t.logs.filter((l) => l.startsWith("away mode")).at(-1)).toBe("away mode ends: relay back off");
+    expect(t.switches.at(-1)!.on).toBe(false);
+    // a one-shot window tomorrow evening: it runs once, and the rule is then disabled; the other rule's record is untouched
+    const records = new Map(t.store.values);
+    const once = (await t.ask({ anti_theft: { add_rule: { ...away, name: "once", repeat: 0, year: 2024, month: 1, day: 16 } } })).anti_theft.add_rule;
+    t.timers.advance(DAY + 4 * HOUR);
+    expect(t.logs.filter((l) => l.startsWith("away mode")).slice(-2)).toEqual(['away mode: rule "once" switches at random until 22:00', "away mode ends: relay back off"]);
+    const rules = (await t.ask({ anti_theft: { get_rules: {} } })).anti_theft.get_rules.rule_list;
+    expect(rules.map((r: { id: string; enable: number }) => [r.id, r.enable])).toEqual([[other.id, 1], [once.id, 0]]);
+    for (const [key, value] of records) if (/^aw[0-9]/.test(key)) expect([key, t.store.values.get(key)]).toEqual([key, value]);
+  });
+
   it("needs a frequency; the table is bounded", async () => {
     const t = await plugAt(utc(2024, 1, 16, 2, 30));
     expect((await t.ask({ anti_theft: { add_rule: { ...away, frequency: undefined } } })).anti_theft.add_rule).toEqual(INVALID);
@@ -399,6 +428,86 @@ describe("persistence", () => {
     expect(fresh.err_code).toBe(0);
     expect(fresh.id).not.toBe(kept.id);
     expect((await again.reboot().ask({ schedule: { get_rules: {} } })).schedule.get_rules.rule_list).toMatchObject([{ id: fresh.id, smin: 800 }]);
+  });
+
+  it("full tables list the same after a restart, also after edits, a removal and one-shot rules that ran; a change rewrites only its own rule's setting", async () => {
+    const t = await plugAt(utc(2024, 1, 15, 15, 0)); // Monday 07:00 PST
+    await t.ask({ system: { set_dev_location: { latitude: 47.37, longitude: 8.54 } } });
+    const names = ["", "Küche 🔌 morning", "ü".repeat(16), "n".repeat(32), "x"];
+    const ids: string[] = [];
+    for (let i = 0; i < MAX_SCHEDULE_RULES; i++) {
+      const rule =
+        i % 5 === 0 ? weekly(i * 70, i % 2, { wday: [0, 1, 0, 1, 0, 1, 0] })
+        : i % 5 === 1 ? { ...weekly(0, 1), stime_opt: 1, soffset: i - 10 }
+        : i % 5 === 2 ? { ...weekly(0, 0), stime_opt: 2, soffset: -i, etime_opt: 0, emin: 1439 - i, eact: 1 }
+        : i % 5 === 3 ? { ...weekly(8 * 60 + i, 1), repeat: 0, year: 2024, month: 1, day: 15 } // one-shot, today
+        : { ...weekly(600, -1), etime_opt: 0, emin: 700 + i, eact: 0 };
+      const added = await addRule(t, { ...rule, name: names[i % names.length] });
+      expect([i, added.err_code]).toEqual([i, 0]);
+      ids.push(added.id);
+    }
+    for (let i = 0; i < MAX_AWAY_RULES; i++) await t.ask({ anti_theft: { add_rule: { ...weekly(1000 + i, 1), etime_opt: 0, emin: 1100, frequency: i + 1, name: names[i] } } });
+    await t.ask({ count_down: { add_rule: { enable: 0, delay: 3600, act: 1, name: names[2] } } });
+    // each rule's setting as stored (SafeStore writes a setting's two slots in turn: read, not raw)
+    const records = () => {
+      const settings = new SafeStore(t.store);
+      return new Map(settings.keys().filter((key) => /^(sc|aw|cd)[0-9]+$/.test(key)).map((key) => [key, settings.read(key)]));
+    };
+    const read = async (plug: TestPlug) => plug.ask({ schedule: { get_rules: {} }, anti_theft: { get_rules: {} }, count_down: { get_rules: {} } });
+
+    // an edit (the id in lower case) rewrites that rule's setting and no other
+    let before = records();
+    const edited = { ...weekly(1234, 0), name: "edited", soffset: 5 };
+    expect((await t.ask({ schedule: { edit_rule: { id: ids[7].toLowerCase(), ...edited } } })).schedule.edit_rule).toEqual({ err_code: 0 });
+    let changed = [...records()].filter(([key, value]) => before.get(key) !== value).map(([key]) => key);
+    expect(changed).toHaveLength(1);
+    const list = (await read(t)).schedule.get_rules.rule_list;
+    expect(list[7]).toEqual({ id: ids[7], ...edited, wday: ALL_DAYS, etime_opt: -1, emin: 0, eact: -1, year: 0, month: 0, day: 0 });
+    expect(list.map((r: { id: string }) => r.id)).toEqual(ids);
+
+    // a removal removes that setting only
+    before = records();
+    expect((await t.ask({ schedule: { delete_rule: { id: ids[4] } } })).schedule.delete_rule).toEqual({ err_code: 0 });
+    changed = [...before].filter(([key, value]) => records().get(key) !== value).map(([key]) => key);
+    expect(changed).toHaveLength(1);
+    expect(records().has(changed[0])).toBe(false);
+
+    // the one-shot rules run at 08:03, 08:08, 08:13 and 08:18 today, and each is then disabled: its own setting rewritten
+    before = records();
+    t.timers.advance(2 * HOUR);
+    expect(t.logs.filter((l) => l.startsWith(`schedule: rule "${names[3]}" switches the relay on`))).toHaveLength(4);
+    const oneShots = [3, 8, 13, 18];
+    changed = [...records()].filter(([key, value]) => before.get(key) !== value).map(([key]) => key);
+    expect(changed).toHaveLength(oneShots.length);
+    const after = await read(t);
+    expect(after.schedule.get_rules.rule_list.filter((r: { repeat: number; enable: number }) => r.repeat === 0).map((r: { id: string; enable: number }) => [r.id, r.enable]))
+      .toEqual(oneShots.map((i) => [ids[i], 0]));
+
+    // a restart reads the same rules back, in the same order, with the same ids
+    const again = t.reboot();
+    again.timers.advance(0);
+    expect(await read(again)).toEqual(after);
+    expect((await read(again)).schedule.get_rules.rule_list.map((r: { id: string }) => r.id)).toEqual(ids.filter((_, i) => i !== 4));
+  });
+
+  it("a rule setting that reads as packed text but holds a value out of its range is skipped at boot", async () => {
+    const t = await plugAt(utc(2024, 1, 15, 15, 0));
+    const first = await addRule(t, weekly(600, 1, { name: "first" }));
+    await addRule(t, weekly(700, 0, { name: "second" }));
+    const third = await addRule(t, weekly(800, 1, { name: "third" }));
+    // the second rule's smin (0..1439, 11 bits) made 2047, written with a valid check as the plug writes it
+    const settings = new Settings(new SafeStore(t.store));
+    const text = settings.text("sc1", "");
+    const values = unpack(text, SCHEDULE_RULES.ranges)!;
+    expect(values[5]).toBe(700);
+    values[5] = 2047;
+    expect(settings.put("sc1", pack(values, SCHEDULE_RULES.ranges) + "second")).toBe(true);
+    const again = t.reboot();
+    const list = (await again.ask({ schedule: { get_rules: {} } })).schedule.get_rules.rule_list;
+    expect(list.map((r: { id: string; name: string; smin: number }) => [r.id, r.name, r.smin])).toEqual([[first.id, "first", 600], [third.id, "third", 800]]);
+    // its slot is free again
+    expect((await addRule(again, weekly(900, 1, { name: "fourth" }))).err_code).toBe(0);
+    expect(new Settings(new SafeStore(again.store)).text("sc1", "").endsWith("fourth")).toBe(true);
   });
 
   it("every table full, with the longest names, and two years of statistics fit the ESP8266's settings sector", async () => {

@@ -55,14 +55,6 @@ export class Countdown {
     return this.end;
   }
 
-  id(): string {
-    return this.table.all.length > 0 ? this.table.all[0].id : "";
-  }
-
-  action(): number {
-    return this.table.all.length > 0 ? (this.table.all[0].act as number) : -1;
-  }
-
   /** get_rules: the rule with `remain`, the seconds left (the whole delay while it is not running). */
   list(): Rule[] {
     const list = this.table.list();
@@ -91,9 +83,8 @@ export class Countdown {
   /** The time is known again after a restart: a countdown that was running resumes, or switches now if it ended meanwhile. */
   resume(now: number): void {
     if (this.running()) return; // armed since the boot: nothing to resume
-    const rule = this.table.all[0];
     const endSec = this.settings.int(KEY.countdownEnd, 0, 0xffffffff, -1);
-    if (rule === undefined || rule.enable !== 1 || endSec < 0) {
+    if (this.table.size === 0 || this.table.field(0, "enable") !== 1 || endSec < 0) {
       if (endSec >= 0) this.settings.remove(KEY.countdownEnd);
       return;
     }
@@ -112,12 +103,12 @@ export class Countdown {
     if (typeof result.err_code === "number" && result.err_code !== 0) return result;
     this.stop();
     this.end = Infinity;
-    const rule = this.table.all[0];
+    const rule = this.table.size > 0 ? this.table.fields(0) : undefined;
     if (rule === undefined || rule.enable !== 1) {
       this.settings.remove(KEY.countdownEnd);
       return result;
     }
-    const ms = (rule.delay as number) * 1000;
+    const ms = rule.delay * 1000;
     this.settings.put(KEY.countdownEnd, Math.ceil((this.clock.utcMs() + ms) / 1000));
     this.run(ms);
     return result;
@@ -134,10 +125,10 @@ export class Countdown {
     this.timer = undefined;
     this.end = Infinity;
     this.settings.remove(KEY.countdownEnd);
-    const rule = this.table.all[0];
-    if (rule === undefined) return;
-    this.log(`countdown ended: relay ${rule.act === 1 ? "on" : "off"}`);
-    this.device.setRelay(rule.act === 1);
-    this.table.update(rule.id, "enable", 0);
+    if (this.table.size === 0) return;
+    const on = this.table.field(0, "act") === 1;
+    this.log(`countdown ended: relay ${on ? "on" : "off"}`);
+    this.device.setRelay(on);
+    this.table.update(0, "enable", 0);
   }
 }

@@ -50,16 +50,28 @@ export function unpack(text: string, ranges: readonly FieldRange[], start = 0): 
   let at = start;
   let acc = 0;
   let held = 0;
+  // A field's bits are taken from each character's as many at a time as it holds: rules are decoded
+  // whenever the scheduler checks one (rules.ts), so this runs often. No locals beyond these: it also
+  // runs at boot, under its deepest stack.
   for (let i = 0; i < ranges.length; i++) {
     let v = 0;
-    for (let b = bitsFor(ranges[i]); b > 0; b--) {
+    for (let need = bitsFor(ranges[i]); need > 0; ) {
       if (held === 0) {
-        acc = DIGITS.indexOf(text[at++]);
+        // the character's place in DIGITS, by its code (no one-character string made, no search)
+        acc = text.charCodeAt(at++);
+        acc = acc >= 97 && acc <= 122 ? acc - 61 : acc >= 65 && acc <= 90 ? acc - 55 : acc >= 48 && acc <= 57 ? acc - 48 : acc === 45 ? 62 : acc === 95 ? 63 : -1;
         if (acc < 0) return undefined;
         held = 6;
       }
-      held--;
-      v = v * 2 + (Math.floor(acc / 2 ** held) % 2);
+      if (need >= held) {
+        v = v * (1 << held) + (acc & ((1 << held) - 1));
+        need -= held;
+        held = 0;
+      } else {
+        held -= need;
+        v = v * (1 << need) + ((acc >> held) & ((1 << need) - 1));
+        need = 0;
+      }
     }
     v += ranges[i][0];
     if (v > ranges[i][1]) return undefined;

@@ -5,6 +5,12 @@
 //
 // A rule's id is 32 hex characters made from a 30-bit seed, so the setting holds 5 characters for
 // it, not 32: seed, fields and name fit one value (the name is at most 32 bytes).
+//
+// In RAM a table is its settings records and nothing more: the text of each rule's setting as read
+// or written (at most 60 bytes), its slot, and the table's switch. A rule becomes values only while
+// it is checked or written out, one at a time: `fields(i)` decodes one rule's numbers for the
+// scheduler, `idAt(i)` derives its id from the seed when asked (never kept), `list()` builds the
+// objects get_rules answers, straight from the records.
 
 import type { RandomPort } from "../ports/ports.js";
 import type { PlugContext } from "./context.js";
@@ -30,12 +36,19 @@ export interface RuleKind {
   readonly fields: readonly RuleField[];
   /** The packed ranges: the id's seed, then each field's (made once by `ruleKind`, frozen with the module). */
   readonly ranges: readonly FieldRange[];
+  /** Characters the packed seed and fields take at the start of a record; the name follows. */
+  readonly packed: number;
   readonly read: RuleReader;
   /** The answer when the table is full. */
   readonly full: KasaError;
 }
 
+/** One rule's stored numbers by field name, as the scheduler checks them ("wday" as its 7-bit mask, bit 0 Sunday). */
+export type RuleFields = { readonly [field: string]: number };
+
 const SEED_RANGE: FieldRange = Object.freeze([0, 0x3fffffff] as const);
+/** The ranges to read a record's seed alone (its first 5 characters). */
+const SEED_ONLY: readonly FieldRange[] = Object.freeze([SEED_RANGE]);
 
 /** A kind of rule, frozen (its module is preloaded: the tables live in flash, not in the heap). */
 export function ruleKind(key: string, max: number, read: RuleReader, fields: readonly RuleField[]): RuleKind {
@@ -44,7 +57,9 @@ export function ruleKind(key: string, max: number, read: RuleReader, fields: rea
     Object.freeze(fields[i]);
     ranges.push(Object.freeze([fields[i][1], fields[i][2]] as const));
   }
-  return Object.freeze({ key, max, read, full: TABLE_FULL, fields: Object.freeze(fields.slice()), ranges: Object.freeze(ranges) });
+  return Object.freeze({
+    key, max, read, full: TABLE_FULL, fields: Object.freeze(fields.slice()), ranges: Object.freeze(ranges), packed: packedLength(ranges),
+  });
 }
 const HEX = "0123456789ABCDEF";
 
@@ -62,92 +77,134 @@ export function ruleId(seed: number): string {
   return id;
 }
 
+/**
+ * A kind's rules, as their settings records (see the top of the file). Rules are numbered 0..size-1
+ * in the order they were read at boot (by slot) and then added; a removal moves the later ones down.
+ */
 export class RuleTable {
-  private rules: Rule[] = [];
-  /** Parallel to `rules`: each rule's seed and its settings slot. */
-  private seeds: number[] = [];
+  /** Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or written: `unpack` never fails on one. */
+  private records: string[] = [];
+  /** Parallel to `records`: each rule's settings slot. */
   private slots: number[] = [];
   enable: 0 | 1 = 1;
   /** Called after any change (the scheduler recomputes what comes next). */
   onChange: () => void = () => {};
 
+  // The boot reads every table here, under its deepest stack: two locals, one read per slot.
   constructor(
     readonly kind: RuleKind,
     private readonly settings: Settings,
     private readonly random: RandomPort,
   ) {
-    const ranges = kind.ranges;
     this.enable = settings.int(kind.key + "_on", 0, 1, 1) as 0 | 1;
     for (let slot = 0; slot < kind.max; slot++) {
       const text = settings.text(kind.key + slot, "");
-      const values = text === "" ? undefined : unpack(text, ranges);
-      if (values === undefined) continue; // absent or unreadable: the slot is free
-      const rule: Rule = { id: ruleId(values[0]), name: text.slice(packedLength(ranges)) };
-      for (let i = 0; i < kind.fields.length; i++) {
-        const [name] = kind.fields[i];
-        rule[name] = name === "wday" ? wdayList(values[i + 1]) : values[i + 1];
-      }
-      this.rules.push(rule);
-      this.seeds.push(values[0]);
+      // absent or unreadable: the slot is free
+      if (text === "" || unpack(text, kind.ranges) === undefined) continue;
+      this.records.push(text);
       this.slots.push(slot);
     }
   }
 
   get size(): number {
-    return this.rules.length;
+    return this.records.length;
   }
 
-  /** The rules themselves, for the scheduler: read only. */
-  get all(): readonly Rule[] {
-    return this.rules;
+  // The methods below call unpack themselves rather than through one another: they run under
+  // requests (sysinfo, get_rules, edit_rule), and each call level costs XS stack slots.
+
+  /** Rule i's id, derived from its seed (32 hex characters, made anew on every call). */
+  idAt(i: number): string {
+    return ruleId((unpack(this.records[i], SEED_ONLY) as number[])[0]);
   }
 
-  /** Copies for an answer. */
+  /** Rule i's seed: what its id is made from, and what tells it apart while its fields change. */
+  seedAt(i: number): number {
+    return (unpack(this.records[i], SEED_ONLY) as number[])[0];
+  }
+
+  nameAt(i: number): string {
+    return this.records[i].slice(this.kind.packed);
+  }
+
+  /** Rule i's fields, decoded into a fresh object of numbers (wday as a mask): for checking, not kept. */
+  fields(i: number): RuleFields {
+    const values = unpack(this.records[i], this.kind.ranges) as number[];
+    const fields = this.kind.fields;
+    const out: { [field: string]: number } = {};
+    for (let f = 0; f < fields.length; f++) out[fields[f][0]] = values[f + 1];
+    return out;
+  }
+
+  /** One field of rule i (wday as a mask). */
+  field(i: number, name: string): number {
+    const at = this.fieldIndex(name) + 1;
+    return (unpack(this.records[i], this.kind.ranges) as number[])[at];
+  }
+
+  /** Whether any rule is enabled (its own switch; the table's is `enable`). */
+  anyEnabled(): boolean {
+    const at = this.fieldIndex("enable") + 1;
+    for (let i = 0; i < this.records.length; i++) if ((unpack(this.records[i], this.kind.ranges) as number[])[at] === 1) return true;
+    return false;
+  }
+
+  /** The rule with this id (any case), or -1: each rule's id is derived and compared (at most 20). */
+  find(id: string): number {
+    const wanted = id.toUpperCase();
+    if (wanted.length !== 32) return -1;
+    for (let i = 0; i < this.records.length; i++) if (ruleId((unpack(this.records[i], SEED_ONLY) as number[])[0]) === wanted) return i;
+    return -1;
+  }
+
+  /** The rule whose seed this is, or -1. */
+  indexOfSeed(seed: number): number {
+    for (let i = 0; i < this.records.length; i++) if ((unpack(this.records[i], SEED_ONLY) as number[])[0] === seed) return i;
+    return -1;
+  }
+
+  /** The rules as get_rules lists them (id, name, then the fields in the kind's order; wday as 7 flags), made from the records. */
   list(): Rule[] {
     const out: Rule[] = [];
-    for (let i = 0; i < this.rules.length; i++) {
-      const r = this.rules[i];
-      const copy: Rule = { id: r.id };
-      for (const k in r) if (k !== "id") copy[k] = k === "wday" ? (r[k] as number[]).slice() : r[k];
-      out.push(copy);
+    const fields = this.kind.fields;
+    for (let i = 0; i < this.records.length; i++) {
+      const values = unpack(this.records[i], this.kind.ranges) as number[];
+      const rule: Rule = { id: ruleId(values[0]), name: this.records[i].slice(this.kind.packed) };
+      for (let f = 0; f < fields.length; f++) rule[fields[f][0]] = fields[f][0] === "wday" ? wdayList(values[f + 1]) : values[f + 1];
+      out.push(rule);
     }
     return out;
   }
 
   add(params: Params): MethodResult | KasaError {
-    const fields = this.read(params);
+    const fields = this.kind.read(params);
     if (fields === undefined) return INVALID_ARGUMENT;
-    if (this.rules.length >= this.kind.max) return this.kind.full;
+    if (this.records.length >= this.kind.max) return this.kind.full;
     let slot = 0;
     while (this.slots.indexOf(slot) >= 0) slot++;
     let seed = this.newSeed();
     // a poor random source must not hang the plug: after a few draws, the next free seed
-    for (let tries = 0; this.seeds.indexOf(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
-    const rule: Rule = { id: ruleId(seed), ...fields };
-    if (!this.store(slot, seed, rule)) return UNKNOWN_ERROR;
-    this.rules.push(rule);
-    this.seeds.push(seed);
-    this.slots.push(slot);
+    for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
+    if (!this.store(this.records.length, slot, pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string))) return UNKNOWN_ERROR;
     this.onChange();
-    return { id: rule.id };
+    return { id: ruleId(seed) };
   }
 
   edit(params: Params): MethodResult | KasaError {
     if (typeof params.id !== "string") return INVALID_ARGUMENT;
     const at = this.find(params.id);
-    const fields = this.read(params);
+    const fields = this.kind.read(params);
     if (fields === undefined) return INVALID_ARGUMENT;
     if (at < 0) return ENTRY_NOT_EXIST;
-    return this.replace(at, { id: this.rules[at].id, ...fields });
+    return this.replace(at, pack(this.valuesOf(this.seedAt(at), fields), this.kind.ranges) + (fields.name as string));
   }
 
-  /** Sets one field of a rule (a one-shot rule disabled after it ran); false when it could not be stored. */
-  update(id: string, field: string, value: number): boolean {
-    const at = this.find(id);
-    if (at < 0) return false;
-    const rule: Rule = { ...this.rules[at] };
-    rule[field] = value;
-    return this.replace(at, rule) !== UNKNOWN_ERROR;
+  /** Sets one field of rule `at` (a one-shot rule disabled after it ran); false when there is none or it could not be stored. */
+  update(at: number, field: string, value: number): boolean {
+    if (at < 0 || at >= this.records.length) return false;
+    const values = unpack(this.records[at], this.kind.ranges) as number[];
+    values[this.fieldIndex(field) + 1] = value;
+    return this.replace(at, pack(values, this.kind.ranges) + this.nameAt(at)) !== UNKNOWN_ERROR;
   }
 
   remove(params: Params): MethodResult | KasaError {
@@ -155,8 +212,7 @@ export class RuleTable {
     const at = this.find(params.id);
     if (at < 0) return ENTRY_NOT_EXIST;
     this.settings.remove(this.kind.key + this.slots[at]);
-    this.rules.splice(at, 1);
-    this.seeds.splice(at, 1);
+    this.records.splice(at, 1);
     this.slots.splice(at, 1);
     this.onChange();
     return {};
@@ -164,8 +220,7 @@ export class RuleTable {
 
   clear(): MethodResult {
     for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
-    this.rules = [];
-    this.seeds = [];
+    this.records = [];
     this.slots = [];
     this.onChange();
     return {};
@@ -180,40 +235,42 @@ export class RuleTable {
     return {};
   }
 
-  /** Reads and orders the fields as stored and listed. */
-  private read(params: Params): { [field: string]: unknown } | undefined {
-    const fields = this.kind.read(params);
-    if (fields === undefined) return undefined;
-    const rule: { [field: string]: unknown } = { name: fields.name };
-    for (let i = 0; i < this.kind.fields.length; i++) rule[this.kind.fields[i][0]] = fields[this.kind.fields[i][0]];
-    return rule;
+  private fieldIndex(name: string): number {
+    const fields = this.kind.fields;
+    for (let f = 0; f < fields.length; f++) if (fields[f][0] === name) return f;
+    throw new Error(`no rule field ${name}`);
   }
 
-  private replace(at: number, rule: Rule): MethodResult | KasaError {
-    if (!this.store(this.slots[at], this.seeds[at], rule)) return UNKNOWN_ERROR;
-    this.rules[at] = rule;
+  /** What is stored for these fields (as a RuleReader gave them): the seed, then each field, wday as a mask. */
+  private valuesOf(seed: number, fields: { [field: string]: unknown }): number[] {
+    const values = [seed];
+    for (let f = 0; f < this.kind.fields.length; f++) {
+      const name = this.kind.fields[f][0];
+      values.push(name === "wday" ? wdayMask(fields.wday as number[]) : (fields[name] as number));
+    }
+    return values;
+  }
+
+  // replace and store take the record made (pack(values) + name), not its parts: they are on the
+  // stack under the settings write, the deepest point of edit_rule.
+
+  private replace(at: number, text: string): MethodResult | KasaError {
+    if (!this.store(at, this.slots[at], text)) return UNKNOWN_ERROR;
     this.onChange();
     return {};
   }
 
-  private store(slot: number, seed: number, rule: Rule): boolean {
-    const values = [seed];
-    for (let i = 0; i < this.kind.fields.length; i++) {
-      const [name] = this.kind.fields[i];
-      values.push(name === "wday" ? wdayMask(rule.wday as number[]) : (rule[name] as number));
-    }
-    return this.settings.put(this.kind.key + slot, pack(values, this.kind.ranges) + (rule.name as string));
+  /** Writes rule `at`'s setting in `slot`; once it is stored, the same text is its record. */
+  private store(at: number, slot: number, text: string): boolean {
+    if (!this.settings.put(this.kind.key + slot, text)) return false;
+    this.records[at] = text;
+    this.slots[at] = slot;
+    return true;
   }
 
   private newSeed(): number {
     const b = this.random(4);
     return ((b[0] & 0x3f) * 0x1000000 + b[1] * 0x10000 + b[2] * 0x100 + b[3]) >>> 0;
-  }
-
-  private find(id: string): number {
-    const wanted = id.toUpperCase();
-    for (let i = 0; i < this.rules.length; i++) if (this.rules[i].id === wanted) return i;
-    return -1;
   }
 }
 

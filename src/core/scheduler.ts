@@ -6,11 +6,16 @@
 // minute skipped by spring-forward maps past the gap (02:30 → 03:30), a repeated one to its first
 // occurrence, and each rule keeps its next instant, which fires once and is then replaced by the
 // one after it. Nothing runs until a time source answered (WallClock.synced).
+//
+// The rules stay packed in their tables (rules.ts): a rule is decoded into a short-lived object of
+// numbers only while it is checked (when due, on a recompute, away mode once a tick). What is kept
+// per rule between minutes is one number, its next switching; an away window in progress is one
+// small object naming its rule by seed.
 
 import type { LogPort, RandomPort, TimerHandle, TimerPort } from "../ports/ports.js";
 import type { Countdown } from "./countdown.js";
 import type { Device } from "./device.js";
-import type { Rule, RuleTable } from "./rules.js";
+import type { RuleFields, RuleTable } from "./rules.js";
 import type { RuntimeStats } from "./runtime-stats.js";
 import { KEY, type Settings } from "./settings.js";
 import { civilFromDays, daysFromCivil, MS_PER_DAY, weekday } from "./time/civil.js";
@@ -22,15 +27,29 @@ const MS_PER_MIN = 60000;
 /** How far ahead a weekly rule's next instant is looked for (a week and the day either side). */
 const DAYS_AHEAD = 8;
 
-/** A rule's next switching: when, on or off, and whether it is its start or its end. */
-interface Occurrence {
-  at: number;
-  action: number;
+/**
+ * A rule's next switching as one number, so that what is kept per rule between minutes is a number,
+ * not an object: its instant (UTC ms, an integer) times 4, plus its action (-1, 0 or 1: none, off,
+ * on) + 1. NONE (Infinity) when there is none; ordered as the instants are.
+ */
+const NONE = Infinity;
+
+function occurrence(at: number, action: number): number {
+  return at * 4 + action + 1;
+}
+
+function atOf(next: number): number {
+  return Math.floor(next / 4);
+}
+
+function actionOf(next: number): number {
+  return next - Math.floor(next / 4) * 4 - 1;
 }
 
 /** An away-mode window in progress. */
 interface AwayWindow {
-  id: string;
+  /** The rule's seed (what its id is made from): the rule however it is edited or moved in the table. */
+  seed: number;
   end: number;
   /** The relay before the window: restored at its end. */
   before: boolean;
@@ -39,8 +58,8 @@ interface AwayWindow {
 
 export class Scheduler {
   private timer: TimerHandle | undefined;
-  /** Each schedule rule's next switching, parallel to the table; null: none within DAYS_AHEAD. */
-  private next: (Occurrence | null)[] = [];
+  /** Each schedule rule's next switching (see `occurrence`), parallel to the table; NONE: none within DAYS_AHEAD. */
+  private next: number[] = [];
   private dirty = true;
   private known = false;
   private lastUtc = 0;
@@ -92,8 +111,8 @@ export class Scheduler {
   /** sysinfo `active_mode`: what is in charge of the relay. */
   activeMode(): string {
     if (this.countdown.running()) return "count_down";
-    if (this.awayRules.enable === 1 && hasEnabled(this.awayRules.all)) return "anti_theft";
-    if (this.schedule.enable === 1 && hasEnabled(this.schedule.all)) return "schedule";
+    if (this.awayRules.enable === 1 && this.awayRules.anyEnabled()) return "anti_theft";
+    if (this.schedule.enable === 1 && this.schedule.anyEnabled()) return "schedule";
     return "none";
   }
 
@@ -103,25 +122,21 @@ export class Scheduler {
    */
   nextAction(field: "schd_sec" | "schd_time"): { [key: string]: unknown } {
     if (!this.known) return { type: -1 };
+    // few locals: this runs under get_sysinfo, on the XS stack of a request
     let at = this.countdown.endsAt();
-    let type = at < Infinity ? 2 : -1;
-    let id = type === 2 ? this.countdown.id() : "";
-    let action = type === 2 ? this.countdown.action() : -1;
-    const rules = this.schedule.all;
-    for (let i = 0; i < this.next.length && i < rules.length; i++) {
-      const n = this.next[i];
-      if (n !== null && n.at < at) {
-        at = n.at;
-        type = 1;
-        id = rules[i].id;
-        action = n.action;
+    let by = -1; // the schedule rule that comes first; -1: the countdown, if it runs
+    for (let i = 0; i < this.next.length && i < this.schedule.size; i++) {
+      if (atOf(this.next[i]) < at) {
+        at = atOf(this.next[i]);
+        by = i;
       }
     }
-    if (type < 0) return { type: -1 };
+    if (at === Infinity || (by < 0 && this.countdown.table.size === 0)) return { type: -1 };
+    // the countdown's table asked directly, not through Countdown: one call level less
+    const out: { [key: string]: unknown } = { type: by >= 0 ? 1 : 2, id: by >= 0 ? this.schedule.idAt(by) : this.countdown.table.idAt(0) };
     const local = this.clock.toLocalMs(at);
-    const out: { [key: string]: unknown } = { type, id };
     out[field] = Math.floor((local - Math.floor(local / MS_PER_DAY) * MS_PER_DAY) / 1000);
-    out.action = action;
+    out.action = by >= 0 ? actionOf(this.next[by]) : this.countdown.table.field(0, "act");
     return out;
   }
 
@@ -156,10 +171,7 @@ export class Scheduler {
     this.stats.flushIfDue();
 
     let wake = now + SCHEDULER_TICK_MS - (now % SCHEDULER_TICK_MS);
-    for (let i = 0; i < this.next.length; i++) {
-      const n = this.next[i];
-      if (n !== null && n.at < wake) wake = n.at;
-    }
+    for (let i = 0; i < this.next.length; i++) if (atOf(this.next[i]) < wake) wake = atOf(this.next[i]);
     if (this.away !== undefined) wake = Math.min(wake, this.away.toggle, this.away.end);
     else wake = Math.min(wake, this.awayNextStart);
     this.timers.cancel(this.timer); // a rule change during this tick asked for another
@@ -169,14 +181,18 @@ export class Scheduler {
   private recompute(now: number): void {
     this.dirty = false;
     this.clockChanges = this.clock.changes;
-    const rules = this.schedule.all;
+    const table = this.schedule;
     this.next = [];
-    for (let i = 0; i < rules.length; i++) this.next.push(this.schedule.enable === 1 && rules[i].enable === 1 ? this.nextOf(rules[i], now) : null);
+    for (let i = 0; i < table.size; i++) {
+      const rule = table.enable === 1 ? table.fields(i) : undefined;
+      this.next.push(rule !== undefined && rule.enable === 1 ? this.nextOf(rule, now) : NONE);
+    }
     this.awayNextStart = Infinity;
-    const away = this.awayRules.all;
-    if (this.awayRules.enable === 1) {
-      for (let i = 0; i < away.length; i++) {
-        const start = away[i].enable === 1 ? this.nextWindowStart(away[i], now) : Infinity;
+    const away = this.awayRules;
+    if (away.enable === 1) {
+      for (let i = 0; i < away.size; i++) {
+        const rule = away.fields(i);
+        const start = rule.enable === 1 ? this.nextWindowStart(rule, now) : Infinity;
         if (start < this.awayNextStart) this.awayNextStart = start;
       }
     }
@@ -189,60 +205,65 @@ export class Scheduler {
 
   /** Runs the rules whose instant has come: the latest due action wins; one-shot rules that are done are disabled. */
   private runDue(now: number): void {
-    const rules = this.schedule.all;
-    let latest: Occurrence | null = null;
-    let by: Rule | undefined;
-    let done: string[] | undefined;
-    for (let i = 0; i < this.next.length && i < rules.length; i++) {
+    const table = this.schedule;
+    let latest = NONE;
+    let by = -1;
+    let done: number[] | undefined;
+    for (let i = 0; i < this.next.length && i < table.size; i++) {
       let n = this.next[i];
-      for (let guard = 0; n !== null && n.at <= now && guard < 4; guard++) {
-        if (now - n.at <= SCHEDULE_CATCH_UP_MS && (latest === null || n.at >= latest.at)) {
+      if (!(atOf(n) <= now)) continue;
+      const rule = table.fields(i); // decoded only when due
+      for (let guard = 0; atOf(n) <= now && guard < 4; guard++) {
+        if (now - atOf(n) <= SCHEDULE_CATCH_UP_MS && (by < 0 || atOf(n) >= atOf(latest))) {
           latest = n;
-          by = rules[i];
+          by = i;
         }
-        n = this.nextOf(rules[i], n.at);
-        if (n === null && rules[i].repeat === 0) (done ??= []).push(rules[i].id);
+        n = this.nextOf(rule, atOf(n));
+        if (n === NONE && rule.repeat === 0) (done ??= []).push(i);
       }
       this.next[i] = n;
     }
-    if (latest !== null && by !== undefined) {
-      this.log(`schedule: rule ${label(by)} switches the relay ${latest.action === 1 ? "on" : "off"}`);
-      this.device.setRelay(latest.action === 1);
+    if (by >= 0) {
+      this.log(`schedule: rule ${label(table, by)} switches the relay ${actionOf(latest) === 1 ? "on" : "off"}`);
+      this.device.setRelay(actionOf(latest) === 1);
     }
-    // a one-shot rule that ran is disabled, as on real plugs (the table's change recomputes the rest)
-    if (done !== undefined) for (let i = 0; i < done.length; i++) this.schedule.update(done[i], "enable", 0);
+    // a one-shot rule that ran is disabled, as on real plugs (the table's change recomputes the rest;
+    // an update moves no rule, so the numbers stay right)
+    if (done !== undefined) for (let i = 0; i < done.length; i++) table.update(done[i], "enable", 0);
   }
 
   /** Away mode: enters a window that has begun, switches at random inside it, and restores the relay at its end. */
   private runAway(now: number): void {
     const w = this.away;
     if (w !== undefined) {
-      const rule = findRule(this.awayRules.all, w.id);
+      const at = this.awayRules.indexOfSeed(w.seed);
+      const rule = at < 0 ? undefined : this.awayRules.fields(at);
       if (now >= w.end || rule === undefined || rule.enable !== 1 || this.awayRules.enable !== 1) {
         this.away = undefined;
         this.settings.remove(KEY.awayBefore);
         this.log(`away mode ends: relay back ${w.before ? "on" : "off"}`);
         this.device.setRelay(w.before);
-        if (rule !== undefined && rule.repeat === 0 && now >= w.end) this.awayRules.update(rule.id, "enable", 0);
+        if (rule !== undefined && rule.repeat === 0 && now >= w.end) this.awayRules.update(at, "enable", 0);
         this.dirty = true;
         this.recompute(now);
       } else if (now >= w.toggle) {
         this.device.toggle();
-        w.toggle = now + this.gap(rule.frequency as number);
+        w.toggle = now + this.gap(rule.frequency);
       }
       return;
     }
-    const rules = this.awayRules.all;
-    for (let i = 0; i < rules.length && this.awayRules.enable === 1; i++) {
-      if (rules[i].enable !== 1) continue;
-      const end = this.windowEndingAfter(rules[i], now);
+    const table = this.awayRules;
+    for (let i = 0; i < table.size && table.enable === 1; i++) {
+      const rule = table.fields(i);
+      if (rule.enable !== 1) continue;
+      const end = this.windowEndingAfter(rule, now);
       if (end === undefined) continue;
       // a restart inside the window keeps what the relay was before it
       const stored = this.settings.int(KEY.awayBefore, 0, 1, -1);
       const before = stored < 0 ? this.device.relay : stored === 1;
       if (stored < 0) this.settings.put(KEY.awayBefore, before ? 1 : 0);
-      this.away = { id: rules[i].id, end, before, toggle: now + this.gap(rules[i].frequency as number) };
-      this.log(`away mode: rule ${label(rules[i])} switches at random until ${clockText(this.clock.toLocalMs(end))}`);
+      this.away = { seed: table.seedAt(i), end, before, toggle: now + this.gap(rule.frequency) };
+      this.log(`away mode: rule ${label(table, i)} switches at random until ${clockText(this.clock.toLocalMs(end))}`);
       return;
     }
     if (this.awayUnchecked) {
@@ -263,46 +284,53 @@ export class Scheduler {
   }
 
   /** The end of a window of `rule` that contains `now`, or undefined. */
-  private windowEndingAfter(rule: Rule, now: number): number | undefined {
+  private windowEndingAfter(rule: RuleFields, now: number): number | undefined {
     const today = this.localDay(now);
     for (let day = today - 1; day <= today; day++) {
       if (!appliesOn(rule, day)) continue;
-      const start = this.instant(day, rule.stime_opt as number, rule.smin as number, 0);
+      const start = this.instant(day, rule.stime_opt, rule.smin, 0);
       const end = this.windowEnd(rule, day, start);
       if (start <= now && now < end) return end;
     }
     return undefined;
   }
 
-  private nextWindowStart(rule: Rule, after: number): number {
+  private nextWindowStart(rule: RuleFields, after: number): number {
     const today = this.localDay(after);
     for (let day = today; day <= today + DAYS_AHEAD; day++) {
       if (!appliesOn(rule, day)) continue;
-      const start = this.instant(day, rule.stime_opt as number, rule.smin as number, 0);
+      const start = this.instant(day, rule.stime_opt, rule.smin, 0);
       if (start > after) return start;
     }
     return Infinity;
   }
 
   /** A rule's end on `day`, or the next day's when it does not come after `start` (no start: the same day). */
-  private windowEnd(rule: Rule, day: number, start: number): number {
-    const end = this.instant(day, rule.etime_opt as number, rule.emin as number, 0);
-    return end <= start ? this.instant(day + 1, rule.etime_opt as number, rule.emin as number, 0) : end;
+  private windowEnd(rule: RuleFields, day: number, start: number): number {
+    const end = this.instant(day, rule.etime_opt, rule.emin, 0);
+    return end <= start ? this.instant(day + 1, rule.etime_opt, rule.emin, 0) : end;
   }
 
-  /** A schedule rule's first switching after `after`, or null. */
-  private nextOf(rule: Rule, after: number): Occurrence | null {
-    let best: Occurrence | null = null;
+  /** A schedule rule's first switching after `after` (see `occurrence`), or NONE. */
+  private nextOf(rule: RuleFields, after: number): number {
+    let at = Infinity;
+    let action = -1;
     const today = this.localDay(after);
     for (let day = today - 1; day <= today + DAYS_AHEAD; day++) {
       if (!appliesOn(rule, day)) continue;
-      const start = rule.sact !== -1 ? this.instant(day, rule.stime_opt as number, rule.smin as number, rule.soffset as number) : NaN;
-      if (start > after && (best === null || start < best.at)) best = { at: start, action: rule.sact as number };
+      const start = rule.sact !== -1 ? this.instant(day, rule.stime_opt, rule.smin, rule.soffset) : NaN;
+      if (start > after && start < at) {
+        at = start;
+        action = rule.sact;
+      }
       if (rule.eact === -1) continue;
       const end = this.windowEnd(rule, day, start);
-      if (end > after && (best === null || end < best.at)) best = { at: end, action: rule.eact as number };
+      if (end > after && end < at) {
+        at = end;
+        action = rule.eact;
+      }
     }
-    return best;
+    return at === Infinity ? NONE : occurrence(at, action);
   }
 
   /**
@@ -312,21 +340,21 @@ export class Scheduler {
   lastDueToday(now: number): number {
     if (this.schedule.enable !== 1) return -1;
     const today = this.localDay(now);
-    const rules = this.schedule.all;
+    const table = this.schedule;
     let at = -Infinity;
     let action = -1;
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i];
+    for (let i = 0; i < table.size; i++) {
+      const rule = table.fields(i);
       if (rule.enable !== 1 || !appliesOn(rule, today)) continue;
-      const start = rule.sact !== -1 ? this.instant(today, rule.stime_opt as number, rule.smin as number, rule.soffset as number) : NaN;
+      const start = rule.sact !== -1 ? this.instant(today, rule.stime_opt, rule.smin, rule.soffset) : NaN;
       if (start <= now && start > at) {
         at = start;
-        action = rule.sact as number;
+        action = rule.sact;
       }
-      const end = rule.eact !== -1 ? this.instant(today, rule.etime_opt as number, rule.emin as number, 0) : NaN;
+      const end = rule.eact !== -1 ? this.instant(today, rule.etime_opt, rule.emin, 0) : NaN;
       if (end > start && end <= now && end > at) {
         at = end;
-        action = rule.eact as number;
+        action = rule.eact;
       }
     }
     return action;
@@ -367,23 +395,15 @@ export class Scheduler {
 }
 
 /** Whether a rule applies on local day `day`: its weekday for weekly rules, its date for one-shot ones. */
-function appliesOn(rule: Rule, day: number): boolean {
-  if (rule.repeat === 1) return (rule.wday as number[])[weekday(day)] === 1;
-  return day === daysFromCivil(rule.year as number, rule.month as number, rule.day as number);
+function appliesOn(rule: RuleFields, day: number): boolean {
+  if (rule.repeat === 1) return ((rule.wday >> weekday(day)) & 1) === 1;
+  return day === daysFromCivil(rule.year, rule.month, rule.day);
 }
 
-function hasEnabled(rules: readonly Rule[]): boolean {
-  for (let i = 0; i < rules.length; i++) if (rules[i].enable === 1) return true;
-  return false;
-}
-
-function findRule(rules: readonly Rule[], id: string): Rule | undefined {
-  for (let i = 0; i < rules.length; i++) if (rules[i].id === id) return rules[i];
-  return undefined;
-}
-
-function label(rule: Rule): string {
-  return rule.name === "" ? rule.id : `"${rule.name as string}"`;
+/** How the log names rule i: its name, or its id when it has none. */
+function label(table: RuleTable, i: number): string {
+  const name = table.nameAt(i);
+  return name === "" ? table.idAt(i) : `"${name}"`;
 }
 
 /** "HH:MM" of wall-clock ms. */
