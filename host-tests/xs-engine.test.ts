@@ -5,6 +5,10 @@
 // The XS side runs in a child process (host-tests/xs/run-xsnap.mjs): xsnap's API needs SES, whose
 // '@endo/init' would lock down this process's globals. Nothing is skipped when xsnap is missing or
 // the XS run fails: every test awaits the one shared run, so every test then fails with its error.
+//
+// The same run measures what the core allocates in XS for a few requests to a plug with every rule
+// table full, and what it keeps live; host-tests/xs/alloc-budget.ts holds the budget they must stay
+// within (CI's guard against memory growth: the chip-true check needs the Moddable SDK).
 
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,8 +18,12 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { FrameDecoder } from "../src/core/wire/frame.js";
-import { utf8Decode } from "../src/core/wire/utf8.js";
-import { ALIAS_60_BYTES, ALIAS_KUECHE, CAPTURED_RELAY_ANSWER, corpus, toHex } from "./xs/corpus.js";
+import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
+import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
+import { MAX_RULE_NAME_BYTES } from "../src/core/rules.js";
+import { utf8Decode, utf8Length } from "../src/core/wire/utf8.js";
+import { ALLOC_BUDGET } from "./xs/alloc-budget.js";
+import { ALIAS_60_BYTES, ALIAS_KUECHE, BUDGET_SEQUENCE, CAPTURED_RELAY_ANSWER, corpus, fullRuleName, toHex } from "./xs/corpus.js";
 import { answer, startPlug } from "./xs/entry.js";
 
 const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
@@ -27,7 +35,13 @@ interface DriverOutput {
   engine: string;
   strict: boolean;
   ms: { startAndLoad: number; requests: number };
-  sequences: { name: string; answers: string[] }[];
+  sequences: { name: string; answers: string[]; memory?: SequenceMemory }[];
+}
+
+/** What run-xsnap.mjs measured for a sequence with measured requests (see its header). */
+interface SequenceMemory {
+  commands: { index: number; slots: number; compute: number; allocate: number }[];
+  retained: { liveSlots: number; snapshotBytes: number };
 }
 
 interface Results {
@@ -85,7 +99,13 @@ async function run(): Promise<Results> {
     logLevel: "silent",
   });
   const corpusFile = join(dir, "corpus.json");
-  writeFileSync(corpusFile, JSON.stringify(sequences.map((s) => ({ name: s.name, model: s.model, frames: s.requests.map((r) => toHex(r.frame)) }))));
+  const forDriver = sequences.map((s) => ({
+    name: s.name,
+    model: s.model,
+    frames: s.requests.map((r) => toHex(r.frame)),
+    measure: s.requests.flatMap((r, i) => (r.measure ? [i] : [])),
+  }));
+  writeFileSync(corpusFile, JSON.stringify(forDriver));
   const t1 = performance.now();
 
   // Node and XS run at the same time: the XS side is another process.
@@ -102,11 +122,15 @@ async function run(): Promise<Results> {
   const xs = await xsRun;
   const t3 = performance.now();
 
+  const memory = xs.sequences.find((s) => s.name === BUDGET_SEQUENCE)?.memory;
+  const budgeted = sequences.find((s) => s.name === BUDGET_SEQUENCE)!;
   console.log(
     `XS engine check: ${xs.engine}; ${requestCount} frames in ${sequences.length} sequences ` +
       `(${sequences.map((s) => `${s.name} ${s.requests.length}`).join(", ")}); ` +
       `bundle ${Math.round(t1 - t0)} ms, Node ${Math.round(t2 - t1)} ms, XS process ${Math.round(t3 - t1)} ms ` +
-      `(xsnap start + bundle ${xs.ms.startAndLoad} ms, requests ${xs.ms.requests} ms)`,
+      `(xsnap start + bundle ${xs.ms.startAndLoad} ms, requests ${xs.ms.requests} ms); ` +
+      `slots allocated (${BUDGET_SEQUENCE}): ${(memory?.commands ?? []).map((c) => `${budgeted.requests[c.index].label} ${c.slots}`).join(", ")}; ` +
+      `retained ${memory?.retained.liveSlots} slots, ${memory?.retained.snapshotBytes} snapshot bytes`,
   );
   return { xs, node, xsAnswers: new Map(xs.sequences.map((s) => [s.name, s.answers])) };
 }
@@ -145,6 +169,70 @@ describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
       expect(differing.map((i) => s.requests[i].label)).toEqual([]);
     });
   }
+
+  describe(`allocation budget (host-tests/xs/alloc-budget.ts), sequence ${BUDGET_SEQUENCE}`, () => {
+    const budgeted = sequences.find((s) => s.name === BUDGET_SEQUENCE)!;
+    const measuredLabels = budgeted.requests.filter((r) => r.measure).map((r) => r.label);
+    const memory = async () => {
+      const m = (await results()).xs.sequences.find((s) => s.name === BUDGET_SEQUENCE)?.memory;
+      if (m === undefined) throw new Error(`the XS run reported no memory figures for ${BUDGET_SEQUENCE}`);
+      return m;
+    };
+    const onChip = (slots: number) => `${slots.toLocaleString("en")} slots (${(16 * slots).toLocaleString("en")} bytes as 16-byte ESP8266 slots)`;
+    const revise = "revised only with a chip-true run recorded in docs/MEMORY.md (npm run sim:memory)";
+
+    it("was measured with this engine, and budgets exactly the measured requests", async () => {
+      const { xs } = await results();
+      expect(xs.engine, `alloc-budget.ts was measured with ${ALLOC_BUDGET.engine}: measure again with ${xs.engine}`).toBe(ALLOC_BUDGET.engine);
+      expect(Object.keys(ALLOC_BUDGET.commands).sort()).toEqual([...measuredLabels].sort());
+    });
+
+    for (const engine of ["node", "xs"] as const) {
+      it(`${engine}: fills every rule table before the measured requests`, async () => {
+        const r = await results();
+        const answers = (engine === "node" ? r.node : r.xsAnswers).get(BUDGET_SEQUENCE)!;
+        const at = (label: string) => JSON.parse(decodeAnswer(answers[budgeted.requests.findIndex((q) => q.label === label)]));
+        for (let i = 0; i < MAX_SCHEDULE_RULES; i++) expect(at(`schedule rule ${i}`).schedule.add_rule.err_code, `schedule rule ${i}`).toBe(0);
+        expect(at("schedule rule refused: table full").schedule.add_rule).toEqual({ err_code: -10, err_msg: "table is full" });
+        for (let i = 0; i < MAX_AWAY_RULES; i++) expect(at(`away rule ${i}`).anti_theft.add_rule.err_code, `away rule ${i}`).toBe(0);
+        expect(at("countdown").count_down.add_rule.err_code).toBe(0);
+        const names = (list: { name: string }[]) => list.map((rule) => rule.name);
+        const full = (n: number) => Array.from({ length: n }, (_, i) => fullRuleName(i));
+        expect(names(at("schedule.get_rules").schedule.get_rules.rule_list)).toEqual(full(MAX_SCHEDULE_RULES));
+        expect(names(at("anti_theft.get_rules").anti_theft.get_rules.rule_list)).toEqual(full(MAX_AWAY_RULES));
+        expect(names(at("count_down.get_rules").count_down.get_rules.rule_list)).toEqual(full(1));
+        expect(names(at("python-kasa update").schedule.get_rules.rule_list)).toHaveLength(MAX_SCHEDULE_RULES);
+        expect(utf8Length(fullRuleName(0))).toBe(MAX_RULE_NAME_BYTES);
+      });
+    }
+
+    for (const label of measuredLabels) {
+      it(`${label}: allocates no more slots in XS than its budget`, async () => {
+        const index = budgeted.requests.findIndex((r) => r.label === label);
+        const measured = (await memory()).commands.find((c) => c.index === index);
+        const budget = ALLOC_BUDGET.commands[label]?.slots;
+        expect(measured, `no measurement for ${label}`).toBeDefined();
+        const { slots, compute, allocate } = measured!;
+        // a figure of 0 means nothing was measured: the check could not fail
+        for (const [what, value] of Object.entries({ slots, compute, allocate })) {
+          expect(Number.isInteger(value) && value > 0, `${label}: xsnap's ${what} is ${value}`).toBe(true);
+        }
+        expect(budget, `${label} has no budget in alloc-budget.ts`).toBeGreaterThan(0);
+        expect(slots, `${label} allocated ${onChip(slots)} in XS, over its budget of ${onChip(budget)}; the budget is ${revise}`)
+          .toBeLessThanOrEqual(budget);
+      });
+    }
+
+    it("keeps no more live than its budget once the tables are full", async () => {
+      const { liveSlots, snapshotBytes } = (await memory()).retained;
+      const budget = ALLOC_BUDGET.retained;
+      expect(liveSlots > 0 && snapshotBytes > 0, `retained: ${liveSlots} slots, ${snapshotBytes} snapshot bytes`).toBe(true);
+      expect(liveSlots, `the plug keeps ${onChip(liveSlots)} live, over its budget of ${onChip(budget.liveSlots)}; the budget is ${revise}`)
+        .toBeLessThanOrEqual(budget.liveSlots);
+      expect(snapshotBytes, `the plug keeps ${snapshotBytes} bytes of XS snapshot live (slots and chunks), over its budget of ${budget.snapshotBytes}; ` +
+        `the budget is ${revise}`).toBeLessThanOrEqual(budget.snapshotBytes);
+    });
+  });
 
   describe("sanity of the answers themselves", () => {
     const hs100 = sequences.find((s) => s.name === "HS100")!;

@@ -1,5 +1,6 @@
 // The XS engine check's corpus: TCP request frames answered in one sequence by one plug per
-// personality (state carries over from request to request), once on Node and once inside XS.
+// personality (state carries over from request to request), once on Node and once inside XS; and
+// before those, the allocation budget's sequence (alloc-budget.ts), answered and compared alike.
 //
 // Nothing here may have a random or wall-clock-dependent answer beyond entry.ts's fixed clock and
 // its all-zero random source (which makes rule ids predictable), and no real timers.
@@ -8,11 +9,17 @@ import { encodeFrame, HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/
 import { utf8Encode } from "../../src/core/wire/utf8.js";
 import { encrypt } from "../../src/core/wire/xor.js";
 import { PERSONALITIES } from "../../src/core/personality.js";
+import { MAX_AWAY_RULES } from "../../src/core/modules/anti_theft.js";
+import { MAX_SCHEDULE_RULES } from "../../src/core/modules/schedule.js";
+import { MAX_RULE_NAME_BYTES } from "../../src/core/rules.js";
+import PYTHON_KASA_UPDATE_REQUEST from "../support/python-kasa-update.json" with { type: "json" };
 
 export interface CorpusRequest {
   /** Unique within its sequence. */
   readonly label: string;
   readonly frame: Uint8Array;
+  /** The XS run measures this request's allocation (run-xsnap.mjs; the budget in alloc-budget.ts). */
+  readonly measure?: boolean;
 }
 
 export interface CorpusSequence {
@@ -298,7 +305,60 @@ function requests(big: boolean): CorpusRequest[] {
   return list;
 }
 
-/** One sequence per personality, each starting from a fresh plug; HS100 first. */
+/** The allocation budget's sequence (alloc-budget.ts): the corpus runs it first, on a fresh XS machine. */
+export const BUDGET_SEQUENCE = "HS110 full tables";
+/** A 32-byte rule name (MAX_RULE_NAME_BYTES of UTF-8), numbered: "üüüüüüüüüüüüüüü07". */
+export const fullRuleName = (i: number) => "ü".repeat((MAX_RULE_NAME_BYTES - 2) / 2) + String(i).padStart(2, "0");
+
+/**
+ * An HS110 (entry.ts gives it no meter driver: it reads zero) with every rule table full, as
+ * `npm run sim:memory` fills them (scripts/memory-check.mjs): 20 schedule rules with 32-byte names,
+ * fixed, sunrise and sunset times and end actions, 4 away rules, a countdown. Then the requests the
+ * budget measures: python-kasa's combined update and each table's get_rules. The clock is synced
+ * (entry.ts), as rule changes need; the all-zero random source makes the rule ids the same each run.
+ */
+function budgetRequests(): CorpusRequest[] {
+  const list: CorpusRequest[] = [];
+  const json = (label: string, value: unknown, measure = false) => list.push({ label, frame: encodeFrame(JSON.stringify(value)), measure });
+  const everyDay = [1, 1, 1, 1, 1, 1, 1];
+  json("location for sunrise and sunset", { system: { set_dev_location: { latitude: 51.5, longitude: -0.125 } } });
+  for (let i = 0; i < MAX_SCHEDULE_RULES; i++) {
+    const smin = (300 + 7 * i) % 1440;
+    json(`schedule rule ${i}`, {
+      schedule: {
+        add_rule: {
+          name: fullRuleName(i), enable: 1, wday: everyDay, repeat: 1, stime_opt: i % 3, smin, soffset: i - 10, sact: i % 2,
+          etime_opt: 0, emin: (smin + 2) % 1440, eact: 1 - (i % 2),
+        },
+      },
+    });
+  }
+  json("schedule rule refused: table full", {
+    schedule: { add_rule: { name: fullRuleName(99), enable: 1, wday: everyDay, repeat: 1, stime_opt: 0, smin: 0, sact: 1 } },
+  });
+  for (let i = 0; i < MAX_AWAY_RULES; i++) {
+    const smin = (240 + 60 * i) % 1440;
+    json(`away rule ${i}`, {
+      anti_theft: {
+        add_rule: { name: fullRuleName(i), enable: 1, wday: everyDay, repeat: 1, stime_opt: 0, smin, etime_opt: 0, emin: (smin + 30) % 1440, frequency: 60 },
+      },
+    });
+  }
+  json("countdown", { count_down: { add_rule: { name: fullRuleName(0), enable: 1, delay: 3600, act: 1 } } });
+  json("python-kasa update", PYTHON_KASA_UPDATE_REQUEST, true);
+  json("schedule.get_rules", { schedule: { get_rules: {} } }, true);
+  json("anti_theft.get_rules", { anti_theft: { get_rules: {} } }, true);
+  json("count_down.get_rules", { count_down: { get_rules: {} } }, true);
+  return list;
+}
+
+/**
+ * The budget's sequence first (so that nothing run before it moves its numbers), then one sequence
+ * per personality, each starting from a fresh plug; HS100 first of those.
+ */
 export function corpus(): CorpusSequence[] {
-  return PERSONALITIES.map((p, i) => ({ name: p.key, model: p.key, requests: requests(i === 0) }));
+  return [
+    { name: BUDGET_SEQUENCE, model: "HS110", requests: budgetRequests() },
+    ...PERSONALITIES.map((p, i) => ({ name: p.key, model: p.key, requests: requests(i === 0) })),
+  ];
 }
