@@ -41,7 +41,7 @@ afterEach(() => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-// python-kasa's combined update for a plug (PROTOCOL §2.10), shared with scripts/memory-check.mjs
+// python-kasa's combined update for a plug (PROTOCOL §2.10), shared with scripts/chip-memory.mjs
 const PYTHON_KASA_UPDATE = JSON.parse(readFileSync(new URL("./support/python-kasa-update.json", import.meta.url), "utf8"));
 
 describe("host plug over TCP", () => {

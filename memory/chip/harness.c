@@ -1,0 +1,281 @@
+/*
+ * The chip-true memory check's host program (scripts/chip-memory.mjs builds and drives it).
+ *
+ * It replaces the GTK simulator (mcsim, 64-bit) with a 32-bit Linux program that runs the firmware as
+ * an ESP8266 does, as far as the XS heap goes:
+ *   - slots are 16 bytes and chunk headers 8 (a -m32 build, as on the 32-bit Xtensa);
+ *   - the whole VM (slots, chunks and the stack) comes from ONE static block of --heap bytes, never
+ *     more: chunks grow up from its start, the stack and then the slots grow down from its end, and
+ *     when slots run out the chunks are compacted and the freed top of the chunk area goes to the
+ *     slots; when neither fits, XS aborts "not enough memory", as the chip would (and reboot).
+ *   - Preference records live outside the XS heap, with the chip's limits (preference.c), and the
+ *     Wi-Fi radio is native too (wifi.c), as on the chip: neither costs JS heap here or there.
+ * The rest (sockets, timers, the event loop) is the SDK's Linux platform on GLib's main loop.
+ *
+ * Every second it prints one line:
+ *   chip: slots <live slots> chunks <live chunk bytes> stack <most stack slots used since the last line>
+ *         block <chunk area + slot area reserved, bytes> of <block bytes> gc <collections since the last line>
+ * On standard input, "live" forces a full collection and prints the live set as "chip-live: slots N
+ * chunks N"; "quit" (or the end of input) ends it with "chip: end" and the peaks. An XS abort prints
+ * what was thrown and "XS abort: <why>", and exits 3.
+ *
+ *   plug-chip --heap 32768 [--prefs FILE]
+ */
+
+#include "xsAll.h"
+#include "mc.xs.h"
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void chipPreferenceOpen(const char *path);
+
+/* ---- the static block ---- */
+
+static uint8_t *gBlock = NULL;      /* start of the block */
+static uint8_t *gBlockEnd = NULL;   /* one past its end */
+static uint8_t *gChunkTop = NULL;   /* chunks use [gBlock, gChunkTop) */
+static uint8_t *gSlotBottom = NULL; /* stack and slots use [gSlotBottom, gBlockEnd) */
+static size_t gBlockSize = 32768;
+static size_t gReservedPeak = 0;
+
+static void notePeak(void)
+{
+	size_t reserved = (size_t)(gChunkTop - gBlock) + (size_t)(gBlockEnd - gSlotBottom);
+	if (reserved > gReservedPeak)
+		gReservedPeak = reserved;
+}
+
+void *fxAllocateChunks(txMachine *the, txSize size)
+{
+	txBlock *block = the->firstBlock;
+	if (block) {
+		/* grow the one chunk block in place: only the bytes beyond its free tail are new */
+		txSize grow = size - sizeof(txBlock) - (block->limit - block->current);
+		if (gChunkTop + grow > gSlotBottom)
+			return NULL;
+		gChunkTop += grow;
+		/* fxGrowChunks appends `size` bytes at the returned address to the block */
+		block->limit = (txByte *)gChunkTop - size;
+		the->maximumChunksSize += grow - (size - sizeof(txBlock));
+		notePeak();
+		return block->limit;
+	}
+	if (gChunkTop + size > gSlotBottom)
+		return NULL;
+	void *at = gChunkTop;
+	gChunkTop += size;
+	notePeak();
+	return at;
+}
+
+void fxFreeChunks(txMachine *the, void *chunks)
+{
+	/* the block goes with the process */
+}
+
+txSlot *fxAllocateSlots(txMachine *the, txSize count)
+{
+	size_t needed = (size_t)count * sizeof(txSlot);
+	the->growHeapDirection = -1; /* new slots go below the ones the VM has */
+	if (gSlotBottom - needed < gChunkTop && the->firstBlock) {
+		/* no room: compact the chunks and give their free tail to the slots */
+		fxCollect(the, XS_COMPACT_FLAG | XS_ORGANIC_FLAG);
+		the->maximumChunksSize -= the->firstBlock->limit - the->firstBlock->current;
+		gChunkTop = (uint8_t *)the->firstBlock->current;
+		the->firstBlock->limit = the->firstBlock->current;
+	}
+	if (gSlotBottom - needed < gChunkTop)
+		return NULL;
+	gSlotBottom -= needed;
+	notePeak();
+	return (txSlot *)gSlotBottom;
+}
+
+void fxFreeSlots(txMachine *the, void *slots)
+{
+}
+
+/* ---- what the simulator's screen module provided ---- */
+
+static int gAborting = 0;
+
+void fxAbort(txMachine *the, int status)
+{
+	if (gAborting)
+		return;
+	gAborting = 1;
+	if (XS_UNHANDLED_EXCEPTION_EXIT == status) {
+		/* what was thrown, as String() gives it */
+		mxTry(the) {
+			mxPush(mxException);
+			fxToString(the, the->stack);
+			printf("XS exception: %s\n", the->stack->value.string);
+			mxPop();
+		}
+		mxCatch(the) {
+		}
+	}
+	printf("XS abort: %s\n", fxAbortString(status));
+	fflush(stdout);
+	exit(3);
+}
+
+/* ---- samples ---- */
+
+static txMachine *gMachine = NULL;
+static int32_t gPeakSlots = 0, gPeakChunks = 0, gPeakStack = 0;
+static int32_t gGcLast = 0;
+
+static int32_t stackUsed(txMachine *the)
+{
+	if (the->stackPeak > the->stack)
+		the->stackPeak = the->stack;
+	return (int32_t)(the->stackTop - the->stackPeak);
+}
+
+static gboolean sample(gpointer unused)
+{
+	txMachine *the = gMachine;
+	int32_t slots = (int32_t)the->currentHeapCount;
+	int32_t chunks = (int32_t)the->currentChunksSize;
+	int32_t stack = stackUsed(the);
+	int32_t gc = (int32_t)the->garbageCollectionCount;
+	if ((int32_t)the->peakHeapCount > gPeakSlots) gPeakSlots = (int32_t)the->peakHeapCount;
+	if ((int32_t)the->peakChunksSize > gPeakChunks) gPeakChunks = (int32_t)the->peakChunksSize;
+	if (stack > gPeakStack) gPeakStack = stack;
+	printf("chip: slots %d chunks %d stack %d block %u of %u gc %d\n", (int)slots, (int)chunks, (int)stack,
+		(unsigned)((gChunkTop - gBlock) + (gBlockEnd - gSlotBottom)), (unsigned)gBlockSize, (int)(gc - gGcLast));
+	fflush(stdout);
+	gGcLast = gc;
+	the->stackPeak = the->stack;
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean live(gpointer unused)
+{
+	txMachine *the = gMachine;
+	xsBeginHost(the);
+	xsCollectGarbage();
+	xsEndHost(the);
+	printf("chip-live: slots %d chunks %d\n", (int)the->currentHeapCount, (int)the->currentChunksSize);
+	fflush(stdout);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean quit(gpointer loop)
+{
+	sample(NULL);
+	printf("chip: end peak slots %d chunks %d stack %d reserved %u of %u\n", (int)gPeakSlots, (int)gPeakChunks, (int)gPeakStack,
+		(unsigned)gReservedPeak, (unsigned)gBlockSize);
+	fflush(stdout);
+	g_main_loop_quit((GMainLoop *)loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* commands on standard input, a line each: "live" (the live set), "quit" (the peaks, then exit); end of input quits */
+static gboolean command(GIOChannel *channel, GIOCondition condition, gpointer loop)
+{
+	gchar *line = NULL;
+	gsize length = 0;
+	GIOStatus status = g_io_channel_read_line(channel, &line, &length, NULL, NULL);
+	if (status == G_IO_STATUS_AGAIN)
+		return G_SOURCE_CONTINUE;
+	if (status != G_IO_STATUS_NORMAL || !line || !strncmp(line, "quit", 4)) {
+		g_free(line);
+		return quit(loop);
+	}
+	if (!strncmp(line, "live", 4))
+		live(NULL);
+	g_free(line);
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- start: the setup/ modules, then main (as the simulator and the device runtimes do) ---- */
+
+static uint16_t gSetupPending = 0;
+
+static void setupDone(txMachine *the)
+{
+	if (--gSetupPending)
+		return;
+	xsBeginHost(the);
+	{
+		xsVars(1);
+		xsVar(0) = xsImportNow(((txPreparation *)xsPreparationAndCreation(NULL))->main);
+		xsVar(0) = xsGet(xsVar(0), xsID("default"));
+		if (xsTest(xsVar(0)) && xsIsInstanceOf(xsVar(0), xsFunctionPrototype))
+			xsCallFunction0(xsVar(0), xsGlobal);
+		xsCollectGarbage();
+	}
+	xsEndHost(the);
+	printf("chip: main done, stack %d\n", (int)stackUsed(the));
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *prefs = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--heap") && i + 1 < argc)
+			gBlockSize = (size_t)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--prefs") && i + 1 < argc)
+			prefs = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s --heap BYTES [--prefs FILE]\n", argv[0]);
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	chipPreferenceOpen(prefs);
+
+	gBlock = aligned_alloc(16, (gBlockSize + 15) & ~(size_t)15);
+	gBlockEnd = gBlock + gBlockSize;
+	gChunkTop = gBlock;
+	gSlotBottom = gBlockEnd;
+
+	xsCreation *creation;
+	txPreparation *preparation = xsPreparationAndCreation(&creation);
+	printf("chip: block %u bytes, slot %u bytes, stack %d slots\n", (unsigned)gBlockSize, (unsigned)sizeof(txSlot), (int)creation->stackCount);
+	txMachine *the = fxPrepareMachine(NULL, preparation, "plug", NULL, NULL);
+	if (!the) {
+		printf("XS abort: the machine does not fit in %u bytes\n", (unsigned)gBlockSize);
+		return 3;
+	}
+	gMachine = the;
+
+	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+	GIOChannel *input = g_io_channel_unix_new(0);
+	g_io_add_watch(input, G_IO_IN | G_IO_HUP | G_IO_ERR, command, loop);
+	g_timeout_add(1000, sample, NULL);
+
+	xsBeginHost(the);
+	{
+		xsVars(1);
+		xsCollectGarbage();
+		xsVar(0) = xsNewHostFunction((xsCallback)setupDone, 0);
+		gSetupPending = 1;
+		txInteger count = preparation->scriptCount;
+		txScript *script = preparation->scripts;
+		for (; count > 0; count--, script++) {
+			if (c_strncmp(script->path, "setup/", 6))
+				continue;
+			char path[C_PATH_MAX];
+			c_strcpy(path, script->path);
+			char *dot = c_strchr(path, '.');
+			if (dot)
+				*dot = 0;
+			xsResult = xsAwaitImport(path, XS_IMPORT_DEFAULT);
+			if (xsTest(xsResult) && xsIsInstanceOf(xsResult, xsFunctionPrototype)) {
+				gSetupPending += 1;
+				xsCallFunction1(xsResult, xsGlobal, xsVar(0));
+			}
+		}
+	}
+	xsEndHost(the);
+	setupDone(the);
+
+	g_main_loop_run(loop);
+	return 0;
+}
