@@ -62,6 +62,17 @@ const BOARDS = [
 ];
 const boards = named.length === 0 ? BOARDS : named.map((n) => BOARDS.find(([b]) => b === n) ?? fail(`no board "${n}" (boards: ${BOARDS.map(([b]) => b).join(", ")})`));
 
+// The plug listens on its fixed ports (9999, 8080, 5353): where this runs as root with unshare and ip
+// (util-linux, iproute2), it re-runs itself in a network namespace of its own, with only a loopback
+// interface, so that it clashes with nothing on the machine and two checks can run side by side.
+if (process.env.CHIP_MEMORY_NETNS !== "1" && process.getuid?.() === 0 && spawnSync("unshare", ["-n", "true"]).status === 0) {
+  const inner = spawnSync("unshare", ["-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, CHIP_MEMORY_NETNS: "1" },
+  });
+  process.exit(inner.status ?? 1);
+}
+
 const sdk = requireSdk();
 const chipDir = join(root, "memory", "chip");
 const out = join(root, "build", "chip");
