@@ -14,8 +14,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
-import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
+import { FrameDecoder } from "../dist/core/wire/frame.js";
 import { utf8Decode } from "../dist/core/wire/utf8.js";
+import { frame } from "./bench-load.mjs";
 import { builtApp, env, fail as stopWith, requireSdk, root, simCommand } from "./sdk.mjs";
 
 const PORT = 9999;
@@ -97,7 +98,7 @@ const bootedAt = console_.length;
 await open();
 
 async function ask(request) {
-  socket.write(encodeFrame(JSON.stringify(request)));
+  socket.write(frame(request));
   await until(() => answers.length > 0 || /XS abort/.test(console_), 5000, `no answer to ${JSON.stringify(request).slice(0, 80)}`);
   if (answers.length === 0) return undefined;
   return JSON.parse(answers.shift());

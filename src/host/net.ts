@@ -55,14 +55,17 @@ export class NodeTcpListener implements TcpListenerPort {
     this.sockets.add(socket);
     let ended = false;
     const handler = this.accept({
+      // A copy: Node keeps what it cannot send at once, and the core reuses its buffer.
       write: (bytes) => {
-        if (!socket.destroyed) socket.write(bytes);
+        if (!socket.destroyed) socket.write(Buffer.from(bytes));
       },
+      unsent: () => socket.writableLength,
       // FIN after the last write is flushed, then let go: a client that never closes its side
       // must not keep the connection (allowHalfOpen) alive forever.
       close: () => {
         if (!socket.destroyed) socket.end(() => socket.destroy());
       },
+      abort: () => socket.destroy(),
     });
     const end = () => {
       if (ended) return;

@@ -5,9 +5,14 @@ import TCP from "embedded:io/socket/tcp";
 import UDP from "embedded:io/socket/udp";
 import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../ports/ports.js";
 
-/** One accepted connection: writes queue until the socket has room (ECMA-419 write throws otherwise). */
+/**
+ * One accepted connection: what the socket has no room for queues until it has (ECMA-419 write
+ * throws otherwise). The queue holds copies: the core reuses the buffer it writes from.
+ */
 class Connection implements StreamSocket {
   private readonly pending: Uint8Array[] = [];
+  /** Bytes in `pending`. */
+  private queued = 0;
   private room = 0;
   private closing = false;
   private closed = false;
@@ -37,13 +42,30 @@ class Connection implements StreamSocket {
 
   write(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.pending.push(bytes);
-    this.flush();
+    let sent = 0;
+    if (this.pending.length === 0 && this.room > 0) {
+      // straight to the socket (lwIP copies it), as much as it has room for
+      sent = Math.min(bytes.length, this.room);
+      this.tcp.write(sent === bytes.length ? bytes : bytes.subarray(0, sent));
+      this.room -= sent;
+    }
+    if (sent < bytes.length) {
+      this.pending.push(bytes.slice(sent));
+      this.queued += bytes.length - sent;
+    }
+  }
+
+  unsent(): number {
+    return this.queued;
   }
 
   close(): void {
     this.closing = true;
     this.flush();
+  }
+
+  abort(): void {
+    this.dispose();
   }
 
   private flush(): void {
@@ -52,6 +74,7 @@ class Connection implements StreamSocket {
       const n = Math.min(head.length, this.room);
       this.tcp.write(n === head.length ? head : head.subarray(0, n));
       this.room -= n;
+      this.queued -= n;
       if (n === head.length) this.pending.shift();
       else this.pending[0] = head.subarray(n);
     }
@@ -62,6 +85,7 @@ class Connection implements StreamSocket {
     if (this.closed) return;
     this.closed = true;
     this.pending.length = 0;
+    this.queued = 0;
     this.tcp.close();
   }
 }

@@ -152,9 +152,11 @@ export class JsonOut {
 
   /**
    * Writes any value of the tree. Containers are written here rather than in helpers, so that each
-   * level of nesting is one call: in XS that is the frame (about 6 slots) + 1 argument + 3 locals, so
-   * about 10 of the 256 stack slots an ESP8266 has per level, about 60 for an answer's 6 levels
-   * (measured in xsnap: see host-tests/json-out.test.ts).
+   * level of nesting is one call of one small frame (1 argument, 2 locals; the object loop's "first
+   * member" flag is a field): about 14 XS stack slots a level, where a call of 1 argument and no
+   * locals takes about 9 (measured in xsnap, XS 13.3: 273 nested objects fill its 4096-slot stack,
+   * such a call 433 deep). An answer's 6 levels so take about 85 of the 256 slots an ESP8266 has,
+   * under data → pump → reply: the writer runs after the dispatcher has returned, not under it.
    */
   value(v: unknown): void {
     if (typeof v === "string") return this.string(v);
