@@ -34,8 +34,11 @@ export interface JsonWritable {
   writeJson(out: JsonOut): void;
 }
 
-/** Nesting beyond this throws: answers are about 6 levels deep; a cycle must not exhaust the stack. */
+/** Nesting beyond this throws: answers are about 6 levels deep; a cycle must not grow without end. */
 export const MAX_JSON_DEPTH = 16;
+
+/** What `advance` returns when nothing is left to write. */
+const DONE: object = Object.freeze({});
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -52,7 +55,11 @@ const HAS_FROM_STRING = typeof (ArrayBuffer as unknown as { fromString?: FromStr
 
 /**
  * A string's bytes as XS keeps them (see HAS_FROM_STRING): natively where XS can, else through
- * for...of (code points: a lone surrogate is one, written as its 3 bytes).
+ * for...of (code points: a lone surrogate is one, written as its 3 bytes). Of the ways to read a
+ * string on XS without indexing it, the native bytes are the one that allocates once per string
+ * rather than once per character (XS's string iterator makes a new string for each; JSON.stringify
+ * first would add one more), and the fastest: xsnap, the 39 strings of a sysinfo answer, 171 us with
+ * native bytes and a byte loop, 208 us for...of escaping as it goes, 206 us JSON.stringify then for...of.
  */
 function stringBytesOf(text: string): Uint8Array {
   if (HAS_FROM_STRING) return new Uint8Array((ArrayBuffer as unknown as { fromString: FromString }).fromString(text));
@@ -95,9 +102,13 @@ export class JsonOut {
   private count = 0;
   private sizing = true;
   private sink: ByteSink | null = null;
+  /**
+   * The arrays and objects being written, innermost last, 4 entries each: the container, its keys
+   * (null for an array), the index of the next element or key, and whether a member was written.
+   */
+  private readonly open: unknown[] = [];
+  /** Values writing themselves, nested (each may open containers of its own). */
   private depth = 0;
-  /** No member of the object being written has been written yet. */
-  private first = true;
 
   /**
    * @param chunk the buffer TCP answers are encrypted into, written out each time it fills (any size from 1)
@@ -151,48 +162,25 @@ export class JsonOut {
   }
 
   /**
-   * Writes any value of the tree. Containers are written here rather than in helpers, so that each
-   * level of nesting is one call of one small frame (1 argument, 2 locals; the object loop's "first
-   * member" flag is a field): about 14 XS stack slots a level, where a call of 1 argument and no
-   * locals takes about 9 (measured in xsnap, XS 13.3: 273 nested objects fill its 4096-slot stack,
-   * such a call 433 deep). An answer's 6 levels so take about 85 of the 256 slots an ESP8266 has,
-   * under data → pump → reply: the writer runs after the dispatcher has returned, not under it.
+   * Writes any value of the tree. Iterative, not recursive: the containers being written are kept on
+   * `open` (4 entries a level, in the heap), so the XS stack this takes does not grow with the
+   * nesting. Measured in xsnap (XS 13.3) by how much of a fixed recursion still fits: writing any
+   * answer (python-kasa's update, a rule list) takes about 120 stack slots at its deepest (a key
+   * escaped: value, advance, string, stringBytes, escape, byte), as much as dispatching the update
+   * and about half of what dispatching an add_rule takes (about 210 of the ESP8266's 256), so it
+   * does not raise the serving peak. Recursing took about 14 slots a level, 165 for a rule list.
    */
   value(v: unknown): void {
-    if (typeof v === "string") return this.string(v);
-    if (typeof v === "number") return this.number(v);
-    if (typeof v === "boolean") return v ? this.word(0x74, 0x72, 0x75, 0x65) : this.word(0x66, 0x61, 0x6c, 0x73, 0x65);
-    if (typeof v !== "object" || v === null) {
-      if (typeof v === "bigint") throw new TypeError("BigInt in an answer");
-      return this.word(0x6e, 0x75, 0x6c, 0x6c); // null; undefined, functions and symbols in arrays
+    const base = this.open.length;
+    for (;;) {
+      if (typeof v === "string") this.string(v);
+      else if (typeof v === "object" && v !== null) this.enter(v);
+      else this.scalar(v);
+      if (this.open.length === base) return;
+      v = this.advance(base);
+      if (v === DONE) return;
     }
-    if (++this.depth > MAX_JSON_DEPTH) throw new RangeError(`answer nested over ${MAX_JSON_DEPTH} levels`);
-    let i = 0;
-    if (typeof (v as JsonWritable).writeJson === "function") (v as JsonWritable).writeJson(this);
-    else if (Array.isArray(v)) {
-      this.byte(0x5b);
-      for (; i < v.length; i++) {
-        if (i > 0) this.byte(0x2c);
-        this.value(skipped(v[i]) ? null : v[i]);
-      }
-      this.byte(0x5d);
-    } else {
-      const keys = Object.keys(v);
-      this.byte(0x7b);
-      this.first = true; // a field, not a local: one slot less per level
-      for (; i < keys.length; i++) {
-        if (skipped((v as { [key: string]: unknown })[keys[i]])) continue;
-        if (!this.first) this.byte(0x2c);
-        this.string(keys[i]);
-        this.byte(0x3a);
-        this.value((v as { [key: string]: unknown })[keys[i]]);
-        this.first = false; // (a nested empty object left it true)
-      }
-      this.byte(0x7d);
-    }
-    this.depth--;
   }
-
   /** Writes `s` as a JSON string. */
   string(s: string): void {
     if (this.indexed) this.units(s);
@@ -277,6 +265,66 @@ export class JsonOut {
     this.key = key;
   }
 
+  /** A number, boolean, null, or what JSON.stringify writes null for in an array (undefined, a function, a symbol). */
+  private scalar(v: unknown): void {
+    if (typeof v === "number") this.number(v);
+    else if (typeof v === "boolean") v ? this.word(0x74, 0x72, 0x75, 0x65) : this.word(0x66, 0x61, 0x6c, 0x73, 0x65);
+    else if (typeof v === "bigint") throw new TypeError("BigInt in an answer");
+    else this.word(0x6e, 0x75, 0x6c, 0x6c);
+  }
+
+  /** Opens an array or object (written by `advance`), or lets a value write itself. */
+  private enter(v: object): void {
+    if ((this.open.length >> 2) + this.depth >= MAX_JSON_DEPTH) throw new RangeError(`answer nested over ${MAX_JSON_DEPTH} levels`);
+    if (typeof (v as JsonWritable).writeJson === "function") {
+      this.depth++;
+      (v as JsonWritable).writeJson(this); // its own value() calls work above what is open here
+      this.depth--;
+    } else if (Array.isArray(v)) {
+      this.byte(0x5b);
+      this.open.push(v, null, 0, false);
+    } else {
+      this.byte(0x7b);
+      this.open.push(v, Object.keys(v), 0, false);
+    }
+  }
+
+  /**
+   * Moves to the next value to write: the next element of the innermost open array, or the next
+   * member of the innermost open object (its comma, key and colon written), closing the containers
+   * that are done. DONE once every container opened above `base` is closed.
+   */
+  private advance(base: number): unknown {
+    const open = this.open;
+    while (open.length > base) {
+      const n = open.length;
+      const c = open[n - 4] as { [key: string]: unknown } & unknown[];
+      const keys = open[n - 3] as string[] | null;
+      let i = open[n - 2] as number;
+      if (keys === null) {
+        if (i < c.length) {
+          if (i > 0) this.byte(0x2c);
+          open[n - 2] = i + 1;
+          return c[i]; // (undefined, a function or a symbol is written null)
+        }
+        this.byte(0x5d);
+      } else {
+        while (i < keys.length && skipped(c[keys[i]])) i++;
+        if (i < keys.length) {
+          if (open[n - 1] === true) this.byte(0x2c);
+          open[n - 1] = true;
+          open[n - 2] = i + 1;
+          this.string(keys[i]);
+          this.byte(0x3a);
+          return c[keys[i]];
+        }
+        this.byte(0x7d);
+      }
+      open.length = n - 4;
+    }
+    return DONE;
+  }
+
   private begin(buf: Uint8Array, sink: ByteSink | null, sizing: boolean): void {
     this.buf = buf;
     this.sink = sink;
@@ -284,6 +332,7 @@ export class JsonOut {
     this.fill = 0;
     this.key = INITIAL_KEY;
     this.count = 0;
+    this.open.length = 0;
     this.depth = 0;
   }
 
