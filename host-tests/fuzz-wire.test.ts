@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest";
 import { decodeDatagram, FrameDecoder, HEADER_BYTES, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
 import { JsonOut } from "../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
-import { decrypt, encrypt, INITIAL_KEY } from "../src/core/wire/xor.js";
+import { decrypt, INITIAL_KEY } from "../src/core/wire/xor.js";
 import { concat, fuzzed, fuzzTimeout, lengthHeader } from "./support/fuzz.js";
-import { answerFrame } from "./support/wire.js";
+import { answerFrame, encrypt } from "./support/wire.js";
 
 const frameOf = (plain: Uint8Array) => concat([lengthHeader(plain.length), encrypt(plain.slice())]);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { decrypt, encrypt } from "../src/core/wire/xor.js";
+import { decrypt } from "../src/core/wire/xor.js";
 import { decodeDatagram, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
 import { JsonOut } from "../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
-import { answerFrame, encodeDatagram, encodeFrame } from "./support/wire.js";
+import { answerFrame, encodeDatagram, encodeFrame, encrypt } from "./support/wire.js";
 
 const fromHex = (h: string) => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");

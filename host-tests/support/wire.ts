@@ -5,7 +5,14 @@
 import { HEADER_BYTES } from "../../src/core/wire/frame.js";
 import { JsonOut } from "../../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode } from "../../src/core/wire/utf8.js";
-import { decrypt, encrypt } from "../../src/core/wire/xor.js";
+import { decrypt, INITIAL_KEY } from "../../src/core/wire/xor.js";
+
+/** Encrypts `bytes` in place as clients do (the plug encrypts as it writes, json-out.ts) and returns it. */
+export function encrypt(bytes: Uint8Array): Uint8Array {
+  let key = INITIAL_KEY;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = key ^= bytes[i];
+  return bytes;
+}
 
 /** `text` as one TCP frame (4-byte big-endian length, then the encrypted UTF-8 bytes; lone surrogates become U+FFFD). */
 export function encodeFrame(text: string): Uint8Array {

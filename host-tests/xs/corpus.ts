@@ -5,9 +5,8 @@
 // its all-zero random source (which makes rule ids predictable), and no real timers.
 
 import { HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/frame.js";
-import { encodeFrame } from "../support/wire.js";
+import { encodeFrame, encrypt } from "../support/wire.js";
 import { utf8Encode } from "../../src/core/wire/utf8.js";
-import { encrypt } from "../../src/core/wire/xor.js";
 import { PERSONALITIES } from "../../src/core/personality.js";
 
 export interface CorpusRequest {
