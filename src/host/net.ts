@@ -59,7 +59,7 @@ export class NodeTcpListener implements TcpListenerPort {
       write: (bytes) => {
         if (!socket.destroyed) socket.write(Buffer.from(bytes));
       },
-      unsent: () => socket.writableLength,
+      unsent: () => (socket.destroyed ? 0 : socket.writableLength),
       // FIN after the last write is flushed, then let go: a client that never closes its side
       // must not keep the connection (allowHalfOpen) alive forever.
       close: () => {
