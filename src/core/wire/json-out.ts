@@ -46,7 +46,7 @@ const BACKSLASH = 0x5c;
 type FromString = (text: string) => ArrayBuffer;
 /**
  * XS's ArrayBuffer.fromString (an XS extension in every Moddable build; not in CESU-8 builds such as
- * xsnap, nor elsewhere): a string's bytes as XS keeps them, natively, in one small allocation. XS keeps
+ * xsnap, nor elsewhere): a string's bytes as XS keeps them, natively, in one small buffer. XS keeps
  * strings as UTF-8, except that a lone surrogate is its own 3-byte sequence and a pair made by
  * concatenating its halves stays two such sequences (xsAll.c fxConcatString copies bytes); the
  * bytes path below handles both. U+0000, kept as C0 80 inside XS, comes out as 00.
@@ -91,8 +91,9 @@ function shortEscape(c: number): number {
 }
 
 /**
- * Writes answers as JSON: one per server, holding the one buffer its TCP answers pass through.
- * Not reentrant: one pass at a time (every pass is synchronous).
+ * Writes answers as JSON: one per server, holding the one buffer its TCP answers pass through. One
+ * pass at a time (every pass is synchronous; values that write themselves call back into it within
+ * their pass). Nothing of an answer is kept after its pass.
  */
 export class JsonOut {
   private buf: Uint8Array;
@@ -145,6 +146,7 @@ export class JsonOut {
       if (this.fill > 0) this.flush();
     } finally {
       this.sink = null;
+      this.open.length = 0; // (a pass that threw left its containers there)
     }
   }
 
@@ -157,6 +159,7 @@ export class JsonOut {
       this.finish(size);
     } finally {
       this.buf = this.chunk;
+      this.open.length = 0;
     }
     return out;
   }
@@ -181,6 +184,7 @@ export class JsonOut {
       if (v === DONE) return;
     }
   }
+
   /** Writes `s` as a JSON string. */
   string(s: string): void {
     if (this.indexed) this.units(s);
