@@ -6,7 +6,7 @@
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { createPlug, type Plug } from "../../src/core/plug.js";
-import { FrameDecoder } from "../../src/core/wire/frame.js";
+import { FrameDecoder, HEADER_BYTES } from "../../src/core/wire/frame.js";
 import { JsonOut } from "../../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
 import type {
@@ -164,7 +164,7 @@ export async function answer(frame: Uint8Array): Promise<Uint8Array> {
   const context: RequestContext = { afterReply: (effect) => effects.push(effect) };
   const tree = await plug!.dispatcher.handle(texts[0], context);
   const size = out.measure(tree);
-  const whole = new Uint8Array(4 + size);
+  const whole = new Uint8Array(HEADER_BYTES + size);
   let at = 0;
   out.frame(tree, size, {
     write(bytes) {
