@@ -9,6 +9,7 @@ import { MAX_VALUE_BYTES } from "../src/core/settings.js";
 import { DEBOUNCE_MS } from "../src/core/timing.js";
 import { utf8Decode, utf8Length } from "../src/core/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
+import { answerText } from "./support/wire.js";
 import { answerProblems, errorCodes, fuzzed, fuzzTimeout, jsonArb, mutatedRequestArb, nameArb, REAL_REQUESTS, requestShapedArb, runs } from "./support/fuzz.js";
 
 /**
@@ -125,12 +126,11 @@ async function exchange(t: TestPlug, text: string, count: Tally): Promise<void> 
   const before = stateOf(t);
   const logged = t.logs.length;
   const effects: (() => void)[] = [];
-  const answer = await t.plug.dispatcher.handle(text, { afterReply: (e) => effects.push(e) });
+  const answer = answerText(await t.plug.dispatcher.handle(text, { afterReply: (e) => effects.push(e) }));
   // plain checks rather than expect(): this runs some 14,000 times
   const fail = (what: string) => {
     throw new Error(`${what}\nrequest: ${text.slice(0, 400)}\nanswer: ${String(answer).slice(0, 400)}`);
   };
-  if (typeof answer !== "string") fail("the answer is not text");
   const problems = answerProblems(text, answer);
   if (problems.length > 0) fail(problems.join("; "));
   const failed = t.logs.slice(logged).filter((line) => line.includes(" failed: "));
@@ -214,7 +214,7 @@ describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {
         count_down: { get_rules: {} },
         emeter: { get_realtime: {}, get_vgain_igain: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
       };
-      const answer = await t.plug.dispatcher.handle(JSON.stringify(getters), { afterReply() {} });
+      const answer = answerText(await t.plug.dispatcher.handle(JSON.stringify(getters), { afterReply() {} }));
       expect(JSON.parse(answer).schedule.get_rules.rule_list).toHaveLength(20);
       expect(utf8Length(answer)).toBeLessThan(KNOWN_RESULTS_MAX);
       measured.push(`${model}: every getter at once with full rule tables answers ${utf8Length(answer)} bytes (bound ${KNOWN_RESULTS_MAX})`);

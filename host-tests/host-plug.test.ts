@@ -3,16 +3,19 @@
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { CLOSE_LINGER_MS } from "../src/host/net.js";
-import { encodeFrame } from "../src/core/wire/frame.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
 import { until } from "./support/until.js";
 import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
 import type { WifiNetwork } from "../src/ports/ports.js";
+import { encodeFrame } from "./support/wire.js";
+import { FrameDecoder } from "../src/core/wire/frame.js";
+import { utf8Decode } from "../src/core/wire/utf8.js";
 
 const RELAY_ON = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDFA2DFA2", "hex");
 const RELAY_OFF = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDEA3DEA3", "hex");
@@ -119,6 +122,56 @@ describe("host plug over TCP", () => {
     expect((await other.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.relay_state).toBe(0);
     expect(plug.relay.on).toBe(false);
     other.destroy();
+  });
+
+  it(`closes a client that asks and never reads before the plug holds ${HOST_LIMITS.maxUnsentBytes / 1024} KiB of its answers, and serves the others`, async () => {
+    const plug = await start();
+    // what the plug writes to the greedy client and leaves unsent (Node's own queue, past the kernel's buffers)
+    let greedyPort = -1;
+    let peak = 0;
+    let answers = 0;
+    const write = Socket.prototype.write;
+    const spy = vi.spyOn(Socket.prototype, "write").mockImplementation(function (this: Socket, ...args: unknown[]) {
+      const result = (write as (...a: unknown[]) => boolean).apply(this, args);
+      if (this.localPort === plug.port && this.remotePort === greedyPort) {
+        answers++; // (each answer is one write: the host's buffer holds a whole sysinfo answer)
+        peak = Math.max(peak, this.writableLength);
+      }
+      return result;
+    });
+    try {
+      const greedy = await RawClient.connect(plug.port);
+      greedyPort = greedy.socket.localPort!;
+      greedy.socket.pause(); // never reads
+      const two = Buffer.concat([encodeFrame('{"system":{"get_sysinfo":{}}}'), encodeFrame('{"system":{"get_sysinfo":{}}}')]);
+      const closing = () => plug.lines.some((l) => l.includes("closing connection"));
+      // two requests at a time, the next two once these are answered (never more than MAX_QUEUED_FRAMES
+      // in one read), until the loopback's kernel buffers (some MB) are full and the plug's bound is reached
+      for (let asked = 0; asked < 40_000 && !closing(); ) {
+        greedy.write(two);
+        asked += 2;
+        for (let turns = 0; answers < asked && !closing(); turns++) {
+          // (a kernel that buffers everything until its TCP memory runs out would stall here, not the plug)
+          if (turns > 100_000) throw new Error(`no answer to request ${asked} and no close: the kernel stopped passing requests on`);
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      expect(plug.lines.filter((l) => l.includes("closing connection"))).toEqual([expect.stringMatching(/^client not reading: \d+ bytes unsent, closing connection$/)]);
+      expect(peak).toBeGreaterThan(HOST_LIMITS.maxUnsentBytes / 2);
+      expect(peak).toBeLessThanOrEqual(HOST_LIMITS.maxUnsentBytes);
+      const other = await RawClient.connect(plug.port);
+      expect((await other.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.err_code).toBe(0);
+      other.destroy();
+      greedy.socket.resume(); // what the kernel held arrives, then the end
+      expect(await greedy.waitClosed(10_000)).toBe(true);
+      // every answer that left arrives whole (that the adapter copies what Node queues: net-host.test.ts)
+      const received: string[] = [];
+      expect(new FrameDecoder(1 << 20).feed(greedy.bytes(), (p) => received.push(utf8Decode(p)))).toBe(true);
+      expect(received.length).toBeGreaterThan(1000);
+      expect(received.every((text) => JSON.parse(text).system.get_sysinfo.err_code === 0)).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("answers text that is not a JSON object with {} and keeps the connection", async () => {

@@ -7,10 +7,11 @@ import { DEVICE_LIMITS, HOST_LIMITS, SERVER_LOG_LINES_PER_MINUTE, withOverrides 
 import { SCAN_TIMEOUT_MS } from "../src/core/modules/netif.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
 import { PRESENCE_WINDOW_MS } from "../src/core/timing.js";
-import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder } from "../src/core/wire/frame.js";
+import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
 import { jsonWithin } from "../src/core/wire/json-shape.js";
 import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
+import { encodeDatagram, encodeFrame } from "./support/wire.js";
 import UPDATE from "./support/python-kasa-update.json" with { type: "json" };
 
 const L = DEVICE_LIMITS;
@@ -22,7 +23,9 @@ function client(t: TestPlug) {
   const decoder = new FrameDecoder(1 << 20);
   const handler = t.kasa.accept!({
     write: (bytes) => decoder.feed(bytes, (p) => c.answers.push(utf8Decode(p))),
+    unsent: () => 0,
     close: () => (c.closed = true),
+    abort: () => (c.closed = true),
   });
   c.send = (data) => handler.data(typeof data === "string" ? encodeFrame(data) : data);
   c.end = () => handler.end();
@@ -164,6 +167,80 @@ describe("Kasa server bounds", () => {
     expect(JSON.parse(ok.answers[0]).system.get_sysinfo.alias).toBe("x");
     t.udp.receive(encodeDatagram(SYSINFO.padEnd(L.maxFrameBytes + 1, " ")));
     expect(t.udp.sent).toEqual([]);
+  });
+
+  it(`closes a client that asks and never reads before its unread answers pass ${L.maxUnsentBytes} bytes, dropping them; the others are served`, () => {
+    const t = testPlug();
+    // a socket whose peer never reads: everything written stays unsent
+    const s = { unsent: 0, peak: 0, writes: 0, aborted: false, closed: false };
+    const handler = t.kasa.accept!({
+      write: (bytes) => {
+        s.unsent += bytes.length;
+        s.peak = Math.max(s.peak, s.unsent);
+        s.writes++;
+      },
+      unsent: () => s.unsent,
+      close: () => (s.closed = true),
+      abort: () => {
+        s.aborted = true;
+        s.unsent = 0;
+      },
+    });
+    const other = client(t);
+    let asked = 0;
+    while (!s.aborted && asked < 100) {
+      handler.data(encodeFrame(SYSINFO));
+      asked++;
+      other.send(SYSINFO); // a client that reads is served all along
+    }
+    expect(s.aborted).toBe(true);
+    expect(s.closed).toBe(false); // dropped at once, not flushed first
+    expect(s.peak).toBeLessThanOrEqual(L.maxUnsentBytes);
+    const answerBytes = other.answers[0].length + 4;
+    expect(s.peak).toBeGreaterThan(L.maxUnsentBytes - answerBytes); // answered until the next answer did not fit
+    expect(asked).toBe(Math.floor(L.maxUnsentBytes / answerBytes) + 1);
+    expect(t.logs.filter((l) => l.startsWith("client not reading"))).toEqual([`client not reading: ${s.peak} bytes unsent, closing connection`]);
+    const writes = s.writes;
+    handler.data(encodeFrame(SYSINFO));
+    expect(s.writes).toBe(writes); // nothing more for it
+    expect(other.answers).toHaveLength(asked);
+    expect(other.closed).toBe(false);
+  });
+
+  it("drops what an idle connection left unread when it closes it, rather than holding it for a client that never reads", () => {
+    const t = testPlug();
+    const s = { unsent: 0, how: "" };
+    const handler = t.kasa.accept!({
+      write: (bytes) => void (s.unsent += bytes.length),
+      unsent: () => s.unsent,
+      close: () => (s.how = "after sending"),
+      abort: () => (s.how = "dropped"),
+    });
+    handler.data(encodeFrame(SYSINFO));
+    t.timers.advance(L.idleMs + SWEEP_MS);
+    expect(s.how).toBe("dropped");
+    const ended = t.kasa.accept!({ write() {}, unsent: () => 0, close: () => (s.how = "after sending"), abort: () => (s.how = "dropped") });
+    ended.end(); // the peer's FIN: closed once answered, nothing dropped
+    expect(s.how).toBe("after sending");
+  });
+
+  it("sends one answer larger than the unsent bound when nothing is unsent: only answers piling up count", () => {
+    const t = testPlug({ limits: { ...L, maxUnsentBytes: 64 } });
+    const s = { unsent: 0, aborted: false };
+    const handler = t.kasa.accept!({
+      write: (bytes) => void (s.unsent += bytes.length),
+      unsent: () => s.unsent,
+      close: () => {},
+      abort: () => (s.aborted = true),
+    });
+    handler.data(encodeFrame(SYSINFO));
+    expect(s.unsent).toBeGreaterThan(64);
+    expect(s.aborted).toBe(false);
+    s.unsent = 0; // the client read it
+    handler.data(encodeFrame(SYSINFO));
+    expect(s.aborted).toBe(false);
+    handler.data(encodeFrame(SYSINFO)); // this time the first answer is still unread
+    expect(s.aborted).toBe(true);
   });
 
   it(`logs at most ${SERVER_LOG_LINES_PER_MINUTE} lines a minute however many bad connections come, and then says how many it left out`, () => {

@@ -5,7 +5,8 @@ import { createPlug } from "../src/core/plug.js";
 import { KasaServer } from "../src/core/server.js";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 import type { Dispatcher } from "../src/core/dispatcher.js";
-import { encodeDatagram, encodeFrame, FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
+import { FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
+import { encodeDatagram, encodeFrame } from "./support/wire.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
 import type { DatagramPort, StreamHandler, StreamSocket } from "../src/ports/ports.js";
 import { RADIO_SWITCH_DELAY_MS } from "../src/core/timing.js";
@@ -53,8 +54,13 @@ function rig() {
         events.push("write");
         decoder.feed(bytes, (p) => answers.push(utf8Decode(p)));
       },
+      unsent: () => 0,
       close: () => {
         events.push("close");
+        conn.closed = true;
+      },
+      abort: () => {
+        events.push("abort");
         conn.closed = true;
       },
     });
@@ -140,7 +146,7 @@ describe("server", () => {
 describe("server when the engine fails", () => {
   it("closes the connection instead of leaving it waiting, and keeps serving others", async () => {
     let fail = true;
-    const dispatcher = { handle: async () => { if (fail) throw new RangeError("stack overflow"); return "{}"; } } as unknown as Dispatcher;
+    const dispatcher = { handle: async () => { if (fail) throw new RangeError("stack overflow"); return {}; } } as unknown as Dispatcher;
     const logs: string[] = [];
     const clock = new FakeClock();
     const server = new KasaServer(dispatcher, { log: (l) => logs.push(l), timers: new FakeTimers(clock), now: () => clock.mono }, DEVICE_LIMITS);
@@ -148,7 +154,7 @@ describe("server when the engine fails", () => {
     server.start({ listen: (a) => (accept = a), close() {} }, { listen() {}, send() {}, close() {} });
     const open = () => {
       const c = { closed: false, writes: 0, handler: null as unknown as StreamHandler };
-      c.handler = accept({ write: () => c.writes++, close: () => (c.closed = true) });
+      c.handler = accept({ write: () => c.writes++, unsent: () => 0, close: () => (c.closed = true), abort: () => (c.closed = true) });
       return c;
     };
     const a = open();
@@ -196,7 +202,7 @@ describe("a UDP port that cannot be listened on", () => {
     expect(logs).toContain("dns: address in use; captive portal off (the page is still at its address)");
     const answers: string[] = [];
     const decoder = new FrameDecoder(1 << 20);
-    const handler = kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), close() {} });
+    const handler = kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), unsent: () => 0, close() {}, abort() {} });
     handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
     expect(JSON.parse(answers[0]).system.get_sysinfo.err_code).toBe(0);
     const page = http.connect();

@@ -1,7 +1,9 @@
 import { describe, expect, it, vi } from "vitest";
-import { decrypt, encrypt } from "../src/core/wire/xor.js";
-import { decodeDatagram, encodeDatagram, encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
+import { decrypt } from "../src/core/wire/xor.js";
+import { decodeDatagram, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
+import { JsonOut } from "../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
+import { answerFrame, encodeDatagram, encodeFrame, encrypt } from "./support/wire.js";
 
 const fromHex = (h: string) => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -25,9 +27,9 @@ describe("autokey XOR cipher", () => {
     expect(frames([fromHex(RELAY_OFF)]).texts).toEqual(['{"system":{"set_relay_state":{"state":0}}}']);
   });
 
-  it("re-encrypts plaintext to the captured frames byte for byte", () => {
+  it("re-encrypts plaintext to the captured frames byte for byte; the plug writes the captured answer", () => {
     expect(toHex(encodeFrame('{"system":{"set_relay_state":{"state":1}}}'))).toBe(RELAY_ON.toLowerCase());
-    expect(toHex(encodeFrame('{"system":{"set_relay_state":{"err_code":0}}}'))).toBe(ANSWER);
+    for (const size of [1, 5, 256]) expect(toHex(answerFrame({ system: { set_relay_state: { err_code: 0 } } }, size))).toBe(ANSWER);
   });
 
   it("counts bytes, not characters, for multi-byte UTF-8 (python-kasa's snowman vector)", () => {
@@ -37,6 +39,9 @@ describe("autokey XOR cipher", () => {
 
   it("matches the discovery datagrams without a header", () => {
     expect(toHex(encodeDatagram('{"system":{"get_sysinfo":{}}}'))).toBe("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6");
+    const out = new JsonOut(new Uint8Array(1));
+    const request = { system: { get_sysinfo: {} } };
+    expect(toHex(out.datagram(request, out.measure(request)))).toBe("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf08bf68bf6");
     expect(decodeDatagram(fromHex("d0f281f88bff9af7d5ef94b6d1b4c09fec95e68fe187e8caf09eeb87eb96eb"))).toBe('{"system":{"get_sysinfo":null}}');
   });
 

@@ -16,13 +16,21 @@
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
-import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
+import { FrameDecoder } from "../dist/core/wire/frame.js";
 
 /** Answers may be large (python-kasa sizes for 16 KiB); this is only a guard against nonsense. */
 const ANSWER_LIMIT = 1 << 20;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export const frame = (obj) => encodeFrame(typeof obj === "string" ? obj : JSON.stringify(obj));
+/** A request as one frame, as clients encode it: 4-byte big-endian length, UTF-8 body in autokey XOR from 171. */
+export function frame(obj) {
+  const body = new TextEncoder().encode(typeof obj === "string" ? obj : JSON.stringify(obj));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  let key = 171;
+  for (let i = 0; i < body.length; i++) out[4 + i] = key ^= body[i];
+  return out;
+}
 
 class BenchError extends Error {
   constructor(reason, eof = false) {

@@ -27,7 +27,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { connect, createConnection } from "node:net";
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
-import { encodeFrame, FrameDecoder } from "../dist/core/wire/frame.js";
+import { FrameDecoder } from "../dist/core/wire/frame.js";
+import { frame } from "./bench-load.mjs";
 import { utf8Decode } from "../dist/core/wire/utf8.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";
 
@@ -225,7 +226,7 @@ class Client {
     this.socket.on("close", () => (this.closed = true));
   }
   async ask(plug, request) {
-    this.socket.write(encodeFrame(JSON.stringify(request)));
+    this.socket.write(frame(request));
     await plug.until(() => this.answers.length > 0 || this.closed, 10000, `no answer to ${JSON.stringify(request).slice(0, 80)}`);
     if (this.answers.length === 0) throw new Error(`connection closed before the answer to ${JSON.stringify(request).slice(0, 80)}`);
     return JSON.parse(this.answers.shift());
@@ -370,7 +371,7 @@ async function scenario(program, board, heap) {
     // a client that sends requests and never reads, open while the rest goes on
     await hog.open();
     hog.socket.pause();
-    const sysinfo = encodeFrame(JSON.stringify({ system: { get_sysinfo: {} } }));
+    const sysinfo = frame({ system: { get_sysinfo: {} } });
     for (let i = 0; i < 64; i++) hog.socket.write(sysinfo);
 
     const cycle = [

@@ -4,6 +4,7 @@
 import type { MeterDriver } from "../../src/core/meter/meter.js";
 import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
 import { MapStore } from "../xs/entry.js";
+import { answerText } from "./wire.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import type {
   ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent,
@@ -170,7 +171,7 @@ export class FakeListener implements TcpListenerPort {
   close() {
     this.accept = null;
   }
-  /** A client connection: what the core writes is collected as text; `closed` once it closed. */
+  /** A client connection: what the core writes is collected as text (all of it is read at once); `closed` once it closed. */
   connect() {
     if (this.accept === null) throw new Error("not listening");
     const conn = { text: "", closed: false, handler: null as unknown as StreamHandler };
@@ -179,7 +180,11 @@ export class FakeListener implements TcpListenerPort {
       write: (bytes) => {
         conn.text += decoder.decode(bytes, { stream: true });
       },
+      unsent: () => 0,
       close: () => {
+        conn.closed = true;
+      },
+      abort: () => {
         conn.closed = true;
       },
     });
@@ -227,7 +232,7 @@ export interface TestPlug {
   unlock(): void;
   restarts: number;
   logs: string[];
-  /** Sends one request object (or raw text) and returns the parsed answer; runs after-reply effects. */
+  /** Sends one request object (or raw text) and returns the parsed answer as the core writes it; runs after-reply effects. */
   ask(request: unknown): Promise<any>;
   /** The same plug booted again on the same store (a restart). */
   reboot(options?: PlugOptions): TestPlug;
@@ -261,7 +266,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       const effects: (() => void)[] = [];
       const context: RequestContext = { afterReply: (e) => effects.push(e) };
       const text = typeof request === "string" ? request : JSON.stringify(request);
-      const answer = await t.plug.dispatcher.handle(text, context);
+      const answer = answerText(await t.plug.dispatcher.handle(text, context));
       for (const e of effects) e();
       return JSON.parse(answer);
     },

@@ -5,9 +5,9 @@
 // Nothing here may have a random or wall-clock-dependent answer beyond entry.ts's fixed clock and
 // its all-zero random source (which makes rule ids predictable), and no real timers.
 
-import { encodeFrame, HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/frame.js";
+import { HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/frame.js";
+import { encodeFrame, encrypt } from "../support/wire.js";
 import { utf8Encode } from "../../src/core/wire/utf8.js";
-import { encrypt } from "../../src/core/wire/xor.js";
 import { PERSONALITIES } from "../../src/core/personality.js";
 import { MAX_AWAY_RULES } from "../../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../../src/core/modules/schedule.js";

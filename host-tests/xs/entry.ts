@@ -4,8 +4,10 @@
 // nothing but the ECMAScript library: no Node API, no TextEncoder, no timers, no Date.now.
 
 import type { RequestContext } from "../../src/core/dispatcher.js";
+import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { createPlug, type Plug } from "../../src/core/plug.js";
-import { encodeFrame, FrameDecoder } from "../../src/core/wire/frame.js";
+import { FrameDecoder, HEADER_BYTES } from "../../src/core/wire/frame.js";
+import { JsonOut } from "../../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
 import type {
   ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
@@ -144,10 +146,13 @@ export function startPlug(model: string): void {
   plug.start();
 }
 
+/** The server's writer, with the ESP8266's buffer: answers leave in pieces of this size. */
+const out = new JsonOut(new Uint8Array(DEVICE_LIMITS.answerBufferBytes));
+
 /**
  * Answers one TCP frame (4-byte length + XOR body) with the answer frame, as the server would:
- * decode, dispatch, encode, then run the after-reply effects. Throws unless `frame` holds exactly
- * one complete frame.
+ * decode, dispatch, stream the answer out in buffer-sized pieces (joined here), then run the
+ * after-reply effects. Throws unless `frame` holds exactly one complete frame.
  */
 export async function answer(frame: Uint8Array): Promise<Uint8Array> {
   if (plug === null) startPlug("HS100");
@@ -157,11 +162,20 @@ export async function answer(frame: Uint8Array): Promise<Uint8Array> {
   if (!ok || decoder.pending || texts.length !== 1) throw new Error(`expected one complete frame, got ${texts.length}`);
   const effects: (() => void)[] = [];
   const context: RequestContext = { afterReply: (effect) => effects.push(effect) };
-  const text = await plug!.dispatcher.handle(texts[0], context);
-  const out = encodeFrame(text);
+  const tree = await plug!.dispatcher.handle(texts[0], context);
+  const size = out.measure(tree);
+  const whole = new Uint8Array(HEADER_BYTES + size);
+  let at = 0;
+  out.frame(tree, size, {
+    write(bytes) {
+      whole.set(bytes, at);
+      at += bytes.length;
+    },
+  });
+  if (at !== whole.length) throw new Error(`frame of ${at} bytes, sized ${whole.length}`);
   for (const effect of effects) effect();
   clock.mono += MONOTONIC_STEP_MS;
-  return out;
+  return whole;
 }
 
 // ---- the XS side: globals the xsnap driver calls ----

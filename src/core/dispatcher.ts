@@ -1,6 +1,7 @@
 // The request/answer envelope (PROTOCOL §1.4, §2.0): one JSON object of modules, each an object of
 // methods; every module and method is answered in request order, each method result carries
-// `err_code`, and one failing method does not affect the others.
+// `err_code`, and one failing method does not affect the others. The answer is handed back as a tree
+// of values, never as text: the server streams it into the socket (wire/json-out.ts).
 
 import { errorText, INVALID_ARGUMENT, MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "./errors.js";
 import { asParams, type Params } from "./params.js";
@@ -26,19 +27,16 @@ export type Module = { readonly [method: string]: Method };
 /** The plug's modules; a KasaError in place of a module is answered at module level. */
 export type ModuleTable = { readonly [module: string]: Module | KasaError };
 
-/** The answer to text that is not a JSON object (what real plugs send back, PROTOCOL §1.4). */
-export const NOT_AN_OBJECT_ANSWER = "{}";
+/**
+ * An answer: the tree the server writes as JSON (wire/json-out.ts). Its objects may be shared and
+ * frozen (a preloaded error answer): nothing marks or changes them on the way out.
+ */
+export type Answer = { readonly [module: string]: unknown };
+
+/** The answer to text that is not a JSON object (what real plugs send back, PROTOCOL §1.4): `{}`. */
+export const NOT_AN_OBJECT_ANSWER: Answer = Object.freeze({});
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-/**
- * A fresh copy of a shared error answer for one answer object. On a device the shared (frozen) errors
- * are preloaded into flash, and XS's JSON.stringify marks every object it visits: a read-only one
- * fails the whole answer with "read only value".
- */
-function copy(error: KasaError): KasaError {
-  return { err_code: error.err_code, err_msg: error.err_msg };
-}
 
 function isObject(value: unknown): value is { [key: string]: unknown } {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -69,8 +67,8 @@ export class Dispatcher {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Answers one request text with one answer text (a promise only when a method has to wait). Never throws. */
-  handle(text: string, context: RequestContext): string | Promise<string> {
+  /** Answers one request text with one answer tree (a promise only when a method has to wait). Never throws. */
+  handle(text: string, context: RequestContext): Answer | Promise<Answer> {
     let request: unknown;
     try {
       request = JSON.parse(text);
@@ -89,9 +87,10 @@ export class Dispatcher {
       if (name === "context" && m === 0) continue;
       const module = hasOwn(this.modules, name) ? this.modules[name] : undefined;
       const calls = request[name];
-      if (module === undefined) answer[name] = copy(MODULE_NOT_SUPPORT);
-      else if (typeof (module as KasaError).err_code === "number") answer[name] = copy(module as KasaError);
-      else if (!isObject(calls)) answer[name] = copy(INVALID_ARGUMENT);
+      // Shared errors go into the answer as they are (frozen, preloaded on a device): the writer only reads them.
+      if (module === undefined) answer[name] = MODULE_NOT_SUPPORT;
+      else if (typeof (module as KasaError).err_code === "number") answer[name] = module;
+      else if (!isObject(calls)) answer[name] = INVALID_ARGUMENT;
       else {
         const results: { [method: string]: unknown } = Object.create(null);
         const methods = Object.keys(calls);
@@ -101,8 +100,8 @@ export class Dispatcher {
           const run = hasOwn(module, method) ? (module as Module)[method] : hasOwn(module, "*") ? (module as Module)["*"] : undefined;
           const params = run === undefined ? undefined : asParams(calls[method]);
           let result: unknown;
-          if (run === undefined) result = copy(MEMBER_NOT_SUPPORT);
-          else if (params === undefined) result = copy(INVALID_ARGUMENT);
+          if (run === undefined) result = MEMBER_NOT_SUPPORT;
+          else if (params === undefined) result = INVALID_ARGUMENT;
           else {
             try {
               result = run(this.plug, params, context);
@@ -118,11 +117,11 @@ export class Dispatcher {
         answer[name] = results;
       }
     }
-    if (pending === null) return JSON.stringify(answer);
+    if (pending === null) return answer;
     return this.settle(answer, pending);
   }
 
-  private settle(answer: object, pending: Pending[]): Promise<string> {
+  private settle(answer: Answer, pending: Pending[]): Promise<Answer> {
     return Promise.all(
       pending.map((p) =>
         Promise.resolve(p.promise).then(
@@ -134,19 +133,19 @@ export class Dispatcher {
           },
         ),
       ),
-    ).then(() => JSON.stringify(answer));
+    ).then(() => answer);
   }
 
   /** A method that threw (or whose promise failed): logged, answered -7. */
   private failed(label: string, e: unknown): KasaError {
     this.log(`${label} failed: ${errorText(e)}`);
-    return copy(UNKNOWN_ERROR);
+    return UNKNOWN_ERROR;
   }
 }
 
-/** A method's result as answered: shared errors copied, err_code 0 added when absent. */
+/** A method's result as answered: err_code 0 added when absent (a shared, frozen error has one). */
 function finish(result: unknown): unknown {
-  if (Object.isFrozen(result)) return copy(result as KasaError); // a shared error answer
+  if (Object.isFrozen(result)) return result;
   if (!hasOwn(result as object, "err_code")) (result as MethodResult).err_code = 0;
   return result;
 }

@@ -26,6 +26,17 @@ export interface Limits {
   readonly relayWindowMs: number;
   /** The shortest time between two relay changes (ms): contacts are never chattered. */
   readonly relayGapMs: number;
+  /**
+   * TCP answers are encrypted into one buffer of this many bytes, allocated once by the server and
+   * written to the socket each time it fills: no answer is ever whole in memory (wire/json-out.ts).
+   */
+  readonly answerBufferBytes: number;
+  /**
+   * Answer bytes one connection may leave unsent (a client that asks and never reads): an answer
+   * that would take its unsent output past this is not written, and the connection is closed with
+   * its unsent output dropped. An answer to a connection with nothing unsent always goes out.
+   */
+  readonly maxUnsentBytes: number;
 }
 
 /**
@@ -44,6 +55,8 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   relayChanges: 10,
   relayWindowMs: 20 * 1000,
   relayGapMs: 100,
+  answerBufferBytes: 256,
+  maxUnsentBytes: 2048,
 });
 
 /**
@@ -83,6 +96,8 @@ export const HOST_LIMITS: Limits = Object.freeze({
   maxConnections: 32,
   maxFrameBytes: 16 * 1024,
   maxJsonItems: 512,
+  answerBufferBytes: 16 * 1024,
+  maxUnsentBytes: 64 * 1024,
 });
 
 /**

@@ -1,16 +1,19 @@
 // Serves the Kasa protocol on the network ports: TCP 9999 with streaming framing and any number of
 // sequential requests per connection, and UDP 9999 datagrams answered unicast from the same port.
+// Answers are streamed: the dispatcher's answer tree is written as JSON straight into the socket
+// through one small buffer per server (wire/json-out.ts), never as one string or one frame.
 // Everything a client can make it hold is bounded (limits.ts): connections (at the bound the one idle
 // longest makes room for a new client: connections.ts), their idle and frame deadlines, frame size,
-// JSON depth and members, and UDP answers per second. A UDP port that cannot be listened on leaves
-// the plug serving TCP without discovery.
+// JSON depth and members, answer output left unsent, and UDP answers per second. A UDP port that
+// cannot be listened on leaves the plug serving TCP without discovery.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
-import type { Dispatcher, RequestContext } from "./dispatcher.js";
+import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
 import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, type Limits } from "./limits.js";
-import { encodeDatagram, encodeFrame, FrameDecoder } from "./wire/frame.js";
+import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
+import { JsonOut } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
 import { utf8Decode } from "./wire/utf8.js";
 import { decrypt } from "./wire/xor.js";
@@ -105,7 +108,9 @@ class Connection implements StreamHandler, Bounded {
       this.server.log(`connection idle ${idle} s (${this.requests} requests) closed for a new client: ${this.server.limits.maxConnections} open`);
     }
     this.queue.length = 0;
-    this.close();
+    // Dropped for idleness or a stalled frame: answers it left unread go with it (else a client that
+    // never reads would leave them held, up to maxUnsentBytes, after every round).
+    this.close(why !== "stopping");
   }
 
   end(): void {
@@ -122,7 +127,7 @@ class Connection implements StreamHandler, Bounded {
         return;
       }
       const effects = new Effects();
-      let answer: string | Promise<string>;
+      let answer: Answer | Promise<Answer>;
       try {
         // The shape check runs before the dispatcher, not around it: no stack frame under every request.
         answer = this.server.shapeOk(next) ? this.server.dispatcher.handle(utf8Decode(next), effects) : this.server.tooComplex;
@@ -130,15 +135,15 @@ class Connection implements StreamHandler, Bounded {
         this.fail(e);
         return;
       }
-      if (typeof answer === "string") {
+      if (!(answer instanceof Promise)) {
         this.reply(answer, effects);
         continue;
       }
       this.busy = true;
       answer.then(
-        (text) => {
+        (tree) => {
           this.busy = false;
-          this.reply(text, effects);
+          this.reply(tree, effects);
           this.pump();
         },
         (e: unknown) => this.fail(e),
@@ -146,9 +151,29 @@ class Connection implements StreamHandler, Bounded {
     }
   }
 
-  private reply(answer: string, effects: Effects): void {
+  /**
+   * Writes one answer frame into the socket (a size pass, then the frame through the server's
+   * buffer), then runs the request's after-reply effects. An answer that would take the output the
+   * client has left unread past maxUnsentBytes is not written: the connection is closed instead,
+   * its unsent output dropped (a client that asks and never reads).
+   */
+  private reply(answer: Answer, effects: Effects): void {
     if (this.closed) return;
-    this.socket.write(encodeFrame(answer));
+    const out = this.server.out;
+    try {
+      const size = out.measure(answer);
+      const unsent = this.socket.unsent();
+      if (unsent > 0 && unsent + HEADER_BYTES + size > this.server.limits.maxUnsentBytes) {
+        this.server.log(`client not reading: ${unsent} bytes unsent, closing connection`);
+        this.queue.length = 0;
+        this.close(true);
+        return;
+      }
+      out.frame(answer, size, this.socket);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
     effects.run(this.server.log);
   }
 
@@ -160,11 +185,13 @@ class Connection implements StreamHandler, Bounded {
     this.close();
   }
 
-  private close(): void {
+  /** Closes once everything written is sent, or at once dropping what is unsent (`abort`). */
+  private close(abort = false): void {
     if (this.closed) return;
     this.closed = true;
     this.server.connections.release(this);
-    this.socket.close();
+    if (abort) this.socket.abort();
+    else this.socket.close();
   }
 }
 
@@ -181,8 +208,10 @@ export class KasaServer {
   readonly log: LogPort;
   readonly now: () => number;
   readonly connections: ConnectionSet<Connection>;
+  /** Writes every answer, TCP ones through its one buffer of limits.answerBufferBytes. */
+  readonly out: JsonOut;
   /** The answer to a request over the depth or member bound: what was refused, in numbers. */
-  readonly tooComplex: string;
+  readonly tooComplex: Answer;
   /** UDP answers that may go out now (refilled at udpRepliesPerSecond up to udpBurst). */
   private udpTokens: number;
   private udpRefilled: number;
@@ -198,8 +227,8 @@ export class KasaServer {
     this.log = throttledLog(ports.log, ports.now, SERVER_LOG_LINES_PER_MINUTE);
     this.now = ports.now;
     this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
-    // Concatenated, not JSON.stringify: the constructor runs under the boot's deepest stack.
-    this.tooComplex = `{"err_code":-3,"err_msg":"request too complex: over ${limits.maxJsonDepth} levels or ${limits.maxJsonItems} members"}`;
+    this.out = new JsonOut(new Uint8Array(limits.answerBufferBytes));
+    this.tooComplex = Object.freeze({ err_code: -3, err_msg: `request too complex: over ${limits.maxJsonDepth} levels or ${limits.maxJsonItems} members` });
     this.udpTokens = limits.udpBurst;
     this.udpRefilled = ports.now();
   }
@@ -260,7 +289,7 @@ export class KasaServer {
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed()) return;
     const effects = new Effects();
-    let answer: string | Promise<string>;
+    let answer: Answer | Promise<Answer>;
     try {
       const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone
       answer = this.shapeOk(plaintext) ? this.dispatcher.handle(utf8Decode(plaintext), effects) : this.tooComplex;
@@ -268,17 +297,25 @@ export class KasaServer {
       this.log(`datagram failed: ${errorText(e)}`);
       return;
     }
-    if (typeof answer === "string") this.reply(answer, effects, address, port);
+    if (!(answer instanceof Promise)) this.reply(answer, effects, address, port);
     else {
       answer.then(
-        (text) => this.reply(text, effects, address, port),
+        (tree) => this.reply(tree, effects, address, port),
         (e: unknown) => this.log(`datagram failed: ${errorText(e)}`),
       );
     }
   }
 
-  private reply(answer: string, effects: Effects, address: string, port: number): void {
-    this.udp?.send(encodeDatagram(answer), address, port);
+  /** A datagram is one write: its size pass, then the answer encrypted into one array of that size. */
+  private reply(answer: Answer, effects: Effects, address: string, port: number): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.out.datagram(answer, this.out.measure(answer));
+    } catch (e) {
+      this.log(`datagram failed: ${errorText(e)}`);
+      return;
+    }
+    this.udp?.send(bytes, address, port);
     effects.run(this.log);
   }
 }

@@ -72,9 +72,11 @@ export class NodeTcpListener implements TcpListenerPort {
     this.sockets.add(socket);
     let ended = false;
     const handler = this.accept({
+      // A copy: Node keeps what it cannot send at once, and the core reuses its buffer.
       write: (bytes) => {
-        if (!socket.destroyed) socket.write(bytes);
+        if (!socket.destroyed) socket.write(Buffer.from(bytes));
       },
+      unsent: () => (socket.destroyed ? 0 : socket.writableLength),
       // FIN after the last write is flushed, then let go: a client that never closes its side
       // must not keep the connection (allowHalfOpen) alive forever, and one that never reads (the
       // flush never ends) must not either.
@@ -84,6 +86,7 @@ export class NodeTcpListener implements TcpListenerPort {
         const linger = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS);
         socket.once("close", () => clearTimeout(linger));
       },
+      abort: () => socket.destroy(),
     });
     const end = () => {
       if (ended) return;

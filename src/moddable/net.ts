@@ -13,9 +13,14 @@ import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from 
 /** How long a closed connection may wait for its client to take the last answers (ms). */
 export const CLOSE_LINGER_MS = 5000;
 
-/** One accepted connection: writes queue until the socket has room (ECMA-419 write throws otherwise). */
+/**
+ * One accepted connection: what the socket has no room for queues until it has (ECMA-419 write
+ * throws otherwise). The queue holds copies: the core reuses the buffer it writes from.
+ */
 class Connection implements StreamSocket {
   private readonly pending: Uint8Array[] = [];
+  /** Bytes in `pending`. */
+  private queued = 0;
   private room = 0;
   private closing = false;
   private closed = false;
@@ -47,8 +52,21 @@ class Connection implements StreamSocket {
 
   write(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.pending.push(bytes);
-    this.flush();
+    let sent = 0;
+    if (this.pending.length === 0 && this.room > 0) {
+      // straight to the socket (lwIP copies it), as much as it has room for
+      sent = Math.min(bytes.length, this.room);
+      this.tcp.write(sent === bytes.length ? bytes : bytes.subarray(0, sent));
+      this.room -= sent;
+    }
+    if (sent < bytes.length) {
+      this.pending.push(bytes.slice(sent));
+      this.queued += bytes.length - sent;
+    }
+  }
+
+  unsent(): number {
+    return this.queued;
   }
 
   close(): void {
@@ -63,12 +81,17 @@ class Connection implements StreamSocket {
     }
   }
 
+  abort(): void {
+    this.dispose();
+  }
+
   private flush(): void {
     while (!this.closed && this.pending.length > 0 && this.room > 0) {
       const head = this.pending[0];
       const n = Math.min(head.length, this.room);
       this.tcp.write(n === head.length ? head : head.subarray(0, n));
       this.room -= n;
+      this.queued -= n;
       if (n === head.length) this.pending.shift();
       else this.pending[0] = head.subarray(n);
     }
@@ -79,6 +102,7 @@ class Connection implements StreamSocket {
     if (this.closed) return;
     this.closed = true;
     this.pending.length = 0;
+    this.queued = 0;
     if (this.linger !== undefined) Timer.clear(this.linger);
     this.linger = undefined;
     this.tcp.close();

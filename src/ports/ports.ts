@@ -111,10 +111,17 @@ export interface WifiPort {
 
 /** One accepted TCP connection, as the core sees it. */
 export interface StreamSocket {
-  /** Queue bytes for sending; the adapter sends them in order, as one write where it can. */
+  /**
+   * Queue bytes for sending; the adapter sends them in order, as one write where it can. `bytes` is
+   * only valid during the call (the core reuses its buffer): whatever the adapter keeps, it copies.
+   */
   write(bytes: Uint8Array): void;
+  /** Bytes written and not yet handed to the network stack (the adapter's own queue): what a client that does not read makes the plug hold. */
+  unsent(): number;
   /** Close after everything written has been sent. */
   close(): void;
+  /** Close now, dropping whatever is unsent. */
+  abort(): void;
 }
 
 /** What the core gives back for each accepted connection. */

@@ -251,9 +251,14 @@ class HttpConnection implements StreamHandler, Bounded {
     this.opened = portal.now();
     this.socket = {
       write: (bytes) => raw.write(bytes),
+      unsent: () => raw.unsent(),
       close: () => {
         portal.connections.release(this);
         raw.close();
+      },
+      abort: () => {
+        portal.connections.release(this);
+        raw.abort();
       },
     };
   }

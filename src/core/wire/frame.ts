@@ -1,9 +1,10 @@
 // TCP framing on port 9999 (PROTOCOL §1.2): a 4-byte big-endian length, then that many bytes of
 // ciphertext. The decoder is streaming: frames may arrive split across segments or several to a
-// segment, and any number of them may follow each other on one connection.
+// segment, and any number of them may follow each other on one connection. Answers are written as
+// frames by wire/json-out.ts, straight from the answer tree.
 
-import { decrypt, encrypt, INITIAL_KEY } from "./xor.js";
-import { INDEXED, utf8Decode, utf8Length, utf8Write } from "./utf8.js";
+import { decrypt } from "./xor.js";
+import { utf8Decode } from "./utf8.js";
 
 export const HEADER_BYTES = 4;
 
@@ -64,51 +65,6 @@ export class FrameDecoder {
     }
     return true;
   }
-}
-
-/** Encrypts `text` as one frame: header and body in a single buffer, for a single write. */
-export function encodeFrame(text: string): Uint8Array {
-  // Answers are nearly always ASCII: where strings index cheaply (not on XS, see utf8.ts) that case
-  // is encoded and encrypted in one pass, with no length pass before it.
-  if (INDEXED) {
-    const out = asciiFrame(text);
-    if (out !== null) return out;
-  }
-  const length = utf8Length(text);
-  const out = new Uint8Array(HEADER_BYTES + length);
-  writeHeader(out, length);
-  utf8Write(text, out, HEADER_BYTES);
-  encrypt(out.subarray(HEADER_BYTES));
-  return out;
-}
-
-function writeHeader(out: Uint8Array, length: number): void {
-  out[0] = (length >>> 24) & 0xff;
-  out[1] = (length >>> 16) & 0xff;
-  out[2] = (length >>> 8) & 0xff;
-  out[3] = length & 0xff;
-}
-
-/** The frame of an all-ASCII `text` (UTF-8 is then one byte a character), or null when it is not. */
-function asciiFrame(text: string): Uint8Array | null {
-  const length = text.length;
-  const out = new Uint8Array(HEADER_BYTES + length);
-  let key = INITIAL_KEY;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) return null;
-    key ^= c;
-    out[HEADER_BYTES + i] = key;
-  }
-  writeHeader(out, length);
-  return out;
-}
-
-/** Encrypts `text` without a header (UDP datagrams, PROTOCOL §1.3). */
-export function encodeDatagram(text: string): Uint8Array {
-  const out = new Uint8Array(utf8Length(text));
-  utf8Write(text, out, 0);
-  return encrypt(out);
 }
 
 /** Decrypts a UDP datagram (a copy: the caller's buffer is left alone) and decodes its text. */

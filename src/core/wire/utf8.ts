@@ -9,8 +9,9 @@ const CHUNK = 16;
 // Strings are walked with for...of (code points), never by index: XS keeps strings as UTF-8, so
 // charCodeAt(i) there scans from the start and a loop over it is quadratic in the length. Engines
 // with UTF-16 strings (V8, JavaScriptCore, SpiderMonkey) index them in constant time: there the
-// common case, ASCII, takes an index loop (INDEXED below, encodeFrame), several times cheaper than
-// for...of; every request and answer of the host plug goes through it. Both give the same bytes.
+// common case, ASCII, takes an index loop (INDEXED below; json-out.ts writes answers' strings so),
+// several times cheaper than for...of; every request and answer of the host plug goes through it.
+// Both give the same bytes.
 
 /**
  * XS's own String.fromArrayBuffer (an XS extension, absent elsewhere) makes a string of UTF-8 bytes

@@ -1,17 +1,8 @@
 // TP-Link's "autokey XOR" (PROTOCOL §1.1): c[i] = p[i] ^ k, k = c[i], starting with k = 171.
-// Both directions work in place on bytes so that a frame costs no extra allocation.
+// Requests are decrypted in place on bytes, so that a frame costs no extra allocation; answers are
+// encrypted as they are written (json-out.ts), the key running across the pieces.
 
 export const INITIAL_KEY = 0xab;
-
-/** Encrypts `bytes` in place and returns it. */
-export function encrypt(bytes: Uint8Array): Uint8Array {
-  let key = INITIAL_KEY;
-  for (let i = 0; i < bytes.length; i++) {
-    key = bytes[i] ^ key;
-    bytes[i] = key;
-  }
-  return bytes;
-}
 
 /** Decrypts `bytes` in place and returns it. */
 export function decrypt(bytes: Uint8Array): Uint8Array {
