@@ -117,6 +117,15 @@ void fxAbort(txMachine *the, int status)
 		mxCatch(the) {
 		}
 	}
+	if (XS_NOT_ENOUGH_MEMORY_EXIT == status) {
+		/* where the block went: slots in use and free, the chunk area and what of it is in use */
+		int freeSlots = 0;
+		for (txSlot *slot = the->freeHeap; slot && freeSlots < 100000; slot = slot->next)
+			freeSlots++;
+		printf("chip: at abort slots %d in use, %d free (%u bytes with the stack); chunks %d bytes in use of %u\n",
+			(int)the->currentHeapCount, freeSlots, (unsigned)(gBlockEnd - gSlotBottom), (int)the->currentChunksSize,
+			(unsigned)(gChunkTop - gBlock));
+	}
 	printf("XS abort: %s\n", fxAbortString(status));
 	fflush(stdout);
 	exit(3);

@@ -8,7 +8,7 @@ import type { MethodResult } from "./dispatcher.js";
 import type { Device } from "./device.js";
 import type { KasaError } from "./errors.js";
 import { flag, int, type Params } from "./params.js";
-import { readName, type Rule, type RuleKind, type RuleTable, ruleKind } from "./rules.js";
+import { readName, type RuleKind, type RuleList, type RuleTable, ruleKind } from "./rules.js";
 import { KEY, type Settings } from "./settings.js";
 import type { WallClock } from "./time/clock.js";
 
@@ -56,12 +56,9 @@ export class Countdown {
   }
 
   /** get_rules: the rule with `remain`, the seconds left (the whole delay while it is not running). */
-  list(): Rule[] {
-    const list = this.table.list();
-    for (let i = 0; i < list.length; i++) {
-      list[i].remain = this.running() ? Math.max(0, Math.ceil((this.endMono - this.monotonic()) / 1000)) : list[i].delay;
-    }
-    return list;
+  list(): RuleList {
+    // taken once: both passes of the answer writer must see the same number
+    return this.table.list(undefined, undefined, this.running() ? Math.max(0, Math.ceil((this.endMono - this.monotonic()) / 1000)) : -1);
   }
 
   add(params: Params): MethodResult | KasaError {

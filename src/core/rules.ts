@@ -9,18 +9,18 @@
 // In RAM a table is its settings records and nothing more: the text of each rule's setting as read
 // or written (at most 60 bytes), its slot, and the table's switch. A rule becomes values only while
 // it is checked or written out, one at a time: `fields(i)` decodes one rule's numbers for the
-// scheduler, `idAt(i)` derives its id from the seed when asked (never kept), `list()` builds the
-// objects get_rules answers, straight from the records.
+// scheduler, `idAt(i)` derives its id from the seed when asked (never kept), and get_rules' list is
+// written into the answer straight from the records (RuleList), one rule object at a time.
 
 import type { RandomPort } from "../ports/ports.js";
 import type { PlugContext } from "./context.js";
 import type { MethodResult, Module } from "./dispatcher.js";
+import type { JsonOut, JsonWritable } from "./wire/json-out.js";
 import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, TIME_NOT_SYNC, UNKNOWN_ERROR, type KasaError } from "./errors.js";
 import { pack, packedLength, unpack, type FieldRange } from "./pack.js";
 import { flag, has, int, str, type Params } from "./params.js";
 import type { Settings } from "./settings.js";
 
-export type Rule = { id: string; [field: string]: unknown };
 
 /** Reads a rule's fields from add_rule/edit_rule params: the stored fields, or undefined if invalid. */
 export type RuleReader = (params: Params) => { [field: string]: unknown } | undefined;
@@ -61,26 +61,32 @@ export function ruleKind(key: string, max: number, read: RuleReader, fields: rea
     key, max, read, full: TABLE_FULL, fields: Object.freeze(fields.slice()), ranges: Object.freeze(ranges), packed: packedLength(ranges),
   });
 }
-const HEX = "0123456789ABCDEF";
+/**
+ * Word `word` (0-3) of the id made from `seed`: a 32-bit mixer over seed + (word + 1) x the golden
+ * ratio, so ids look as random as a plug's. An id is its four words as 32 hex digits.
+ */
+function idWord(seed: number, word: number): number {
+  const x = (seed + Math.imul(word + 1, 0x9e3779b9)) | 0;
+  let z = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
 
-/** The 32-hex id made from a seed: four rounds of a 32-bit mixer, so ids look as random as a plug's. */
+/** The character code of hex digit d (0-15, upper case). */
+function hexDigit(d: number): number {
+  return d < 10 ? 0x30 + d : 0x37 + d;
+}
+
+/** The 32-hex id made from a seed (idWord). */
 export function ruleId(seed: number): string {
   let id = "";
-  let x = seed;
   for (let word = 0; word < 4; word++) {
-    x = (x + 0x9e3779b9) | 0;
-    let z = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z = (z ^ (z >>> 16)) >>> 0;
-    for (let shift = 28; shift >= 0; shift -= 4) id += HEX[(z >>> shift) & 15];
+    const z = idWord(seed, word);
+    for (let shift = 28; shift >= 0; shift -= 4) id += String.fromCharCode(hexDigit((z >>> shift) & 15));
   }
   return id;
 }
 
-/**
- * A kind's rules, as their settings records (see the top of the file). Rules are numbered 0..size-1
- * in the order they were read at boot (by slot) and then added; a removal moves the later ones down.
- */
 export class RuleTable {
   /** Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or written: `unpack` never fails on one. */
   private records: string[] = [];
@@ -163,18 +169,16 @@ export class RuleTable {
     return -1;
   }
 
-  /** The rules as get_rules lists them (id, name, then the fields in the kind's order; wday as 7 flags), made from the records. */
-  list(): Rule[] {
-    const out: Rule[] = [];
-    const fields = this.kind.fields;
-    for (let i = 0; i < this.records.length; i++) {
-      const values = unpack(this.records[i], this.kind.ranges) as number[];
-      const rule: Rule = { id: ruleId(values[0]), name: this.records[i].slice(this.kind.packed) };
-      for (let f = 0; f < fields.length; f++) rule[fields[f][0]] = fields[f][0] === "wday" ? wdayList(values[f + 1]) : values[f + 1];
-      out.push(rule);
-    }
-    return out;
+  /** Rule i's numbers as its record holds them: the seed, then the fields in the kind's order (wday as a mask); a fresh array. */
+  values(i: number): number[] {
+    return unpack(this.records[i], this.kind.ranges) as number[];
   }
+
+  /** The rules as get_rules answers them: written out straight from the records, one rule object at a time. */
+  list(adjust?: ListAdjust, context?: unknown, remain?: number): RuleList {
+    return new RuleList(this, adjust, context, remain);
+  }
+
 
   add(params: Params): MethodResult | KasaError {
     const fields = this.kind.read(params);
@@ -235,7 +239,8 @@ export class RuleTable {
     return {};
   }
 
-  private fieldIndex(name: string): number {
+  /** Where field `name` is among the kind's fields (its value is at that index + 1 of `values`). */
+  fieldIndex(name: string): number {
     const fields = this.kind.fields;
     for (let f = 0; f < fields.length; f++) if (fields[f][0] === name) return f;
     throw new Error(`no rule field ${name}`);
@@ -280,10 +285,80 @@ function wdayMask(days: readonly number[]): number {
   return mask;
 }
 
-function wdayList(mask: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < 7; i++) out.push((mask >> i) & 1);
-  return out;
+/**
+ * What a module changes in a rule's values as it is listed (a frozen module-level function, not a
+ * closure per request): `values` are the record's, seed first, then the fields in the kind's order;
+ * `context` is what the list was made with. It must give the same result at both passes of the
+ * answer writer (they follow each other with nothing in between).
+ */
+export type ListAdjust = (values: number[], kind: RuleKind, context: unknown) => void;
+
+/**
+ * A table's rules in an answer (get_rules' rule_list): a JSON array written straight from the
+ * records as the answer is written (wire/json-out.ts JsonWritable), with no object per rule: each
+ * record is unpacked into its numbers and written key by key, the id from its seed digit by digit.
+ * Exactly the text JSON.stringify gives for the rule objects real plugs list: id, name, then the
+ * fields in the kind's order (wday as 7 flags), then `remain` where the list has one (count_down).
+ */
+export class RuleList implements JsonWritable {
+  constructor(
+    private readonly table: RuleTable,
+    private readonly adjust: ListAdjust | undefined,
+    private readonly context: unknown,
+    /** count_down's seconds left, written after the fields (-1: the delay itself); undefined: none. */
+    private readonly remain?: number,
+  ) {}
+
+  get length(): number {
+    return this.table.size;
+  }
+
+  writeJson(out: JsonOut): void {
+    const kind = this.table.kind;
+    out.byte(0x5b);
+    for (let i = 0; i < this.table.size; i++) {
+      const values = this.table.values(i);
+      if (this.adjust !== undefined) this.adjust(values, kind, this.context);
+      if (i > 0) out.byte(0x2c);
+      out.byte(0x7b);
+      out.string("id");
+      out.byte(0x3a);
+      out.byte(0x22);
+      for (let word = 0; word < 4; word++) {
+        const z = idWord(values[0], word);
+        for (let shift = 28; shift >= 0; shift -= 4) out.byte(hexDigit((z >>> shift) & 15));
+      }
+      out.byte(0x22);
+      member(out, "name");
+      out.string(this.table.nameAt(i));
+      for (let f = 0; f < kind.fields.length; f++) {
+        const name = kind.fields[f][0];
+        member(out, name);
+        if (name !== "wday") out.number(values[f + 1]);
+        else {
+          out.byte(0x5b);
+          for (let d = 0; d < 7; d++) {
+            if (d > 0) out.byte(0x2c);
+            out.byte(0x30 + ((values[f + 1] >> d) & 1));
+          }
+          out.byte(0x5d);
+        }
+      }
+      if (this.remain !== undefined) {
+        member(out, "remain");
+        out.number(this.remain >= 0 ? this.remain : values[1 + this.table.fieldIndex("delay")]);
+      }
+      out.byte(0x7d);
+    }
+    out.byte(0x5d);
+  }
+}
+
+/** Writes `,"name":` (a member after the first). */
+function member(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
 }
 
 /** Rule changes wait for the clock: a rule means nothing without the time (PROTOCOL §2.0, -11). */
@@ -292,11 +367,11 @@ export function whenTimeKnown(plug: PlugContext, change: () => MethodResult | Ka
 }
 
 /** The methods schedule and anti_theft share: get_rules, add/edit/delete, and the overall switch. */
-export function ruleMethods(table: (plug: PlugContext) => RuleTable, listed: (plug: PlugContext, rules: Rule[]) => Rule[] = (_p, r) => r): Module {
+export function ruleMethods(table: (plug: PlugContext) => RuleTable, adjust?: ListAdjust): Module {
   return {
     get_rules: (plug: PlugContext) => {
       const t = table(plug);
-      return { rule_list: listed(plug, t.list()), enable: t.enable, version: 2 };
+      return { rule_list: t.list(adjust, plug), enable: t.enable, version: 2 };
     },
     add_rule: (plug: PlugContext, params: Params) => whenTimeKnown(plug, () => table(plug).add(params)),
     edit_rule: (plug: PlugContext, params: Params) => whenTimeKnown(plug, () => table(plug).edit(params)),

@@ -5,7 +5,7 @@ import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { INVALID_ARGUMENT } from "../errors.js";
 import { flag, int, type Params } from "../params.js";
-import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type Rule, type RuleKind, ruleKind } from "../rules.js";
+import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
 import { KEY } from "../settings.js";
 
 /** Most schedule rules kept (each is one setting of at most 60 bytes, settings.ts). */
@@ -49,25 +49,27 @@ export const SCHEDULE_RULES: RuleKind = ruleKind(KEY.scheduleRules, MAX_SCHEDULE
   ...DATE_FIELDS,
 ]);
 
+/** Where stime_opt, smin and soffset are in a schedule rule's values (the seed first, then the fields above). */
+const AT_STIME_OPT = 4;
+const AT_SMIN = 5;
+const AT_SOFFSET = 6;
+
 /** get_daystat / get_monthstat parameters: integers, as real plugs insist (PROTOCOL §1.4). */
 export function readStatPeriod(params: Params, withMonth: boolean): boolean {
   return int(params.year, 2000, 2099) !== undefined && (!withMonth || int(params.month, 1, 12) !== undefined);
 }
 
 /** Sunrise and sunset rules list today's switching minute (offset included) in `smin`, as real plugs fill it in. */
-function withSunMinutes(plug: PlugContext, rules: Rule[]): Rule[] {
-  for (let i = 0; i < rules.length; i++) {
-    const r = rules[i];
-    if (r.stime_opt === 1 || r.stime_opt === 2) {
-      const minute = plug.scheduler.sunMinuteToday(r.stime_opt as 1 | 2, r.soffset as number);
-      if (minute >= 0) r.smin = minute;
-    }
+function withSunMinute(values: number[], _kind: RuleKind, plug: unknown): void {
+  const opt = values[AT_STIME_OPT];
+  if (opt === 1 || opt === 2) {
+    const minute = (plug as PlugContext).scheduler.sunMinuteToday(opt, values[AT_SOFFSET]);
+    if (minute >= 0) values[AT_SMIN] = minute;
   }
-  return rules;
 }
 
 export const scheduleModule: Module = Object.freeze({
-  ...ruleMethods((plug) => plug.rules.schedule, withSunMinutes),
+  ...ruleMethods((plug) => plug.rules.schedule, withSunMinute),
   get_next_action: (plug: PlugContext) => plug.scheduler.nextAction("schd_time"),
   get_daystat: (plug: PlugContext, params: Params) =>
     readStatPeriod(params, true) ? { day_list: plug.stats.days(params.year as number, params.month as number) } : INVALID_ARGUMENT,
