@@ -32,8 +32,8 @@ export default function main(): void {
       boot();
     },
   };
-  // Few locals here: each one sits under the whole boot's stack (256 slots on an ESP8266, where the
-  // boot's deepest path already comes within a few slots of the end); the ports are read in `boot`.
+  // The boot runs in a turn of its own (below), not under this frame: the ESP8266's XS stack is 256
+  // slots, and the boot's deepest path comes near it; the ports are read in `boot`.
   const boot = () => {
     plug = createPlug(
       {
@@ -69,5 +69,5 @@ export default function main(): void {
     );
     plug.start();
   };
-  boot();
+  new ModdableTimers().after(0, boot);
 }
