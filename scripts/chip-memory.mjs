@@ -15,7 +15,9 @@
 // block that passes (bisection, to 256 bytes), and the peaks; exits 1 when a board does not fit in
 // its block or a run fails. --quick: 200 requests instead of 1,000 (for trying things out; the
 // recorded numbers come from full runs). --no-bisect: only the board's own block. --heap BYTES:
-// only that block. --verbose: the plug's last lines when a run fails.
+// only that block. --verbose: the plug's last lines when a run fails. --stack SLOTS: run with an XS
+// stack of that many slots instead of the chip's (a diagnostic: a path deeper than that aborts with a
+// stack overflow, and --verbose prints the JS frames it ran under, with their depths).
 //
 // Needs, besides the SDK (see README "Building the firmware"): Debian's gcc-multilib and the i386
 // GLib (dpkg --add-architecture i386; apt-get install gcc-multilib libglib2.0-dev:i386), and
@@ -41,7 +43,9 @@ let lastPlug;
 const bisect = !args.includes("--no-bisect");
 const heapAt = args.indexOf("--heap");
 const onlyHeap = heapAt >= 0 ? Number(args[heapAt + 1]) : undefined;
-const named = args.filter((a, i) => !a.startsWith("--") && !(heapAt >= 0 && i === heapAt + 1));
+const stackAt = args.indexOf("--stack");
+const stackSlots = stackAt >= 0 ? Number(args[stackAt + 1]) : undefined;
+const named = args.filter((a, i) => !a.startsWith("--") && !(heapAt >= 0 && i === heapAt + 1) && !(stackAt >= 0 && i === stackAt + 1));
 
 /** XS creation parameters per chip family (the SDK's defaults: NOTES.md §6, the generated makefiles). */
 const CREATION = {
@@ -172,7 +176,7 @@ class Plug {
   constructor(program, heap, prefs) {
     this.console = "";
     lastPlug = this;
-    const argv = [...launcher, program, "--heap", String(heap), "--prefs", prefs];
+    const argv = [...launcher, program, "--heap", String(heap), "--prefs", prefs, ...(stackSlots ? ["--stack", String(stackSlots)] : [])];
     this.child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.child.stdin.on("error", () => {});
     this.child.stdout.on("data", (d) => (this.console += d));
@@ -417,7 +421,11 @@ async function attempt(program, board, heap) {
   try {
     return { pass: true, ...(await scenario(program, board, heap)) };
   } catch (e) {
-    if (verbose) console.log(lastPlug?.console.split("\n").filter((l) => !/^chip: slots/.test(l)).slice(-12).join("\n"));
+    if (verbose) {
+      const lines = lastPlug?.console.split("\n").filter((l) => !/^chip: slots/.test(l)) ?? [];
+      const frames = lines.filter((l) => /^chip-frame: /.test(l)).length;
+      console.log(lines.slice(-12 - frames).join("\n"));
+    }
     return { pass: false, heap, why: String(e.message ?? e).split("\n")[0] };
   }
 }

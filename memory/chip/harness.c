@@ -19,7 +19,12 @@
  * chunks N"; "quit" (or the end of input) ends it with "chip: end" and the peaks. An XS abort prints
  * what was thrown and "XS abort: <why>", and exits 3.
  *
- *   plug-chip --heap 32768 [--prefs FILE]
+ * A diagnostic: --stack N runs with an N-slot XS stack instead of the build's, to find the paths that
+ * go deeper than N. A stack overflow prints, before its "XS abort", the JS frames it happened under,
+ * innermost first, a line each: "chip-frame: <stack slots used at that frame> <function name> (<argc>)"
+ * (these depths are exact, pushes included, where the "stack" samples see only returning functions).
+ *
+ *   plug-chip --heap 32768 [--prefs FILE] [--stack N]
  */
 
 #include "xsAll.h"
@@ -38,6 +43,7 @@ static uint8_t *gBlockEnd = NULL;   /* one past its end */
 static uint8_t *gChunkTop = NULL;   /* chunks use [gBlock, gChunkTop) */
 static uint8_t *gSlotBottom = NULL; /* stack and slots use [gSlotBottom, gBlockEnd) */
 static size_t gBlockSize = 32768;
+static int gStackCount = 0; /* --stack: the XS stack in slots (0: the build's) */
 static size_t gReservedPeak = 0;
 
 static void notePeak(void)
@@ -101,6 +107,17 @@ void fxFreeSlots(txMachine *the, void *slots)
 
 static int gAborting = 0;
 
+/* the frames under a stack overflow, innermost first (the --stack diagnostic) */
+static void printFrames(txMachine *the)
+{
+	printf("chip-frame: %d (the overflow)\n", (int)(the->stackTop - the->stack));
+	for (txSlot *frame = the->frame; frame; frame = frame->next) {
+		char name[128] = "";
+		fxBufferFrameName(the, name, sizeof(name), frame, "");
+		printf("chip-frame: %d %s (%d)\n", (int)(the->stackTop - frame), name, (int)frame->ID);
+	}
+}
+
 void fxAbort(txMachine *the, int status)
 {
 	if (gAborting)
@@ -126,6 +143,8 @@ void fxAbort(txMachine *the, int status)
 			(int)the->currentHeapCount, freeSlots, (unsigned)(gBlockEnd - gSlotBottom), (int)the->currentChunksSize,
 			(unsigned)(gChunkTop - gBlock));
 	}
+	if (XS_JAVASCRIPT_STACK_OVERFLOW_EXIT == status)
+		printFrames(the);
 	printf("XS abort: %s\n", fxAbortString(status));
 	fflush(stdout);
 	exit(3);
@@ -231,8 +250,10 @@ int main(int argc, char **argv)
 			gBlockSize = (size_t)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--prefs") && i + 1 < argc)
 			prefs = argv[++i];
+		else if (!strcmp(argv[i], "--stack") && i + 1 < argc)
+			gStackCount = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s --heap BYTES [--prefs FILE]\n", argv[0]);
+			fprintf(stderr, "usage: %s --heap BYTES [--prefs FILE] [--stack SLOTS]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -244,10 +265,13 @@ int main(int argc, char **argv)
 	gChunkTop = gBlock;
 	gSlotBottom = gBlockEnd;
 
-	xsCreation *creation;
-	txPreparation *preparation = xsPreparationAndCreation(&creation);
-	printf("chip: block %u bytes, slot %u bytes, stack %d slots\n", (unsigned)gBlockSize, (unsigned)sizeof(txSlot), (int)creation->stackCount);
-	txMachine *the = fxPrepareMachine(NULL, preparation, "plug", NULL, NULL);
+	xsCreation *built;
+	txPreparation *preparation = xsPreparationAndCreation(&built);
+	xsCreation creation = *built;
+	if (gStackCount > 0)
+		creation.stackCount = gStackCount;
+	printf("chip: block %u bytes, slot %u bytes, stack %d slots\n", (unsigned)gBlockSize, (unsigned)sizeof(txSlot), (int)creation.stackCount);
+	txMachine *the = fxPrepareMachine(&creation, preparation, "plug", NULL, NULL);
 	if (!the) {
 		printf("XS abort: the machine does not fit in %u bytes\n", (unsigned)gBlockSize);
 		return 3;

@@ -2,7 +2,7 @@
 
 import Preference from "preference";
 import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
-import { createPlug, type Plug } from "../core/plug.js";
+import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core/plug.js";
 import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
 import { boardConfig, pin, powerOn, unlessNo, yes } from "./board.js";
@@ -32,42 +32,44 @@ export default function main(): void {
       boot();
     },
   };
-  // Few locals here: each one sits under the whole boot's stack (256 slots on an ESP8266, where the
-  // boot's deepest path already comes within a few slots of the end); the ports are read in `boot`.
+  // The ports are made here and the options in a function of their own, and the boot runs in a turn
+  // of its own (below), not under this frame: the ESP8266's XS stack is 256 slots, and XS copies every
+  // free variable a function uses (module imports included) onto the stack when it is called, so
+  // `boot`, under which the whole boot runs, uses as few as it can. (A rebuild reuses the ports: the
+  // listeners open again when listened on.)
+  const ports: PlugPorts = {
+    relay: io.relay,
+    led: io.led,
+    button: io.button,
+    clock,
+    timers: new ModdableTimers(),
+    store: new PreferenceStore(Preference),
+    wifi,
+    tcp: new ModdableTcpListener(KASA_PORT),
+    udp: new ModdableUdp(KASA_PORT),
+    // listened on only while the setup network is up
+    http: new ModdableTcpListener(pin(board.httpPort) ?? io.httpPort),
+    dns: new ModdableUdp(pin(board.dnsPort) ?? io.dnsPort),
+    random: io.random,
+    restart: io.restart ?? rebuild,
+    log,
+    meter: io.meter,
+  };
+  const options = (): PlugOptions => ({
+    model: board.model,
+    powerOn: powerOn(board.powerOn),
+    httpPort: pin(board.httpPort) ?? io.httpPort,
+    limits: withOverrides(DEVICE_LIMITS, board.limits, log),
+    presenceLock: unlessNo(board.presenceLock),
+    onboarding: {
+      setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
+      openSetup: yes(board.setupOpen),
+      fallbackMinutes: pin(board.fallbackMinutes) ?? 0,
+    },
+  });
   const boot = () => {
-    plug = createPlug(
-      {
-        relay: io.relay,
-        led: io.led,
-        button: io.button,
-        clock,
-        timers: new ModdableTimers(),
-        store: new PreferenceStore(Preference),
-        wifi,
-        tcp: new ModdableTcpListener(KASA_PORT),
-        udp: new ModdableUdp(KASA_PORT),
-        // listened on only while the setup network is up
-        http: new ModdableTcpListener(pin(board.httpPort) ?? io.httpPort),
-        dns: new ModdableUdp(pin(board.dnsPort) ?? io.dnsPort),
-        random: io.random,
-        restart: io.restart ?? rebuild,
-        log,
-        meter: io.meter,
-      },
-      {
-        model: board.model,
-        powerOn: powerOn(board.powerOn),
-        httpPort: pin(board.httpPort) ?? io.httpPort,
-        limits: withOverrides(DEVICE_LIMITS, board.limits, log),
-        presenceLock: unlessNo(board.presenceLock),
-        onboarding: {
-          setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
-          openSetup: yes(board.setupOpen),
-          fallbackMinutes: pin(board.fallbackMinutes) ?? 0,
-        },
-      },
-    );
+    plug = createPlug(ports, options());
     plug.start();
   };
-  boot();
+  ports.timers.after(0, boot);
 }
