@@ -15,7 +15,7 @@
 // boxed primitives, BigInt (throws), cycles (the depth bound throws).
 
 import { HEADER_BYTES } from "./frame.js";
-import { INDEXED, utf8Length } from "./utf8.js";
+import { INDEXED, utf8Length, utf8Write } from "./utf8.js";
 import { INITIAL_KEY } from "./xor.js";
 
 /** Where full buffers go (a StreamSocket is one). `bytes` is only valid during the call: it is reused. */
@@ -64,24 +64,7 @@ const HAS_FROM_STRING = typeof (ArrayBuffer as unknown as { fromString?: FromStr
 function stringBytesOf(text: string): Uint8Array {
   if (HAS_FROM_STRING) return new Uint8Array((ArrayBuffer as unknown as { fromString: FromString }).fromString(text));
   const out = new Uint8Array(utf8Length(text)); // a lone surrogate counts 3 bytes there too
-  let o = 0;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if (c < 0x80) out[o++] = c;
-    else if (c < 0x800) {
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else if (c < 0x10000) {
-      out[o++] = 0xe0 | (c >> 12);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    } else {
-      out[o++] = 0xf0 | (c >> 18);
-      out[o++] = 0x80 | ((c >> 12) & 0x3f);
-      out[o++] = 0x80 | ((c >> 6) & 0x3f);
-      out[o++] = 0x80 | (c & 0x3f);
-    }
-  }
+  utf8Write(text, out, 0, true);
   return out;
 }
 

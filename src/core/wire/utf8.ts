@@ -41,13 +41,14 @@ export function utf8Length(text: string): number {
 
 /**
  * Writes `text` as UTF-8 into `out` at `offset` (which must have room for utf8Length(text) bytes)
- * and returns the offset after it. Lone surrogates become U+FFFD.
+ * and returns the offset after it. Lone surrogates become U+FFFD, or with `keepSurrogates` their own
+ * 3-byte sequence, as XS keeps them (for the answer writer, which escapes them as JSON.stringify does).
  */
-export function utf8Write(text: string, out: Uint8Array, offset: number): number {
+export function utf8Write(text: string, out: Uint8Array, offset: number, keepSurrogates = false): number {
   let o = offset;
   for (const ch of text) {
     let c = ch.codePointAt(0)!;
-    if (c >= 0xd800 && c <= 0xdfff) c = REPLACEMENT;
+    if (!keepSurrogates && c >= 0xd800 && c <= 0xdfff) c = REPLACEMENT;
     if (c < 0x80) out[o++] = c;
     else if (c < 0x800) {
       out[o++] = 0xc0 | (c >> 6);
