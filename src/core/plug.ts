@@ -110,13 +110,33 @@ function loadIdentity(settings: Settings, wifi: WifiPort): Identity {
 }
 
 export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
+  // XS copies a function's locals and every free variable it uses (its module's imports included)
+  // onto the stack at each call, and the ESP8266's XS stack is 256 slots. The boot's deep calls are
+  // the constructors that read and write settings: the writes a first boot makes (the store's
+  // opening, the model) run under this small frame, the parts that read their settings under
+  // openParts', and assemble, whose frame holds everything, only wires them up.
   const settings = new Settings(new SafeStore(ports.store));
-  const personality = choosePersonality(settings, options);
-  const identity = loadIdentity(settings, ports.wifi);
-  // The relay gets its boot state first, before anything slow.
-  // (No local for the limits or the lock: every local of this frame sits under the whole boot's stack,
-  // which is 256 slots on an ESP8266.)
-  const device = new Device(personality, identity, settings, ports.relay, ports.clock, ports.timers, {
+  return assemble(ports, options, openParts(ports, options, settings, choosePersonality(settings, options)));
+}
+
+/** What openParts makes: the parts that read their settings when they are made. */
+interface Parts {
+  readonly settings: Settings;
+  readonly device: Device;
+  readonly now: () => number;
+  readonly onboarding: Onboarding;
+  readonly clock: WallClock;
+  readonly schedule: RuleTable;
+  readonly antiTheft: RuleTable;
+  readonly countdown: Countdown;
+  readonly stats: RuntimeStats;
+  readonly scheduler: Scheduler;
+  readonly energy: EnergyStats | undefined;
+}
+
+/** The device first (the relay gets its boot state before anything slow), then the rest that reads settings, in a frame with few locals. */
+function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, personality: Personality): Parts {
+  const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
     limits: options.limits ?? DEVICE_LIMITS,
     log: ports.log,
@@ -125,7 +145,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   const onboarding = new Onboarding(
     { wifi: ports.wifi, timers: ports.timers, random: ports.random, log: ports.log, now },
     settings,
-    Device.defaultAlias(identity.mac),
+    Device.defaultAlias(device.identity.mac),
     options.onboarding,
   );
   const clock = new WallClock(ports.clock, settings.int(KEY.zone, 0, ZONE_COUNT - 1, DEFAULT_ZONE));
@@ -133,7 +153,27 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   const antiTheft = new RuleTable(AWAY_RULES, settings, ports.random);
   const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, ports.log);
   const stats = new RuntimeStats(settings, clock, device, now);
-  const scheduler = new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, ports.log);
+  return {
+    settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
+    scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, ports.log),
+    energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
+  };
+}
+
+/** The rest of createPlug: wires the parts together (nothing deep runs under this frame, which holds them all). */
+function assemble(ports: PlugPorts, options: PlugOptions, parts: Parts): Plug {
+  const settings = parts.settings;
+  const device = parts.device;
+  const personality = device.personality;
+  const identity = device.identity;
+  const now = parts.now;
+  const onboarding = parts.onboarding;
+  const clock = parts.clock;
+  const schedule = parts.schedule;
+  const antiTheft = parts.antiTheft;
+  const countdown = parts.countdown;
+  const stats = parts.stats;
+  const scheduler = parts.scheduler;
   /** What must reach flash before the plug restarts, resets or stops. */
   const save = () => {
     device.saveRelay();
@@ -161,8 +201,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
     scheduler,
     countdown,
     stats,
-    // (built here, not in a local: see the boot stack note above)
-    energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
+    energy: parts.energy,
     presence: new PresenceLock(options.presenceLock ?? true, now),
     delayedRestart: undefined,
     factoryReset() {
