@@ -13,7 +13,7 @@
 //
 // Parse once with parseTzRule, then evaluate with integer arithmetic and no allocation.
 
-import { MS_PER_DAY, daysFromCivil, daysInMonth, isLeapYear, weekday, yearFromDays } from "./civil.js";
+import { MS_PER_DAY, yearFromDays } from "./civil.js";
 
 /** Transition date forms (TzRule.startKind / endKind). */
 export const DATE_MWD = 0; // Mm.w.d
@@ -222,18 +222,26 @@ export function parseTzRule(posix: string): TzRule | undefined {
 
 /**
  * The instant (UTC ms) of a transition in `year`: its date form and fields, `seconds` after local
- * midnight on the clock whose offset (seconds east) is `offset`. One flat function: it runs inside
- * requests, where every call level costs XS stack.
+ * midnight on the clock whose offset (seconds east) is `offset`. One flat function, with civil.ts's
+ * daysFromCivil, weekday, daysInMonth and isLeapYear written out: it runs inside requests (get_time,
+ * sysinfo, set_time), at the bottom of their deepest path, where every call level costs XS stack.
  */
 function transitionUtcMs(kind: number, month: number, week: number, day: number, seconds: number, offset: number, year: number): number {
-  let d: number;
+  // daysFromCivil(year, m, 1): the first of the month (m is 1-12), or January 1st for the Julian forms
+  const m = kind === DATE_MWD ? month : 1;
+  const y = m <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  let d = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) - 719468;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (kind === DATE_MWD) {
-    const first = daysFromCivil(year, month, 1);
-    d = first + ((day - weekday(first) + 7) % 7) + (week - 1) * 7;
-    if (d >= first + daysInMonth(year, month)) d -= 7; // week 5 = last
+    const first = d;
+    // the first `day` of the week in the month (1970-01-01 was a Thursday), then week - 1 weeks on
+    d += ((day - ((((first + 4) % 7) + 7) % 7) + 7) % 7) + (week - 1) * 7;
+    if (d >= first + (month === 2 ? (leap ? 29 : 28) : 30 + ((month + (month >> 3)) & 1))) d -= 7; // week 5 = last
   } else {
-    d = daysFromCivil(year, 1, 1) + day;
-    if (kind === DATE_JULIAN1) d += (day >= 60 && isLeapYear(year) ? 1 : 0) - 1;
+    d += day;
+    if (kind === DATE_JULIAN1) d += (day >= 60 && leap ? 1 : 0) - 1;
   }
   return d * MS_PER_DAY + (seconds - offset) * 1000;
 }
