@@ -423,8 +423,9 @@ async function attempt(program, board, heap) {
   } catch (e) {
     if (verbose) {
       const lines = lastPlug?.console.split("\n").filter((l) => !/^chip: slots/.test(l)) ?? [];
-      const frames = lines.filter((l) => /^chip-frame: /.test(l)).length;
-      console.log(lines.slice(-12 - frames).join("\n"));
+      // the last 12 lines, or from 12 lines before an overflow's frames or an exception if that is earlier
+      const from = lines.findIndex((l) => /^chip-frame: |^XS exception/.test(l));
+      console.log(lines.slice(Math.min(from < 0 ? Infinity : Math.max(0, from - 12), Math.max(0, lines.length - 12))).join("\n"));
     }
     return { pass: false, heap, why: String(e.message ?? e).split("\n")[0] };
   }

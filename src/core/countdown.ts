@@ -61,20 +61,27 @@ export class Countdown {
     return this.table.list(undefined, undefined, this.running() ? Math.max(0, Math.ceil((this.endMono - this.monotonic()) / 1000)) : -1);
   }
 
+  // The table's change first, then rearmed: a call waiting for its argument would sit on the XS stack
+  // under the table's settings write, the deepest point of a request.
+
   add(params: Params): MethodResult | KasaError {
-    return this.rearmed(this.table.add(params));
+    const result = this.table.add(params);
+    return this.rearmed(result);
   }
 
   edit(params: Params): MethodResult | KasaError {
-    return this.rearmed(this.table.edit(params));
+    const result = this.table.edit(params);
+    return this.rearmed(result);
   }
 
   remove(params: Params): MethodResult | KasaError {
-    return this.rearmed(this.table.remove(params));
+    const result = this.table.remove(params);
+    return this.rearmed(result);
   }
 
   clear(): MethodResult | KasaError {
-    return this.rearmed(this.table.clear());
+    const result = this.table.clear();
+    return this.rearmed(result);
   }
 
   /** The time is known again after a restart: a countdown that was running resumes, or switches now if it ended meanwhile. */

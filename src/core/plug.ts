@@ -114,12 +114,14 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   // onto the stack at each call, and the ESP8266's XS stack is 256 slots. The boot's deep calls are
   // the constructors that read and write settings: the writes a first boot makes (the store's
   // opening, the model) run under this small frame, the parts that read their settings under
-  // openParts', and assemble, whose frame holds everything, only wires them up.
+  // openParts', and assemble, whose frame holds everything, only wires them up. Each stage ends in
+  // a tail call to the next (`return next(...)`), so XS runs it in place of the one before: the
+  // frames do not pile up.
   const settings = new Settings(new SafeStore(ports.store));
-  return assemble(ports, options, openParts(ports, options, settings, choosePersonality(settings, options)));
+  return openParts(ports, options, settings, choosePersonality(settings, options));
 }
 
-/** What openParts makes: the parts that read their settings when they are made. */
+/** What openParts makes for assemble: the parts that read their settings when they are made. */
 interface Parts {
   readonly settings: Settings;
   readonly device: Device;
@@ -135,7 +137,7 @@ interface Parts {
 }
 
 /** The device first (the relay gets its boot state before anything slow), then the rest that reads settings, in a frame with few locals. */
-function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, personality: Personality): Parts {
+function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, personality: Personality): Plug {
   const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
     limits: options.limits ?? DEVICE_LIMITS,
@@ -153,11 +155,11 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   const antiTheft = new RuleTable(AWAY_RULES, settings, ports.random);
   const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, ports.log);
   const stats = new RuntimeStats(settings, clock, device, now);
-  return {
+  return assemble(ports, options, {
     settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
     scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, ports.log),
     energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
-  };
+  });
 }
 
 /** The rest of createPlug: wires the parts together (nothing deep runs under this frame, which holds them all). */

@@ -189,7 +189,10 @@ export class RuleTable {
     let seed = this.newSeed();
     // a poor random source must not hang the plug: after a few draws, the next free seed
     for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
-    if (!this.store(this.records.length, slot, pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string))) return UNKNOWN_ERROR;
+    const text = pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string);
+    if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
+    this.records.push(text);
+    this.slots.push(slot);
     this.onChange();
     return { id: ruleId(seed) };
   }
@@ -256,21 +259,16 @@ export class RuleTable {
     return values;
   }
 
-  // replace and store take the record made (pack(values) + name), not its parts: they are on the
-  // stack under the settings write, the deepest point of edit_rule.
+  // replace takes the record made (pack(values) + name), not its parts, and writes the setting itself,
+  // as add does: what waits on the stack under the settings write, the deepest point of add_rule and
+  // edit_rule, is kept small.
 
+  /** Writes rule `at`'s setting; once it is stored, the same text is its record. */
   private replace(at: number, text: string): MethodResult | KasaError {
-    if (!this.store(at, this.slots[at], text)) return UNKNOWN_ERROR;
+    if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
+    this.records[at] = text;
     this.onChange();
     return {};
-  }
-
-  /** Writes rule `at`'s setting in `slot`; once it is stored, the same text is its record. */
-  private store(at: number, slot: number, text: string): boolean {
-    if (!this.settings.put(this.kind.key + slot, text)) return false;
-    this.records[at] = text;
-    this.slots[at] = slot;
-    return true;
   }
 
   private newSeed(): number {

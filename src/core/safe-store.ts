@@ -156,9 +156,14 @@ export class SafeStore implements KeyValuePort {
       current = checked(key, current);
     }
     if (current === value) return true;
-    const record = checkOf(key, value) + value;
-    if (!this.raw.write(inPlain ? key + SPARE : key, record)) return false;
-    this.raw.remove(inPlain ? key : key + SPARE);
+    // a tail call: XS runs it in place of this frame, which is not under the platform's write then
+    return this.replace(inPlain ? key + SPARE : key, inPlain ? key : key + SPARE, checkOf(key, value) + value);
+  }
+
+  /** Writes `record` to slot `to`, and only once it is there removes slot `from`. */
+  private replace(to: string, from: string, record: string): boolean {
+    if (!this.raw.write(to, record)) return false;
+    this.raw.remove(from);
     return true;
   }
 

@@ -30,8 +30,10 @@ export class PreferenceStore implements KeyValuePort {
 
   write(key: string, value: string): boolean {
     try {
-      if (value.length === 0) this.prefs.set(DOMAIN, key, "");
-      else this.prefs.set(DOMAIN, key, utf8Encode(value).buffer as ArrayBuffer);
+      // encoded first, not among set's arguments: the call waiting for them would sit on the XS
+      // stack under the encoding, on the deepest path of a request that writes a rule
+      const bytes = value.length === 0 ? "" : (utf8Encode(value).buffer as ArrayBuffer);
+      this.prefs.set(DOMAIN, key, bytes);
       return true;
     } catch {
       return false; // "can't save prefs": full, or a record over the limit

@@ -13,7 +13,7 @@
 //
 // Parse once with parseTzRule, then evaluate with integer arithmetic and no allocation.
 
-import { MS_PER_DAY, daysFromCivil, daysInMonth, isLeapYear, weekday, yearFromDays } from "./civil.js";
+import { MS_PER_DAY, yearFromDays } from "./civil.js";
 
 /** Transition date forms (TzRule.startKind / endKind). */
 export const DATE_MWD = 0; // Mm.w.d
@@ -45,19 +45,7 @@ export interface TzRule {
   readonly endTime: number;
 }
 
-// ---- parser: a cursor over one string, in module state (parsing is synchronous and rare) ----
-
-let src = "";
-let pos = 0;
-// Last date parsed by parseDate().
-let dKind = 0;
-let dMonth = 0;
-let dWeek = 0;
-let dDay = 0;
-
-function peek(): number {
-  return pos < src.length ? src.charCodeAt(pos) : -1;
-}
+// ---- parser: a cursor over one string ----
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
@@ -67,99 +55,166 @@ function isAlpha(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 }
 
-/** Reads 1..maxDigits decimal digits; -1 if there is none. (Flat, like the rest: it runs inside set_timezone.) */
-function readNum(maxDigits: number): number {
-  let n = 0;
-  let k = 0;
-  while (k < maxDigits && pos < src.length) {
-    const c = src.charCodeAt(pos);
-    if (c < 48 || c > 57) break;
-    n = n * 10 + (c - 48);
-    pos++;
-    k++;
-  }
-  return k === 0 ? -1 : n;
-}
+/**
+ * The parser's state in an object of its own, not in module variables: XS copies every module
+ * variable a function uses onto its stack at each call (and keeps an alias slot of RAM for each),
+ * and the parse runs at the bottom of the boot's deepest path (the clock's zone) and of
+ * set_timezone's; fields cost neither.
+ */
+class TzParser {
+  private pos = 0;
+  // The last date read by readDate().
+  private dKind = 0;
+  private dMonth = 0;
+  private dWeek = 0;
+  private dDay = 0;
 
-function readName(): boolean {
-  const start = pos;
-  if (peek() === 60 /* < */) {
-    pos++;
-    for (let c = peek(); isAlpha(c) || isDigit(c) || c === 43 || c === 45; c = peek()) pos++;
-    if (pos - start - 1 < 3 || peek() !== 62 /* > */) return false;
-    pos++;
-    return true;
-  }
-  while (isAlpha(peek())) pos++;
-  return pos - start >= 3;
-}
+  constructor(private readonly src: string) {}
 
-/** [+-]h[h..][:mm[:ss]] with hours <= maxHours, as signed seconds; NaN if malformed. */
-function readHms(maxHours: number, maxHourDigits: number): number {
-  let sign = 1;
-  const c = peek();
-  if (c === 43 /* + */ || c === 45 /* - */) {
-    if (c === 45) sign = -1;
-    pos++;
+  private peek(): number {
+    return this.pos < this.src.length ? this.src.charCodeAt(this.pos) : -1;
   }
-  const h = readNum(maxHourDigits);
-  if (h < 0 || h > maxHours) return NaN;
-  let m = 0;
-  let s = 0;
-  if (peek() === 58 /* : */) {
-    pos++;
-    m = readNum(2);
-    if (m < 0 || m > 59) return NaN;
-    if (peek() === 58) {
-      pos++;
-      s = readNum(2);
-      if (s < 0 || s > 59) return NaN;
+
+  /** Reads 1..maxDigits decimal digits; -1 if there is none. */
+  private readNum(maxDigits: number): number {
+    let n = 0;
+    let k = 0;
+    while (k < maxDigits && this.pos < this.src.length) {
+      const c = this.src.charCodeAt(this.pos);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+      this.pos++;
+      k++;
     }
+    return k === 0 ? -1 : n;
   }
-  return sign * (h * 3600 + m * 60 + s);
-}
 
-/** Mm.w.d | Jn | n into dKind/dMonth/dWeek/dDay. */
-function readDate(): boolean {
-  const c = peek();
-  if (c === 77 /* M */) {
-    pos++;
-    const m = readNum(2);
-    if (m < 1 || m > 12 || peek() !== 46 /* . */) return false;
-    pos++;
-    const w = readNum(1);
-    if (w < 1 || w > 5 || peek() !== 46) return false;
-    pos++;
-    const d = readNum(1);
-    if (d < 0 || d > 6) return false;
-    dKind = DATE_MWD;
-    dMonth = m;
-    dWeek = w;
-    dDay = d;
+  private readName(): boolean {
+    const start = this.pos;
+    if (this.peek() === 60 /* < */) {
+      this.pos++;
+      for (let c = this.peek(); isAlpha(c) || isDigit(c) || c === 43 || c === 45; c = this.peek()) this.pos++;
+      if (this.pos - start - 1 < 3 || this.peek() !== 62 /* > */) return false;
+      this.pos++;
+      return true;
+    }
+    while (isAlpha(this.peek())) this.pos++;
+    return this.pos - start >= 3;
+  }
+
+  /** [+-]h[h..][:mm[:ss]] with hours <= maxHours, as signed seconds; NaN if malformed. */
+  private readHms(maxHours: number, maxHourDigits: number): number {
+    let sign = 1;
+    const c = this.peek();
+    if (c === 43 /* + */ || c === 45 /* - */) {
+      if (c === 45) sign = -1;
+      this.pos++;
+    }
+    const h = this.readNum(maxHourDigits);
+    if (h < 0 || h > maxHours) return NaN;
+    let m = 0;
+    let s = 0;
+    if (this.peek() === 58 /* : */) {
+      this.pos++;
+      m = this.readNum(2);
+      if (m < 0 || m > 59) return NaN;
+      if (this.peek() === 58) {
+        this.pos++;
+        s = this.readNum(2);
+        if (s < 0 || s > 59) return NaN;
+      }
+    }
+    return sign * (h * 3600 + m * 60 + s);
+  }
+
+  /** Mm.w.d | Jn | n into dKind/dMonth/dWeek/dDay. */
+  private readDate(): boolean {
+    const c = this.peek();
+    if (c === 77 /* M */) {
+      this.pos++;
+      const m = this.readNum(2);
+      if (m < 1 || m > 12 || this.peek() !== 46 /* . */) return false;
+      this.pos++;
+      const w = this.readNum(1);
+      if (w < 1 || w > 5 || this.peek() !== 46) return false;
+      this.pos++;
+      const d = this.readNum(1);
+      if (d < 0 || d > 6) return false;
+      this.dKind = DATE_MWD;
+      this.dMonth = m;
+      this.dWeek = w;
+      this.dDay = d;
+      return true;
+    }
+    if (c === 74 /* J */) {
+      this.pos++;
+      const n = this.readNum(3);
+      if (n < 1 || n > 365) return false;
+      this.dKind = DATE_JULIAN1;
+      this.dDay = n;
+    } else {
+      const n = this.readNum(3);
+      if (n < 0 || n > 365) return false;
+      this.dKind = DATE_JULIAN0;
+      this.dDay = n;
+    }
+    this.dMonth = 0;
+    this.dWeek = 0;
     return true;
   }
-  if (c === 74 /* J */) {
-    pos++;
-    const n = readNum(3);
-    if (n < 1 || n > 365) return false;
-    dKind = DATE_JULIAN1;
-    dDay = n;
-  } else {
-    const n = readNum(3);
-    if (n < 0 || n > 365) return false;
-    dKind = DATE_JULIAN0;
-    dDay = n;
-  }
-  dMonth = 0;
-  dWeek = 0;
-  return true;
-}
 
-/** Optional "/time" after a date; 02:00 when absent, NaN if malformed. */
-function readTime(): number {
-  if (peek() !== 47 /* / */) return 7200;
-  pos++;
-  return readHms(167, 3);
+  /** Optional "/time" after a date; 02:00 when absent, NaN if malformed. */
+  private readTime(): number {
+    if (this.peek() !== 47 /* / */) return 7200;
+    this.pos++;
+    return this.readHms(167, 3);
+  }
+
+  /** The whole string as a rule; undefined if it is malformed. */
+  rule(): TzRule | undefined {
+    if (!this.readName()) return undefined;
+    const west = this.readHms(24, 2);
+    if (west !== west) return undefined; // NaN
+    const std = west === 0 ? 0 : -west; // no -0
+    if (this.pos === this.src.length) {
+      return {
+        std, dst: std, hasDst: false,
+        startKind: 0, startMonth: 0, startWeek: 0, startDay: 0, startTime: 0,
+        endKind: 0, endMonth: 0, endWeek: 0, endDay: 0, endTime: 0,
+      };
+    }
+    if (!this.readName()) return undefined;
+    let dst = std + 3600;
+    const c = this.peek();
+    if (c === 43 || c === 45 || isDigit(c)) {
+      const dwest = this.readHms(24, 2);
+      if (dwest !== dwest) return undefined;
+      dst = dwest === 0 ? 0 : -dwest;
+    }
+    if (this.pos === this.src.length) {
+      // No transition rule: tzcode's default, the US rule since 2007.
+      return {
+        std, dst, hasDst: true,
+        startKind: DATE_MWD, startMonth: 3, startWeek: 2, startDay: 0, startTime: 7200,
+        endKind: DATE_MWD, endMonth: 11, endWeek: 1, endDay: 0, endTime: 7200,
+      };
+    }
+    if (this.peek() !== 44 /* , */) return undefined;
+    this.pos++;
+    if (!this.readDate()) return undefined;
+    const startKind = this.dKind, startMonth = this.dMonth, startWeek = this.dWeek, startDay = this.dDay;
+    const startTime = this.readTime();
+    if (startTime !== startTime || this.peek() !== 44) return undefined;
+    this.pos++;
+    if (!this.readDate()) return undefined;
+    const endTime = this.readTime();
+    if (endTime !== endTime || this.pos !== this.src.length) return undefined;
+    return {
+      std, dst, hasDst: true,
+      startKind, startMonth, startWeek, startDay, startTime,
+      endKind: this.dKind, endMonth: this.dMonth, endWeek: this.dWeek, endDay: this.dDay, endTime,
+    };
+  }
 }
 
 /**
@@ -168,72 +223,33 @@ function readTime(): number {
  * implementation-defined ":characters" form).
  */
 export function parseTzRule(posix: string): TzRule | undefined {
-  src = posix;
-  pos = 0;
-  try {
-    if (!readName()) return undefined;
-    const west = readHms(24, 2);
-    if (west !== west) return undefined; // NaN
-    const std = west === 0 ? 0 : -west; // no -0
-    if (pos === src.length) {
-      return {
-        std, dst: std, hasDst: false,
-        startKind: 0, startMonth: 0, startWeek: 0, startDay: 0, startTime: 0,
-        endKind: 0, endMonth: 0, endWeek: 0, endDay: 0, endTime: 0,
-      };
-    }
-    if (!readName()) return undefined;
-    let dst = std + 3600;
-    const c = peek();
-    if (c === 43 || c === 45 || isDigit(c)) {
-      const dwest = readHms(24, 2);
-      if (dwest !== dwest) return undefined;
-      dst = dwest === 0 ? 0 : -dwest;
-    }
-    if (pos === src.length) {
-      // No transition rule: tzcode's default, the US rule since 2007.
-      return {
-        std, dst, hasDst: true,
-        startKind: DATE_MWD, startMonth: 3, startWeek: 2, startDay: 0, startTime: 7200,
-        endKind: DATE_MWD, endMonth: 11, endWeek: 1, endDay: 0, endTime: 7200,
-      };
-    }
-    if (peek() !== 44 /* , */) return undefined;
-    pos++;
-    if (!readDate()) return undefined;
-    const startKind = dKind, startMonth = dMonth, startWeek = dWeek, startDay = dDay;
-    const startTime = readTime();
-    if (startTime !== startTime || peek() !== 44) return undefined;
-    pos++;
-    if (!readDate()) return undefined;
-    const endTime = readTime();
-    if (endTime !== endTime || pos !== src.length) return undefined;
-    return {
-      std, dst, hasDst: true,
-      startKind, startMonth, startWeek, startDay, startTime,
-      endKind: dKind, endMonth: dMonth, endWeek: dWeek, endDay: dDay, endTime,
-    };
-  } finally {
-    src = "";
-  }
+  return new TzParser(posix).rule();
 }
 
 // ---- evaluation ----
 
 /**
  * The instant (UTC ms) of a transition in `year`: its date form and fields, `seconds` after local
- * midnight on the clock whose offset (seconds east) is `offset`. One flat function: it runs inside
- * requests, where every call level costs XS stack.
+ * midnight on the clock whose offset (seconds east) is `offset`. One flat function, with civil.ts's
+ * daysFromCivil, weekday, daysInMonth and isLeapYear written out: it runs inside requests (get_time,
+ * sysinfo, set_time), at the bottom of their deepest path, where every call level costs XS stack.
  */
 function transitionUtcMs(kind: number, month: number, week: number, day: number, seconds: number, offset: number, year: number): number {
-  let d: number;
+  // daysFromCivil(year, m, 1): the first of the month (m is 1-12), or January 1st for the Julian forms
+  const m = kind === DATE_MWD ? month : 1;
+  const y = m <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  let d = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) - 719468;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (kind === DATE_MWD) {
-    const first = daysFromCivil(year, month, 1);
-    d = first + ((day - weekday(first) + 7) % 7) + (week - 1) * 7;
-    if (d >= first + daysInMonth(year, month)) d -= 7; // week 5 = last
+    const first = d;
+    // the first `day` of the week in the month (1970-01-01 was a Thursday), then week - 1 weeks on
+    d += ((day - ((((first + 4) % 7) + 7) % 7) + 7) % 7) + (week - 1) * 7;
+    if (d >= first + (month === 2 ? (leap ? 29 : 28) : 30 + ((month + (month >> 3)) & 1))) d -= 7; // week 5 = last
   } else {
-    d = daysFromCivil(year, 1, 1) + day;
-    if (kind === DATE_JULIAN1) d += (day >= 60 && isLeapYear(year) ? 1 : 0) - 1;
+    d += day;
+    if (kind === DATE_JULIAN1) d += (day >= 60 && leap ? 1 : 0) - 1;
   }
   return d * MS_PER_DAY + (seconds - offset) * 1000;
 }
