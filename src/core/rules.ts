@@ -21,7 +21,6 @@ import { pack, packedLength, unpack, type FieldRange } from "./pack.js";
 import { flag, has, int, str, type Params } from "./params.js";
 import type { Settings } from "./settings.js";
 
-
 /** Reads a rule's fields from add_rule/edit_rule params: the stored fields, or undefined if invalid. */
 export type RuleReader = (params: Params) => { [field: string]: unknown } | undefined;
 
@@ -61,6 +60,7 @@ export function ruleKind(key: string, max: number, read: RuleReader, fields: rea
     key, max, read, full: TABLE_FULL, fields: Object.freeze(fields.slice()), ranges: Object.freeze(ranges), packed: packedLength(ranges),
   });
 }
+
 /**
  * Word `word` (0-3) of the id made from `seed`: a 32-bit mixer over seed + (word + 1) x the golden
  * ratio, so ids look as random as a plug's. An id is its four words as 32 hex digits.
@@ -178,7 +178,6 @@ export class RuleTable {
   list(adjust?: ListAdjust, context?: unknown, remain?: number): RuleList {
     return new RuleList(this, adjust, context, remain);
   }
-
 
   add(params: Params): MethodResult | KasaError {
     const fields = this.kind.read(params);
@@ -306,10 +305,6 @@ export class RuleList implements JsonWritable {
     /** count_down's seconds left, written after the fields (-1: the delay itself); undefined: none. */
     private readonly remain?: number,
   ) {}
-
-  get length(): number {
-    return this.table.size;
-  }
 
   writeJson(out: JsonOut): void {
     const kind = this.table.kind;
