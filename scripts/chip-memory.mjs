@@ -15,7 +15,8 @@
 // block that passes (bisection, to 256 bytes), and the peaks; exits 1 when a board does not fit in
 // its block or a run fails. --quick: 200 requests instead of 1,000 (for trying things out; the
 // recorded numbers come from full runs). --no-bisect: only the board's own block. --heap BYTES:
-// only that block. --verbose: the plug's last lines when a run fails. --stack SLOTS: run with an XS
+// only that block. --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
+// object shape, closure environment), at the end of each run and at an abort for memory. --stack SLOTS: run with an XS
 // stack of that many slots instead of the chip's (a diagnostic: a path deeper than that aborts with a
 // stack overflow, and --verbose prints the JS frames it ran under, with their depths).
 //
@@ -38,6 +39,8 @@ const fail = (message) => stopWith(`chip memory check: ${message}`, 2);
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const verbose = args.includes("--verbose");
+/** --census: the live set by what holds it, printed at the end of a run and where a run runs out of memory. */
+const censusWanted = args.includes("--census");
 /** The console of the run that is going on (printed with --verbose when it fails). */
 let lastPlug;
 const bisect = !args.includes("--no-bisect");
@@ -202,7 +205,7 @@ class Plug {
     this.console = "";
     lastPlug = this;
     const argv = [...launcher, program, "--heap", String(heap), "--prefs", prefs, ...(stackSlots ? ["--stack", String(stackSlots)] : [])];
-    this.child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true, env: censusWanted ? { ...process.env, CHIP_CENSUS: "1" } : process.env });
     this.child.stdin.on("error", () => {});
     this.child.stdout.on("data", (d) => (this.console += d));
     this.child.stderr.on("data", (d) => (this.console += d));
@@ -226,6 +229,13 @@ class Plug {
     this.child.stdin.write("live\n");
     await this.until(() => /chip-live: /.test(this.console.slice(from)), 5000, "no live-set report");
     return /chip-live: slots (\d+) chunks (\d+)/.exec(this.console.slice(from)).slice(1).map(Number);
+  }
+  /** Prints the live set by what holds it (--census). */
+  async census(title) {
+    const from = this.console.length;
+    this.child.stdin.write("census\n");
+    await this.until(() => /chip-census: total/.test(this.console.slice(from)), 20000, "no census");
+    console.log(`census: ${title}\n${this.console.slice(from).split("\n").filter((l) => l.startsWith("chip-census")).join("\n")}`);
   }
   /** Ends the process it started (asked on its input, then killed by pid with its process group), and waits for its last words. */
   async stop() {
@@ -432,6 +442,7 @@ async function scenario(program, board, heap) {
     result.gc = all.reduce((n, s) => n + s[4], 0);
     // the live set with every table full, after a forced collection
     [result.liveSlots, result.liveChunks] = await plug.live();
+    if (censusWanted) await plug.census("idle, every table full");
   } finally {
     client?.close();
     hog.close();
@@ -452,6 +463,9 @@ async function attempt(program, board, heap) {
       // the last 12 lines, or from 12 lines before an overflow's frames or an exception if that is earlier
       const from = lines.findIndex((l) => /^chip-frame: |^XS exception/.test(l));
       console.log(lines.slice(Math.min(from < 0 ? Infinity : Math.max(0, from - 12), Math.max(0, lines.length - 12))).join("\n"));
+    }
+    if (censusWanted && /chip-census/.test(lastPlug?.console ?? "")) {
+      console.log(`census: at the abort\n${lastPlug.console.split("\n").filter((l) => l.startsWith("chip-census") || l.startsWith("chip: at abort")).join("\n")}`);
     }
     return { pass: false, heap, why: String(e.message ?? e).split("\n")[0] };
   }

@@ -103,6 +103,8 @@ void fxFreeSlots(txMachine *the, void *slots)
 {
 }
 
+static void censusNow(txMachine *the);
+
 /* ---- what the simulator's screen module provided ---- */
 
 static int gAborting = 0;
@@ -142,6 +144,8 @@ void fxAbort(txMachine *the, int status)
 		printf("chip: at abort slots %d in use, %d free (%u bytes with the stack); chunks %d bytes in use of %u\n",
 			(int)the->currentHeapCount, freeSlots, (unsigned)(gBlockEnd - gSlotBottom), (int)the->currentChunksSize,
 			(unsigned)(gChunkTop - gBlock));
+		if (getenv("CHIP_CENSUS"))
+			censusNow(the);
 	}
 	if (XS_JAVASCRIPT_STACK_OVERFLOW_EXIT == status)
 		printFrames(the);
@@ -192,6 +196,211 @@ static gboolean live(gpointer unused)
 	return G_SOURCE_CONTINUE;
 }
 
+/* ---- census: where the live slots and chunks are, by what holds them (the "census" command) ---- */
+
+#define CENSUS_MAX 400
+typedef struct { char label[96]; int count; int slots; int bytes; } CensusRow;
+static CensusRow gCensus[CENSUS_MAX];
+static int gCensusRows = 0;
+static uint8_t *gOwned = NULL; /* a bit per 16-byte slot of the block: taken by an instance's chain or free */
+
+static int slotIndex(txSlot *slot) { return (int)(((uint8_t *)slot - gBlock) / sizeof(txSlot)); }
+static int inBlock(txSlot *slot) { return (uint8_t *)slot >= gBlock && (uint8_t *)slot < gBlockEnd; }
+static int owned(txSlot *slot) { int i = slotIndex(slot); return (gOwned[i >> 3] >> (i & 7)) & 1; }
+static void own(txSlot *slot) { int i = slotIndex(slot); gOwned[i >> 3] |= (uint8_t)(1 << (i & 7)); }
+
+static int chunkOf(void *data)
+{
+	if (!data || (uint8_t *)data < gBlock || (uint8_t *)data >= gChunkTop)
+		return 0;
+	return (int)((txChunk *)((txByte *)data - sizeof(txChunk)))->size;
+}
+
+static int chunkBytes(txSlot *slot)
+{
+	switch (slot->kind) {
+	case XS_STRING_KIND: return chunkOf(slot->value.string);
+	case XS_BIGINT_KIND: return chunkOf(slot->value.bigint.data);
+	case XS_ARGUMENTS_SLOPPY_KIND: case XS_ARGUMENTS_STRICT_KIND: case XS_ARRAY_KIND: case XS_STACK_KIND:
+		return chunkOf(slot->value.array.address);
+	case XS_ARRAY_BUFFER_KIND: return chunkOf(slot->value.arrayBuffer.address);
+	case XS_CODE_KIND: return chunkOf(slot->value.code.address);
+	case XS_HOST_KIND: return (slot->flag & XS_HOST_CHUNK_FLAG) ? chunkOf(slot->value.host.data) : 0;
+	case XS_IDS_KIND: return chunkOf(slot->value.IDs);
+	case XS_KEY_KIND: return chunkOf(slot->value.key.string);
+	case XS_MAP_KIND: case XS_SET_KIND: return chunkOf(slot->value.table.address);
+	default: return 0;
+	}
+}
+
+static void tally(const char *label, int slots, int bytes)
+{
+	int i;
+	for (i = 0; i < gCensusRows; i++)
+		if (!strcmp(gCensus[i].label, label))
+			break;
+	if (i == gCensusRows) {
+		if (gCensusRows == CENSUS_MAX)
+			i = CENSUS_MAX - 1, label = "(other)";
+		else
+			gCensusRows++;
+		snprintf(gCensus[i].label, sizeof(gCensus[i].label), "%s", label);
+	}
+	gCensus[i].count++;
+	gCensus[i].slots += slots;
+	gCensus[i].bytes += bytes;
+}
+
+static void appendKey(txMachine *the, char *label, size_t size, txID id)
+{
+	char *name = (id != XS_NO_ID && id > 0) ? fxGetKeyName(the, id) : NULL;
+	size_t used = strlen(label);
+	snprintf(label + used, size - used, "%s%s", label[used - 1] == '(' || label[used - 1] == '{' ? "" : ",", name ? name : "?");
+}
+
+static void labelInstance(txMachine *the, txSlot *instance, char *label, size_t size)
+{
+	txSlot *first = instance->next;
+	if (mxIsFunction(instance)) {
+		strcpy(label, "fn ");
+		fxBufferFunctionName(the, label + 3, (txSize)(size - 3), instance, "");
+		if (first->kind == XS_CODE_KIND || first->kind == XS_CODE_X_KIND) {
+			if (first->kind == XS_CODE_KIND)
+				strncat(label, " (code in RAM)", size - strlen(label) - 1);
+			txSlot *env = first->value.code.closures;
+			if (env && inBlock(env)) {
+				strncat(label, " env(", size - strlen(label) - 1);
+				int n = 0;
+				for (txSlot *p = env->next; p && n < 4; p = p->next) {
+					if (p->flag & XS_INTERNAL_FLAG)
+						continue;
+					appendKey(the, label, size, p->ID);
+					n++;
+				}
+				strncat(label, ")", size - strlen(label) - 1);
+			}
+		}
+		return;
+	}
+	if (first && first->kind == XS_CLOSURE_KIND) {
+		strcpy(label, "env(");
+		int n = 0;
+		for (txSlot *p = first; p && n < 6; p = p->next, n++)
+			appendKey(the, label, size, p->ID);
+		strncat(label, ")", size - strlen(label) - 1);
+		return;
+	}
+	txSlot *prototype = instance->value.instance.prototype;
+	if (prototype) {
+		for (txSlot *p = prototype->next; p; p = p->next) {
+			if (p->ID == mxID(_constructor) && p->kind == XS_REFERENCE_KIND && mxIsFunction(p->value.reference)) {
+				strcpy(label, "new ");
+				fxBufferFunctionName(the, label + 4, (txSize)(size - 4), p->value.reference, "");
+				if (first && first->kind == XS_ARRAY_BUFFER_KIND) {
+					char bytes[24];
+					snprintf(bytes, sizeof(bytes), " of %d B", chunkOf(first->value.arrayBuffer.address));
+					strncat(label, bytes, size - strlen(label) - 1);
+				}
+				if (strcmp(label, "new Object") && strcmp(label, "new Array"))
+					return;
+				break;
+			}
+		}
+	}
+	else
+		strcpy(label, "null-proto");
+	if (first && (first->flag & XS_INTERNAL_FLAG)) {
+		char kind[24];
+		snprintf(kind, sizeof(kind), " [kind %d]", first->kind);
+		strncat(label, kind, size - strlen(label) - 1);
+		if (first->kind == XS_ARRAY_KIND)
+			return;
+		if (first->kind == XS_ARRAY_BUFFER_KIND) {
+			snprintf(kind, sizeof(kind), " of %d B", chunkOf(first->value.arrayBuffer.address));
+			strncat(label, kind, size - strlen(label) - 1);
+			return;
+		}
+	}
+	strncat(label, "{", size - strlen(label) - 1);
+	int n = 0;
+	for (txSlot *p = first; p && n < 4; p = p->next) {
+		if (p->flag & XS_INTERNAL_FLAG)
+			continue;
+		appendKey(the, label, size, p->ID);
+		n++;
+	}
+	strncat(label, "}", size - strlen(label) - 1);
+}
+
+static gboolean census(gpointer unused)
+{
+	txMachine *the = gMachine;
+	xsBeginHost(the);
+	xsCollectGarbage();
+	xsEndHost(the);
+	censusNow(the);
+	return G_SOURCE_CONTINUE;
+}
+
+/* (at an abort for memory, as things are: the collector has just run) */
+static void censusNow(txMachine *the)
+{
+	size_t bits = (size_t)(gBlockEnd - gBlock) / sizeof(txSlot) + 1;
+	gOwned = calloc(bits / 8 + 1, 1);
+	gCensusRows = 0;
+	for (txSlot *slot = the->freeHeap; slot; slot = slot->next)
+		if (inBlock(slot)) own(slot);
+	char label[96];
+	/* instances first: the instance, its chain of properties, the chunks they hold; an environment also its closures' value slots */
+	for (txSlot *heap = the->firstHeap; heap; heap = heap->next) {
+		for (txSlot *slot = heap + 1; slot < heap->value.reference; slot++) {
+			if (owned(slot) || slot->kind != XS_INSTANCE_KIND)
+				continue;
+			labelInstance(the, slot, label, sizeof(label));
+			int slots = 1, bytes = 0;
+			own(slot);
+			for (txSlot *p = slot->next; p; p = p->next) {
+				if (!inBlock(p) || owned(p))
+					break;
+				own(p);
+				slots++;
+				bytes += chunkBytes(p);
+				if (p->kind == XS_CLOSURE_KIND && p->value.closure && inBlock(p->value.closure) && !owned(p->value.closure)) {
+					own(p->value.closure);
+					slots++;
+					bytes += chunkBytes(p->value.closure);
+				}
+			}
+			tally(label, slots, bytes);
+		}
+	}
+	for (txSlot *heap = the->firstHeap; heap; heap = heap->next) {
+		for (txSlot *slot = heap + 1; slot < heap->value.reference; slot++) {
+			if (owned(slot))
+				continue;
+			snprintf(label, sizeof(label), "loose slot kind %d", slot->kind);
+			tally(label, 1, chunkBytes(slot));
+		}
+	}
+	free(gOwned);
+	/* sorted by bytes, largest first */
+	for (int i = 0; i < gCensusRows; i++)
+		for (int j = i + 1; j < gCensusRows; j++)
+			if (gCensus[j].slots * 16 + gCensus[j].bytes > gCensus[i].slots * 16 + gCensus[i].bytes) {
+				CensusRow t = gCensus[i]; gCensus[i] = gCensus[j]; gCensus[j] = t;
+			}
+	int totalSlots = 0, totalBytes = 0;
+	for (int i = 0; i < gCensusRows; i++) {
+		totalSlots += gCensus[i].slots;
+		totalBytes += gCensus[i].bytes;
+		printf("chip-census: %6d B %4d x %5d slots %6d chunk B  %s\n", gCensus[i].slots * (int)sizeof(txSlot) + gCensus[i].bytes,
+			gCensus[i].count, gCensus[i].slots, gCensus[i].bytes, gCensus[i].label);
+	}
+	printf("chip-census: total %d slots %d chunk bytes (live: slots %d chunks %d; keys %d of %d)\n", totalSlots, totalBytes,
+		(int)the->currentHeapCount, (int)the->currentChunksSize, (int)the->keyIndex, (int)the->keyCount);
+	fflush(stdout);
+}
+
 static gboolean quit(gpointer loop)
 {
 	sample(NULL);
@@ -202,7 +411,7 @@ static gboolean quit(gpointer loop)
 	return G_SOURCE_REMOVE;
 }
 
-/* commands on standard input, a line each: "live" (the live set), "quit" (the peaks, then exit); end of input quits */
+/* commands on standard input, a line each: "live" (the live set), "census" (the live set by what holds it), "quit" (the peaks, then exit); end of input quits */
 static gboolean command(GIOChannel *channel, GIOCondition condition, gpointer loop)
 {
 	gchar *line = NULL;
@@ -216,6 +425,8 @@ static gboolean command(GIOChannel *channel, GIOCondition condition, gpointer lo
 	}
 	if (!strncmp(line, "live", 4))
 		live(NULL);
+	else if (!strncmp(line, "census", 6))
+		census(NULL);
 	g_free(line);
 	return G_SOURCE_CONTINUE;
 }
