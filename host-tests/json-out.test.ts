@@ -95,6 +95,26 @@ describe("streamed JSON answers (fuzzed against JSON.stringify)", { timeout: fuz
     }
   });
 
+  it("writes a frame in parts, each from a pass of its own: the parts joined are the whole frame, every split point", () => {
+    const tree = { system: { get_sysinfo: { alias: 'Küche "🔌"\n', a: [1, -0, 4.5, null, true], err_code: 0 } }, rules: ["x".repeat(40), "ü"] };
+    const whole = before(tree);
+    for (const bufferSize of [1, 7, 256]) {
+      const out = new JsonOut(new Uint8Array(bufferSize), false);
+      const size = out.measure(tree);
+      for (let part = 1; part <= whole.length; part += bufferSize === 7 ? 1 : 5) {
+        const parts: Uint8Array[] = [];
+        for (let from = 0; from < whole.length; from += part) {
+          const piece: Uint8Array[] = [];
+          out.frame(tree, size, { write: (bytes) => piece.push(bytes.slice()) }, from, from + part);
+          const joined = Buffer.concat(piece);
+          expect(joined.length).toBe(Math.min(part, whole.length - from)); // that part and nothing else
+          parts.push(joined);
+        }
+        expect([...Buffer.concat(parts)]).toEqual([...whole]);
+      }
+    }
+  });
+
   it("writes a string's bytes as XS keeps them: a pair made of two halves, a lone surrogate, U+D000-U+D7FF", () => {
     // XS keeps the halves of a pair joined by concatenation as two 3-byte sequences (CESU-8 style)
     const cases: [Uint8Array, string][] = [

@@ -24,6 +24,7 @@ function client(t: TestPlug) {
   const handler = t.kasa.accept!({
     write: (bytes) => decoder.feed(bytes, (p) => c.answers.push(utf8Decode(p))),
     unsent: () => 0,
+    room: () => Infinity,
     close: () => (c.closed = true),
     abort: () => (c.closed = true),
   });
@@ -180,6 +181,7 @@ describe("Kasa server bounds", () => {
         s.writes++;
       },
       unsent: () => s.unsent,
+      room: () => Infinity,
       close: () => (s.closed = true),
       abort: () => {
         s.aborted = true;
@@ -213,13 +215,14 @@ describe("Kasa server bounds", () => {
     const handler = t.kasa.accept!({
       write: (bytes) => void (s.unsent += bytes.length),
       unsent: () => s.unsent,
+      room: () => Infinity,
       close: () => (s.how = "after sending"),
       abort: () => (s.how = "dropped"),
     });
     handler.data(encodeFrame(SYSINFO));
     t.timers.advance(L.idleMs + SWEEP_MS);
     expect(s.how).toBe("dropped");
-    const ended = t.kasa.accept!({ write() {}, unsent: () => 0, close: () => (s.how = "after sending"), abort: () => (s.how = "dropped") });
+    const ended = t.kasa.accept!({ write() {}, unsent: () => 0, room: () => Infinity, close: () => (s.how = "after sending"), abort: () => (s.how = "dropped") });
     ended.end(); // the peer's FIN: closed once answered, nothing dropped
     expect(s.how).toBe("after sending");
   });
@@ -230,6 +233,7 @@ describe("Kasa server bounds", () => {
     const handler = t.kasa.accept!({
       write: (bytes) => void (s.unsent += bytes.length),
       unsent: () => s.unsent,
+      room: () => Infinity,
       close: () => {},
       abort: () => (s.aborted = true),
     });

@@ -10,7 +10,7 @@ import { encodeDatagram, encodeFrame } from "./support/wire.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
 import type { DatagramPort, StreamHandler, StreamSocket } from "../src/ports/ports.js";
 import { RADIO_SWITCH_DELAY_MS } from "../src/core/timing.js";
-import { FakeClock, FakeListener, FakeTimers, FakeWifi, MemoryStore } from "./support/fakes.js";
+import { FakeClock, FakeListener, FakeTimers, FakeWifi, MemoryStore, testPlug } from "./support/fakes.js";
 
 function rig() {
   const events: string[] = [];
@@ -55,6 +55,7 @@ function rig() {
         decoder.feed(bytes, (p) => answers.push(utf8Decode(p)));
       },
       unsent: () => 0,
+      room: () => Infinity,
       close: () => {
         events.push("close");
         conn.closed = true;
@@ -154,7 +155,7 @@ describe("server when the engine fails", () => {
     server.start({ listen: (a) => (accept = a), close() {} }, { listen() {}, send() {}, close() {} });
     const open = () => {
       const c = { closed: false, writes: 0, handler: null as unknown as StreamHandler };
-      c.handler = accept({ write: () => c.writes++, unsent: () => 0, close: () => (c.closed = true), abort: () => (c.closed = true) });
+      c.handler = accept({ write: () => c.writes++, unsent: () => 0, room: () => Infinity, close: () => (c.closed = true), abort: () => (c.closed = true) });
       return c;
     };
     const a = open();
@@ -202,12 +203,92 @@ describe("a UDP port that cannot be listened on", () => {
     expect(logs).toContain("dns: address in use; captive portal off (the page is still at its address)");
     const answers: string[] = [];
     const decoder = new FrameDecoder(1 << 20);
-    const handler = kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), unsent: () => 0, close() {}, abort() {} });
+    const handler = kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), unsent: () => 0, room: () => Infinity, close() {}, abort() {} });
     handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
     expect(JSON.parse(answers[0]).system.get_sysinfo.err_code).toBe(0);
     const page = http.connect();
     page.handler.data(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n\r\n"));
     expect(page.text).toMatch(/^HTTP\/1\.1 200 OK/);
     plug.stop();
+  });
+});
+
+describe("an answer larger than the socket's room", () => {
+  /** A connection whose socket takes `room` bytes, then nothing until the test gives it more (`more`). */
+  function slowClient(t: ReturnType<typeof testPlug>, room: number) {
+    const c = { room, got: [] as Uint8Array[], closed: false, answers: [] as string[], handler: null as unknown as StreamHandler };
+    const decoder = new FrameDecoder(1 << 20);
+    c.handler = t.kasa.accept!({
+      write: (bytes) => {
+        expect(bytes.length).toBeLessThanOrEqual(c.room); // never more than it has room for: nothing queued
+        c.room -= bytes.length;
+        decoder.feed(bytes, (p) => c.answers.push(utf8Decode(p)));
+      },
+      unsent: () => 0,
+      room: () => c.room,
+      close: () => (c.closed = true),
+      abort: () => (c.closed = true),
+    });
+    return Object.assign(c, {
+      more(n: number) {
+        c.room += n;
+        c.handler.writable!();
+      },
+    });
+  }
+
+  it("goes out in parts as room comes, whole and in order, the next request waiting, its effects after the last part", async () => {
+    const t = testPlug({ presenceLock: false });
+    t.plug.start();
+    const c = slowClient(t, 100);
+    c.handler.data(Buffer.concat([encodeFrame('{"system":{"get_sysinfo":{},"reboot":{"delay":1}}}'), encodeFrame('{"time":{"get_time":{}}}')]));
+    await flush();
+    expect(c.room).toBe(0);
+    expect(c.answers).toEqual([]);
+    let parts = 1;
+    while (c.answers.length < 2 && parts < 100) {
+      t.timers.advance(1000); // (the reboot's 1 s passes too: it waits for the whole answer)
+      if (c.answers.length === 0) expect(t.restarts).toBe(0);
+      c.more(100);
+      await flush();
+      parts++;
+    }
+    expect(parts).toBeGreaterThan(5);
+    const first = JSON.parse(c.answers[0]);
+    expect(first.system.get_sysinfo.err_code).toBe(0);
+    expect(first.system.reboot).toEqual({ err_code: 0 });
+    expect(JSON.parse(c.answers[1]).time.get_time.err_code).toBe(0);
+    t.timers.advance(1000);
+    expect(t.restarts).toBe(1);
+    expect(c.closed).toBe(false);
+  });
+
+  it("closes a connection whose client stops taking its answer, after the idle time", async () => {
+    const t = testPlug();
+    t.plug.start();
+    const c = slowClient(t, 10);
+    c.handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
+    await flush();
+    t.timers.advance(DEVICE_LIMITS.idleMs - 1000);
+    expect(c.closed).toBe(false);
+    t.timers.advance(2000 + 1000);
+    expect(c.closed).toBe(true);
+    expect(t.logs).toContain("client not reading its answer: closing connection");
+  });
+
+  it("drops the connection rather than send a rule list that changed between its parts", async () => {
+    const t = testPlug({ presenceLock: false });
+    t.plug.start();
+    const add = { schedule: { add_rule: { name: "n", enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 60, sact: 1, etime_opt: -1, emin: 0, eact: -1 } } };
+    expect((await t.ask(add)).schedule.add_rule.err_code).toBe(0);
+    const c = slowClient(t, 50);
+    c.handler.data(encodeFrame('{"schedule":{"get_rules":{}}}'));
+    await flush();
+    expect((await t.ask(add)).schedule.add_rule.err_code).toBe(0); // another client's change, between the parts
+    c.more(1000);
+    await flush();
+    expect(c.closed).toBe(true);
+    expect(c.answers).toEqual([]);
+    expect(t.logs.some((l) => /request failed: .*rules changed/.test(l))).toBe(true);
   });
 });

@@ -181,6 +181,7 @@ export class FakeListener implements TcpListenerPort {
         conn.text += decoder.decode(bytes, { stream: true });
       },
       unsent: () => 0,
+      room: () => Infinity,
       close: () => {
         conn.closed = true;
       },

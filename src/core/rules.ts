@@ -95,6 +95,8 @@ export class RuleTable {
   enable: 0 | 1 = 1;
   /** Called after any change (the scheduler recomputes what comes next). */
   onChange: () => void = () => {};
+  /** Changes so far: an answer written in parts checks that its rules stayed the same (RuleList). */
+  changes = 0;
 
   // The boot reads every table here, under its deepest stack: two locals, one read per slot.
   constructor(
@@ -192,6 +194,7 @@ export class RuleTable {
     if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
     this.records.push(text);
     this.slots.push(slot);
+    this.changes++;
     this.onChange();
     return { id: ruleId(seed) };
   }
@@ -220,6 +223,7 @@ export class RuleTable {
     this.settings.remove(this.kind.key + this.slots[at]);
     this.records.splice(at, 1);
     this.slots.splice(at, 1);
+    this.changes++;
     this.onChange();
     return {};
   }
@@ -228,6 +232,7 @@ export class RuleTable {
     for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
     this.records = [];
     this.slots = [];
+    this.changes++;
     this.onChange();
     return {};
   }
@@ -237,6 +242,7 @@ export class RuleTable {
     if (enable === undefined) return INVALID_ARGUMENT;
     if (!this.settings.put(this.kind.key + "_on", enable)) return UNKNOWN_ERROR;
     this.enable = enable;
+    this.changes++;
     this.onChange();
     return {};
   }
@@ -266,6 +272,7 @@ export class RuleTable {
   private replace(at: number, text: string): MethodResult | KasaError {
     if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
     this.records[at] = text;
+    this.changes++;
     this.onChange();
     return {};
   }
@@ -298,15 +305,26 @@ export type ListAdjust = (values: number[], kind: RuleKind, context: unknown) =>
  * fields in the kind's order (wday as 7 flags), then `remain` where the list has one (count_down).
  */
 export class RuleList implements JsonWritable {
+  /** The table's changes when the list was asked for. */
+  private readonly seen: number;
+
   constructor(
     private readonly table: RuleTable,
     private readonly adjust: ListAdjust | undefined,
     private readonly context: unknown,
     /** count_down's seconds left, written after the fields (-1: the delay itself); undefined: none. */
     private readonly remain?: number,
-  ) {}
+  ) {
+    this.seen = table.changes;
+  }
 
+  /**
+   * The list as it was asked for. Each pass writes it again (a slow client takes a long answer in
+   * parts, server.ts): a rule changed in between would make a frame of two lists, so that throws,
+   * and the server drops the connection (the client asks again).
+   */
   writeJson(out: JsonOut): void {
+    if (this.table.changes !== this.seen) throw new Error("rules changed while their list was being sent");
     const kind = this.table.kind;
     out.byte(0x5b);
     for (let i = 0; i < this.table.size; i++) {

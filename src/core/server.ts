@@ -55,6 +55,16 @@ class Connection implements StreamHandler, Bounded {
   private frameStart = 0;
   /** A frame completed during the current `data` call. A field, not a local: see `data`. */
   private completed = false;
+  /**
+   * The answer being written while the socket has less room than it (busy until it is out): the
+   * tree, its size pass, the frame bytes out so far, its effects, and when the last part went out.
+   * Written a part at a time (`resume`), none of it waits in memory for a slow client.
+   */
+  private answer: Answer | null = null;
+  private answerSize = 0;
+  private answerSent = 0;
+  private effects: Effects | null = null;
+  private progress = 0;
 
   constructor(
     private readonly socket: StreamSocket,
@@ -88,7 +98,9 @@ class Connection implements StreamHandler, Bounded {
   }
 
   deadline(): number {
-    if (this.busy || this.queue.length > 0) return 0; // the plug owes an answer: not the client's time
+    // an answer the client does not take: its time; else the plug owes an answer: not the client's time
+    if (this.answer !== null) return this.progress + this.server.limits.idleMs;
+    if (this.busy || this.queue.length > 0) return 0;
     const { idleMs, frameDeadlineMs } = this.server.limits;
     return this.frameStart > 0 ? this.frameStart + frameDeadlineMs : this.lastRequest + idleMs;
   }
@@ -102,7 +114,11 @@ class Connection implements StreamHandler, Bounded {
   }
 
   expire(why: Expiry): void {
-    if (why === "late") this.server.log(this.frameStart > 0 ? "frame not finished in time: closing connection" : "idle connection closed");
+    if (why === "late") {
+      this.server.log(
+        this.answer !== null ? "client not reading its answer: closing connection" : this.frameStart > 0 ? "frame not finished in time: closing connection" : "idle connection closed",
+      );
+    }
     else if (why === "evicted") {
       const idle = Math.round((this.server.now() - this.lastRequest) / 1000);
       this.server.log(`connection idle ${idle} s (${this.requests} requests) closed for a new client: ${this.server.limits.maxConnections} open`);
@@ -116,6 +132,13 @@ class Connection implements StreamHandler, Bounded {
   end(): void {
     this.ended = true;
     if (!this.busy && this.queue.length === 0) this.close();
+  }
+
+  /** The socket has room again: the next part of the answer being written, then the next requests. */
+  writable(): void {
+    if (this.answer === null) return;
+    this.resume();
+    if (!this.busy) this.pump();
   }
 
   /** Answers the queued requests in order; a loop, not recursion, so that pipelined frames cost no stack. */
@@ -153,15 +176,15 @@ class Connection implements StreamHandler, Bounded {
 
   /**
    * Writes one answer frame into the socket (a size pass, then the frame through the server's
-   * buffer), then runs the request's after-reply effects. An answer that would take the output the
-   * client has left unread past maxUnsentBytes is not written: the connection is closed instead,
-   * its unsent output dropped (a client that asks and never reads).
+   * buffer, as much as the socket has room for: `resume` writes the rest as room comes), then runs
+   * the request's after-reply effects. An answer that would take the output the client has left
+   * unread past maxUnsentBytes is not written: the connection is closed instead, its unsent output
+   * dropped (a client that asks and never reads).
    */
   private reply(answer: Answer, effects: Effects): void {
     if (this.closed) return;
-    const out = this.server.out;
     try {
-      const size = out.measure(answer);
+      const size = this.server.out.measure(answer);
       const unsent = this.socket.unsent();
       if (unsent > 0 && unsent + HEADER_BYTES + size > this.server.limits.maxUnsentBytes) {
         this.server.log(`client not reading: ${unsent} bytes unsent, closing connection`);
@@ -169,17 +192,49 @@ class Connection implements StreamHandler, Bounded {
         this.close(true);
         return;
       }
-      out.frame(answer, size, this.socket);
+      this.answerSize = size;
     } catch (e) {
       this.fail(e);
       return;
     }
-    effects.run(this.server.log);
+    this.answer = answer;
+    this.answerSent = 0;
+    this.effects = effects;
+    this.busy = true;
+    this.resume();
+  }
+
+  /**
+   * Writes the next part of the answer, as much as the socket has room for (a pass over the whole
+   * tree that sends only that part: wire/json-out.ts); once the last part is out the connection is
+   * no longer busy and the effects run.
+   */
+  private resume(): void {
+    const answer = this.answer;
+    if (answer === null || this.closed) return;
+    const total = HEADER_BYTES + this.answerSize;
+    const room = this.socket.room();
+    if (room <= 0) return;
+    const to = room >= total - this.answerSent ? total : this.answerSent + room;
+    try {
+      this.server.out.frame(answer, this.answerSize, this.socket, this.answerSent, to);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.answerSent = to;
+    this.progress = this.server.now();
+    if (to < total) return;
+    const effects = this.effects;
+    this.answer = this.effects = null;
+    this.busy = false;
+    effects?.run(this.server.log);
   }
 
   /** Only the engine itself fails a request (out of memory): drop this connection rather than leave it waiting. */
   private fail(e: unknown): void {
     this.busy = false;
+    this.answer = this.effects = null;
     this.server.log(`request failed: ${errorText(e)}`);
     this.queue.length = 0;
     this.close();
@@ -189,6 +244,7 @@ class Connection implements StreamHandler, Bounded {
   private close(abort = false): void {
     if (this.closed) return;
     this.closed = true;
+    this.answer = this.effects = null;
     this.server.connections.release(this);
     if (abort) this.socket.abort();
     else this.socket.close();

@@ -77,6 +77,8 @@ export class NodeTcpListener implements TcpListenerPort {
         if (!socket.destroyed) socket.write(Buffer.from(bytes));
       },
       unsent: () => (socket.destroyed ? 0 : socket.writableLength),
+      // Node keeps what the kernel does not take, outside any JS heap budget: answers go out whole
+      room: () => Infinity,
       // FIN after the last write is flushed, then let go: a client that never closes its side
       // must not keep the connection (allowHalfOpen) alive forever, and one that never reads (the
       // flush never ends) must not either.

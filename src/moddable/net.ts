@@ -21,7 +21,8 @@ class Connection implements StreamSocket {
   private readonly pending: Uint8Array[] = [];
   /** Bytes in `pending`. */
   private queued = 0;
-  private room = 0;
+  /** The send buffer's free room, as onWritable last said, less what was written since. */
+  private space = 0;
   private closing = false;
   private closed = false;
   /** Lets go of a closing connection whose client does not take its last answers. */
@@ -39,8 +40,9 @@ class Connection implements StreamSocket {
         if (self.handler !== null && data !== undefined) self.handler.data(new Uint8Array(data));
       },
       onWritable(this: TCP, count: number) {
-        self.room = count;
+        self.space = count;
         self.flush();
+        if (self.pending.length === 0 && !self.closed) self.handler?.writable?.();
       },
       onError() {
         // a clean remote close arrives here too
@@ -53,11 +55,11 @@ class Connection implements StreamSocket {
   write(bytes: Uint8Array): void {
     if (this.closed) return;
     let sent = 0;
-    if (this.pending.length === 0 && this.room > 0) {
+    if (this.pending.length === 0 && this.space > 0) {
       // straight to the socket (lwIP copies it), as much as it has room for
-      sent = Math.min(bytes.length, this.room);
+      sent = Math.min(bytes.length, this.space);
       this.tcp.write(sent === bytes.length ? bytes : bytes.subarray(0, sent));
-      this.room -= sent;
+      this.space -= sent;
     }
     if (sent < bytes.length) {
       this.pending.push(bytes.slice(sent));
@@ -67,6 +69,11 @@ class Connection implements StreamSocket {
 
   unsent(): number {
     return this.queued;
+  }
+
+  /** The send buffer's free room, when nothing waits here (the Kasa server writes within it, resuming on writable). */
+  room(): number {
+    return this.closed || this.pending.length > 0 ? 0 : this.space;
   }
 
   close(): void {
@@ -86,11 +93,11 @@ class Connection implements StreamSocket {
   }
 
   private flush(): void {
-    while (!this.closed && this.pending.length > 0 && this.room > 0) {
+    while (!this.closed && this.pending.length > 0 && this.space > 0) {
       const head = this.pending[0];
-      const n = Math.min(head.length, this.room);
+      const n = Math.min(head.length, this.space);
       this.tcp.write(n === head.length ? head : head.subarray(0, n));
-      this.room -= n;
+      this.space -= n;
       this.queued -= n;
       if (n === head.length) this.pending.shift();
       else this.pending[0] = head.subarray(n);

@@ -118,6 +118,12 @@ export interface StreamSocket {
   write(bytes: Uint8Array): void;
   /** Bytes written and not yet handed to the network stack (the adapter's own queue): what a client that does not read makes the plug hold. */
   unsent(): number;
+  /**
+   * Bytes the network stack takes now without the adapter queueing them (its send buffer's free
+   * room; Infinity where the platform's own buffers are outside the JS heap, as on Node). The Kasa
+   * server writes no more than this and resumes its answer when the handler is told `writable`.
+   */
+  room(): number;
   /** Close after everything written has been sent. */
   close(): void;
   /** Close now, dropping whatever is unsent. */
@@ -129,6 +135,8 @@ export interface StreamHandler {
   data(bytes: Uint8Array): void;
   /** The peer closed its side (FIN) or the connection broke. */
   end(): void;
+  /** The socket has room again (after a write that used it up). */
+  writable?(): void;
 }
 
 export interface TcpListenerPort {

@@ -252,6 +252,7 @@ class HttpConnection implements StreamHandler, Bounded {
     this.socket = {
       write: (bytes) => raw.write(bytes),
       unsent: () => raw.unsent(),
+      room: () => raw.room(),
       close: () => {
         portal.connections.release(this);
         raw.close();

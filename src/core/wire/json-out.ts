@@ -39,6 +39,8 @@ export const MAX_JSON_DEPTH = 16;
 
 /** What `advance` returns when nothing is left to write. */
 const DONE: object = Object.freeze({});
+/** Thrown by `flush` once a part of a frame is written (see `frame`), caught there. */
+const PART_WRITTEN: object = Object.freeze({});
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -86,6 +88,11 @@ export class JsonOut {
   private count = 0;
   private sizing = true;
   private sink: ByteSink | null = null;
+  /** The write pass of a frame: the frame bytes before the buffer's first one, and the part of the frame that goes to the sink. */
+  private at = 0;
+  private from = 0;
+  private to = 0;
+  private total = 0;
   /**
    * The arrays and objects being written, innermost last, 4 entries each: the container, its keys
    * (null for an array), the index of the next element or key, and whether a member was written.
@@ -116,9 +123,18 @@ export class JsonOut {
   /**
    * The write pass of a TCP frame: the length header (`size`, from `measure`), then the body
    * encrypted, through the buffer into `sink`. Throws when the body is not `size` bytes long.
+   *
+   * Only frame bytes [from, to) go to the sink: a socket with less room than the answer takes it in
+   * parts, each written by a pass of its own over the same tree (the passes before `from` are
+   * encrypted and dropped: the autokey runs from the frame's start), so that no part of an answer
+   * waits in memory for the client; a pass stops once its part is out.
    */
-  frame(value: unknown, size: number, sink: ByteSink): void {
+  frame(value: unknown, size: number, sink: ByteSink, from = 0, to = HEADER_BYTES + size): void {
     this.begin(this.chunk, sink, false);
+    this.at = 0;
+    this.from = from;
+    this.total = HEADER_BYTES + size;
+    this.to = Math.min(to, this.total);
     try {
       for (let shift = (HEADER_BYTES - 1) * 8; shift >= 0; shift -= 8) {
         if (this.fill === this.buf.length) this.flush();
@@ -127,6 +143,8 @@ export class JsonOut {
       this.value(value);
       this.finish(size);
       if (this.fill > 0) this.flush();
+    } catch (e) {
+      if (e !== PART_WRITTEN) throw e;
     } finally {
       this.sink = null;
       this.open.length = 0; // (a pass that threw left its containers there)
@@ -329,8 +347,14 @@ export class JsonOut {
 
   private flush(): void {
     if (this.sink === null) throw new Error("answer longer than its size pass");
-    this.sink.write(this.fill === this.buf.length ? this.buf : this.buf.subarray(0, this.fill));
+    const start = this.at;
+    const end = start + this.fill;
+    this.at = end;
     this.fill = 0;
+    const a = this.from > start ? this.from - start : 0;
+    const b = this.to < end ? this.to - start : end - start;
+    if (a < b) this.sink.write(a === 0 && b === this.buf.length ? this.buf : this.buf.subarray(a, b));
+    if (end >= this.to && this.to < this.total) throw PART_WRITTEN;
   }
 
   /** `s`, UTF-16 code units, as a JSON string (engines that index strings cheaply). */
