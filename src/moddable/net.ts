@@ -13,12 +13,34 @@ import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from 
 /** How long a closed connection may wait for its client to take the last answers (ms). */
 export const CLOSE_LINGER_MS = 5000;
 
+// The sockets' callbacks are these module functions (in flash once preloaded), each finding its
+// connection or port through the socket's ECMA-419 `target`: closures made per connection would
+// each cost RAM for their code and captured variables on an ESP8266 (docs/MEMORY.md).
+type Targeted<T> = { readonly target: T };
+
+function connectionReadable(this: TCP, count: number): void {
+  (this as unknown as Targeted<Connection>).target.readable(count);
+}
+function connectionWritable(this: TCP, count: number): void {
+  (this as unknown as Targeted<Connection>).target.writable(count);
+}
+function connectionError(this: TCP): void {
+  (this as unknown as Targeted<Connection>).target.failed();
+}
+function listenerReadable(this: Listener, count: number): void {
+  (this as unknown as Targeted<ModdableTcpListener>).target.accepted(this, count);
+}
+function udpReadable(this: UDP, packets: number): void {
+  (this as unknown as Targeted<ModdableUdp>).target.received(this, packets);
+}
+
 /**
  * One accepted connection: what the socket has no room for queues until it has (ECMA-419 write
  * throws otherwise). The queue holds copies: the core reuses the buffer it writes from.
  */
 class Connection implements StreamSocket {
-  private readonly pending: Uint8Array[] = [];
+  /** Copies waiting for room (made only when something did not fit: the Kasa server writes within `room`). */
+  private pending: Uint8Array[] | null = null;
   /** Bytes in `pending`. */
   private queued = 0;
   /** The send buffer's free room, as onWritable last said, less what was written since. */
@@ -31,38 +53,37 @@ class Connection implements StreamSocket {
   private readonly tcp: TCP;
 
   constructor(from: TCP) {
-    const self = this;
-    this.tcp = new TCP({
-      from,
-      nodelay: true,
-      onReadable(this: TCP, count: number) {
-        const data = this.read(count) as ArrayBuffer;
-        if (self.handler !== null && data !== undefined) self.handler.data(new Uint8Array(data));
-      },
-      onWritable(this: TCP, count: number) {
-        self.space = count;
-        self.flush();
-        if (self.pending.length === 0 && !self.closed) self.handler?.writable?.();
-      },
-      onError() {
-        // a clean remote close arrives here too
-        self.dispose();
-        self.handler?.end();
-      },
-    });
+    this.tcp = new TCP({ from, nodelay: true, target: this, onReadable: connectionReadable, onWritable: connectionWritable, onError: connectionError });
+  }
+
+  readable(count: number): void {
+    const data = this.tcp.read(count) as ArrayBuffer;
+    if (this.handler !== null && data !== undefined) this.handler.data(new Uint8Array(data));
+  }
+
+  writable(count: number): void {
+    this.space = count;
+    this.flush();
+    if (this.pending === null && !this.closed) this.handler?.writable?.();
+  }
+
+  /** A clean remote close arrives here too. */
+  failed(): void {
+    this.dispose();
+    this.handler?.end();
   }
 
   write(bytes: Uint8Array): void {
     if (this.closed) return;
     let sent = 0;
-    if (this.pending.length === 0 && this.space > 0) {
+    if (this.pending === null && this.space > 0) {
       // straight to the socket (lwIP copies it), as much as it has room for
       sent = Math.min(bytes.length, this.space);
       this.tcp.write(sent === bytes.length ? bytes : bytes.subarray(0, sent));
       this.space -= sent;
     }
     if (sent < bytes.length) {
-      this.pending.push(bytes.slice(sent));
+      (this.pending ??= []).push(bytes.slice(sent));
       this.queued += bytes.length - sent;
     }
   }
@@ -73,7 +94,7 @@ class Connection implements StreamSocket {
 
   /** The send buffer's free room, when nothing waits here (the Kasa server writes within it, resuming on writable). */
   room(): number {
-    return this.closed || this.pending.length > 0 ? 0 : this.space;
+    return this.closed || this.pending !== null ? 0 : this.space;
   }
 
   close(): void {
@@ -93,22 +114,24 @@ class Connection implements StreamSocket {
   }
 
   private flush(): void {
-    while (!this.closed && this.pending.length > 0 && this.space > 0) {
-      const head = this.pending[0];
+    const pending = this.pending;
+    while (!this.closed && pending !== null && this.space > 0) {
+      const head = pending[0];
       const n = Math.min(head.length, this.space);
       this.tcp.write(n === head.length ? head : head.subarray(0, n));
       this.space -= n;
       this.queued -= n;
-      if (n === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(n);
+      if (n < head.length) pending[0] = head.subarray(n);
+      else if (pending.length > 1) pending.shift();
+      else this.pending = null;
     }
-    if (this.closing && this.pending.length === 0) this.dispose();
+    if (this.closing && this.pending === null) this.dispose();
   }
 
   private dispose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.pending.length = 0;
+    this.pending = null;
     this.queued = 0;
     if (this.linger !== undefined) Timer.clear(this.linger);
     this.linger = undefined;
@@ -121,18 +144,20 @@ export class ModdableTcpListener implements TcpListenerPort {
 
   constructor(private readonly port: number) {}
 
+  private accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+
   listen(accept: (socket: StreamSocket) => StreamHandler): void {
-    this.listener = new Listener({
-      port: this.port,
-      onReadable(this: Listener, count: number) {
-        while (count-- > 0) {
-          const from = this.read();
-          if (from === undefined) break;
-          const connection = new Connection(from);
-          connection.handler = accept(connection);
-        }
-      },
-    });
+    this.accept = accept;
+    this.listener = new Listener({ port: this.port, target: this, onReadable: listenerReadable });
+  }
+
+  accepted(listener: Listener, count: number): void {
+    while (count-- > 0 && this.accept !== null) {
+      const from = listener.read();
+      if (from === undefined) break;
+      const connection = new Connection(from);
+      connection.handler = this.accept(connection);
+    }
   }
 
   close(): void {
@@ -146,16 +171,18 @@ export class ModdableUdp implements DatagramPort {
 
   constructor(private readonly port: number) {}
 
+  private receive: ((bytes: Uint8Array, address: string, port: number) => void) | null = null;
+
   listen(receive: (bytes: Uint8Array, address: string, port: number) => void): void {
-    this.udp = new UDP({
-      port: this.port,
-      onReadable(this: UDP, packets: number) {
-        while (packets-- > 0) {
-          const packet = this.read();
-          receive(new Uint8Array(packet), packet.address, packet.port);
-        }
-      },
-    });
+    this.receive = receive;
+    this.udp = new UDP({ port: this.port, target: this, onReadable: udpReadable });
+  }
+
+  received(udp: UDP, packets: number): void {
+    while (packets-- > 0 && this.receive !== null) {
+      const packet = udp.read();
+      this.receive(new Uint8Array(packet), packet.address, packet.port);
+    }
   }
 
   send(bytes: Uint8Array, address: string, port: number): void {
