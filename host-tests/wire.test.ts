@@ -146,6 +146,14 @@ describe("TCP frame decoder", () => {
     expect(d.feed(encodeFrame("{}"), () => expect.unreachable())).toBe(false);
   });
 
+  it("stops decoding where its caller says so: a burst of frames in one read is not decoded past it", () => {
+    const d = new FrameDecoder(100);
+    const burst = Buffer.concat(Array.from({ length: 64 }, () => encodeFrame('{"system":{"get_sysinfo":{}}}')));
+    let seen = 0;
+    expect(d.feed(burst, () => ++seen < 9)).toBe(true);
+    expect(seen).toBe(9);
+  });
+
   it("passes an empty frame on as empty text", () => {
     expect(frames([Uint8Array.of(0, 0, 0, 0)]).texts).toEqual([""]);
   });

@@ -79,13 +79,15 @@ class Connection implements StreamHandler, Bounded {
   data(bytes: Uint8Array): void {
     if (this.closed) return;
     this.completed = false;
+    // (decoding stops at the first request over the bound: a burst of small frames in one read
+    // must not become that many plaintexts held at once)
     const ok = this.decoder.feed(bytes, (plaintext) => {
-      this.queue.push(plaintext);
       this.requests++;
       this.completed = true;
+      return this.queue.push(plaintext) <= MAX_QUEUED_FRAMES;
     });
     if (!ok || this.queue.length > MAX_QUEUED_FRAMES) {
-      this.server.log(ok ? "too many queued requests: closing connection" : "frame too large: closing connection");
+      this.server.log(this.queue.length > MAX_QUEUED_FRAMES ? "too many queued requests: closing connection" : "frame too large: closing connection");
       this.queue.length = 0;
       this.close();
       return;

@@ -30,10 +30,12 @@ export class FrameDecoder {
 
   /**
    * Consumes `chunk`; hands each complete frame's plaintext bytes (decrypted in place, owned by the
-   * callee) to `onFrame`, in order. Returns false once the stream declared a frame larger than the
-   * bound: the caller must then close the connection (nothing after that point is read).
+   * callee) to `onFrame`, in order; an `onFrame` that returns false stops the reading there (the rest
+   * of the chunk is not decoded: the caller is closing the connection). Returns false once the stream
+   * declared a frame larger than the bound: the caller must then close the connection (nothing after
+   * that point is read).
    */
-  feed(chunk: Uint8Array, onFrame: (plaintext: Uint8Array) => void): boolean {
+  feed(chunk: Uint8Array, onFrame: (plaintext: Uint8Array) => unknown): boolean {
     if (this.broken) return false;
     let i = 0;
     while (i < chunk.length) {
@@ -60,7 +62,7 @@ export class FrameDecoder {
       i += take;
       if (this.bodyFill === body.length) {
         this.body = null;
-        onFrame(decrypt(body));
+        if (onFrame(decrypt(body)) === false) return true;
       }
     }
     return true;
