@@ -121,19 +121,17 @@ export class Dispatcher {
     return this.settle(answer, pending);
   }
 
-  private settle(answer: Answer, pending: Pending[]): Promise<Answer> {
-    return Promise.all(
-      pending.map((p) =>
-        Promise.resolve(p.promise).then(
-          (value) => {
-            p.results[p.method] = finish(value);
-          },
-          (e: unknown) => {
-            p.results[p.method] = this.failed(p.label, e);
-          },
-        ),
-      ),
-    ).then(() => answer);
+  /** The answer once its methods' promises settled, one after another (fewer objects alive than Promise.all's). */
+  private async settle(answer: Answer, pending: Pending[]): Promise<Answer> {
+    for (let i = 0; i < pending.length; i++) {
+      const p = pending[i];
+      try {
+        p.results[p.method] = finish(await p.promise);
+      } catch (e) {
+        p.results[p.method] = this.failed(p.label, e);
+      }
+    }
+    return answer;
   }
 
   /** A method that threw (or whose promise failed): logged, answered -7. */

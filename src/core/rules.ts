@@ -305,8 +305,8 @@ export type ListAdjust = (values: number[], kind: RuleKind, context: unknown) =>
  * fields in the kind's order (wday as 7 flags), then `remain` where the list has one (count_down).
  */
 export class RuleList implements JsonWritable {
-  /** The table's changes when the list was asked for. */
-  private readonly seen: number;
+  /** The table's changes when the list was first written (its size pass); -1 before. */
+  private seen = -1;
 
   constructor(
     private readonly table: RuleTable,
@@ -314,17 +314,16 @@ export class RuleList implements JsonWritable {
     private readonly context: unknown,
     /** count_down's seconds left, written after the fields (-1: the delay itself); undefined: none. */
     private readonly remain?: number,
-  ) {
-    this.seen = table.changes;
-  }
+  ) {}
 
   /**
-   * The list as it was asked for. Each pass writes it again (a slow client takes a long answer in
-   * parts, server.ts): a rule changed in between would make a frame of two lists, so that throws,
-   * and the server drops the connection (the client asks again).
+   * The list as its first pass found it (once the whole request ran). Each pass writes it again (a
+   * slow client takes a long answer in parts, server.ts): a rule changed in between would make a
+   * frame of two lists, so that throws, and the server drops the connection (the client asks again).
    */
   writeJson(out: JsonOut): void {
-    if (this.table.changes !== this.seen) throw new Error("rules changed while their list was being sent");
+    if (this.seen < 0) this.seen = this.table.changes;
+    else if (this.table.changes !== this.seen) throw new Error("rules changed while their list was being sent");
     const kind = this.table.kind;
     out.byte(0x5b);
     for (let i = 0; i < this.table.size; i++) {
