@@ -313,8 +313,11 @@ static void labelInstance(txMachine *the, txSlot *instance, char *label, size_t 
 		char kind[24];
 		snprintf(kind, sizeof(kind), " [kind %d]", first->kind);
 		strncat(label, kind, size - strlen(label) - 1);
-		if (first->kind == XS_ARRAY_KIND)
+		if (first->kind == XS_ARRAY_KIND) {
+			snprintf(kind, sizeof(kind), " length %u", (unsigned)first->value.array.length);
+			strncat(label, kind, size - strlen(label) - 1);
 			return;
+		}
 		if (first->kind == XS_ARRAY_BUFFER_KIND) {
 			snprintf(kind, sizeof(kind), " of %d B", chunkOf(first->value.arrayBuffer.address));
 			strncat(label, kind, size - strlen(label) - 1);

@@ -294,26 +294,32 @@ export class KasaServer {
   start(tcp: TcpListenerPort, udp: DatagramPort): void {
     this.tcp = tcp;
     this.udp = udp;
-    tcp.listen((socket) => {
-      this.activity();
-      if (!this.connections.makeRoom()) {
-        this.log(`connection refused: all ${this.limits.maxConnections} open are busy answering`);
-        socket.close();
-        return REFUSED;
-      }
-      const connection = new Connection(socket, this);
-      this.connections.admit(connection);
-      return connection;
-    });
+    // Bound methods, not closures: on a device a closure's code is copied to RAM, a method's is in flash.
+    tcp.listen(this.accept.bind(this));
     try {
-      udp.listen((bytes, address, port) => {
-        this.activity();
-        this.datagram(bytes, address, port);
-      });
+      udp.listen(this.received.bind(this));
     } catch (e) {
       // The port is taken (ECMA-419 throws then): TCP clients are served all the same.
       this.log(`udp: ${errorText(e)}; discovery off`);
     }
+  }
+
+  /** A new TCP client: served, in place of the connection idle longest if every place is taken. */
+  private accept(socket: StreamSocket): StreamHandler {
+    this.activity();
+    if (!this.connections.makeRoom()) {
+      this.log(`connection refused: all ${this.limits.maxConnections} open are busy answering`);
+      socket.close();
+      return REFUSED;
+    }
+    const connection = new Connection(socket, this);
+    this.connections.admit(connection);
+    return connection;
+  }
+
+  private received(bytes: Uint8Array, address: string, port: number): void {
+    this.activity();
+    this.datagram(bytes, address, port);
   }
 
   stop(): void {
