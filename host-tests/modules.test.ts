@@ -365,6 +365,15 @@ describe("netif", () => {
     expect(answer.netif.get_scaninfo).toEqual({ ap_list: [{ ssid: "HomeNetwork", key_type: 3 }, { ssid: "Open", key_type: 0 }], err_code: 0 });
   });
 
+  it("lists at most 32 networks, however many the radio found", async () => {
+    const t = testPlug();
+    t.wifi.scan = (done) => done(Array.from({ length: 40 }, (_, i) => ({ ssid: i % 5 === 0 ? "" : `Net ${i} "ü"`, keyType: 3, rssi: -40 - i })));
+    const list = (await t.ask({ netif: { get_scaninfo: { refresh: 1 } } })).netif.get_scaninfo.ap_list;
+    expect(list).toHaveLength(32);
+    expect(list[0]).toEqual({ ssid: 'Net 1 "ü"', key_type: 3 });
+    expect(list.every((n: { ssid: string }) => n.ssid !== "")).toBe(true);
+  });
+
   it("answers with an empty list when the radio does not finish scanning in time", async () => {
     const t = testPlug();
     t.wifi.scanSilently = true;

@@ -8,6 +8,7 @@ import Net from "net";
 import WiFi from "wifi";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 import { parseMacBytes } from "../core/identity.js";
+import { MAX_SCAN_ENTRIES } from "../core/modules/netif.js";
 import { SavedNetworkStore, WIFI_DOMAIN } from "./saved-network.js";
 import type { Preferences } from "./store.js";
 
@@ -55,7 +56,7 @@ export class ModdableWifi implements WifiPort {
       if (WiFi.mode === 0) WiFi.mode = 1; // the simulator refuses to scan with the radio off
       WiFi.scan({ hidden: false }, (item) => {
         if (item === null || item === undefined) done(found);
-        else if (found.length < 64) found.push({ ssid: item.ssid, keyType: keyType(item.authentication), rssi: item.rssi });
+        else if (found.length < MAX_SCAN_ENTRIES) found.push({ ssid: item.ssid, keyType: keyType(item.authentication), rssi: item.rssi });
       });
     } catch {
       done(found); // the radio cannot scan now (already scanning, or a mode without a station)

@@ -9,20 +9,40 @@ import { INVALID_ARGUMENT } from "../errors.js";
 import { checkCredentials } from "../onboarding/credentials.js";
 import { flag, has, type Params } from "../params.js";
 import { physical } from "../presence.js";
+import type { JsonOut, JsonWritable } from "../wire/json-out.js";
 
 /** Most networks listed by get_scaninfo. */
 export const MAX_SCAN_ENTRIES = 32;
 /** How long a scan may take before the answer goes out with what is known (python-kasa waits 5 s). */
 export const SCAN_TIMEOUT_MS = 4000;
 
-function apList(networks: WifiNetwork[]): MethodResult {
-  const list: { ssid: string; key_type: number }[] = [];
-  for (const n of networks) {
-    if (list.length >= MAX_SCAN_ENTRIES) break;
-    if (n.ssid.length > 0) list.push({ ssid: n.ssid, key_type: n.keyType });
+/**
+ * The scan's answer, written straight from the radio's list (no copy of each network made for it):
+ * `[{"ssid":…,"key_type":…},…]`, hidden networks left out, at most MAX_SCAN_ENTRIES. Only keys
+ * python-kasa's WifiNetwork accepts (it builds WifiNetwork(**entry)).
+ */
+class ApList implements JsonWritable {
+  constructor(private readonly networks: WifiNetwork[]) {}
+
+  writeJson(out: JsonOut): void {
+    out.byte(0x5b);
+    let listed = 0;
+    for (let i = 0; i < this.networks.length && listed < MAX_SCAN_ENTRIES; i++) {
+      const n = this.networks[i];
+      if (n.ssid.length === 0) continue;
+      if (listed++ > 0) out.byte(0x2c);
+      out.byte(0x7b);
+      out.string("ssid");
+      out.byte(0x3a);
+      out.string(n.ssid);
+      out.byte(0x2c);
+      out.string("key_type");
+      out.byte(0x3a);
+      out.number(n.keyType);
+      out.byte(0x7d);
+    }
+    out.byte(0x5d);
   }
-  // Only keys python-kasa's WifiNetwork accepts (it builds WifiNetwork(**entry)).
-  return { ap_list: list };
 }
 
 export const netifModule: Module = Object.freeze({
@@ -33,13 +53,13 @@ export const netifModule: Module = Object.freeze({
       const timer = plug.timers.after(SCAN_TIMEOUT_MS, () => {
         if (answered) return;
         answered = true;
-        resolve({ ap_list: [] });
+        resolve({ ap_list: new ApList([]) });
       });
       plug.wifi.scan((networks) => {
         if (answered) return;
         answered = true;
         plug.timers.cancel(timer);
-        resolve(apList(networks));
+        resolve({ ap_list: new ApList(networks) });
       });
     });
   },
