@@ -367,7 +367,7 @@ describe("netif", () => {
 
   it("lists at most 32 networks, however many the radio found", async () => {
     const t = testPlug();
-    t.wifi.scan = (done) => done(Array.from({ length: 40 }, (_, i) => ({ ssid: i % 5 === 0 ? "" : `Net ${i} "ü"`, keyType: 3, rssi: -40 - i })));
+    t.wifi.scan = (done) => done(Array.from({ length: 50 }, (_, i) => ({ ssid: i % 5 === 0 ? "" : `Net ${i} "ü"`, keyType: 3, rssi: -40 - i })));
     const list = (await t.ask({ netif: { get_scaninfo: { refresh: 1 } } })).netif.get_scaninfo.ap_list;
     expect(list).toHaveLength(32);
     expect(list[0]).toEqual({ ssid: 'Net 1 "ü"', key_type: 3 });
