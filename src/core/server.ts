@@ -136,6 +136,11 @@ class Connection implements StreamHandler, Bounded {
     if (!this.busy && this.queue.length === 0) this.close();
   }
 
+  /** More requests are read only once every one read is answered (a client cannot make the plug hold its backlog). */
+  accepting(): boolean {
+    return !this.busy && this.queue.length === 0 && !this.closed;
+  }
+
   /** The socket has room again: the next part of the answer being written, then the next requests. */
   writable(): void {
     if (this.answer === null) return;
@@ -149,6 +154,7 @@ class Connection implements StreamHandler, Bounded {
       const next = this.queue.shift();
       if (next === undefined) {
         if (this.ended) this.close();
+        else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
       const effects = new Effects();

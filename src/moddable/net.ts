@@ -12,6 +12,11 @@ import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from 
 
 /** How long a closed connection may wait for its client to take the last answers (ms). */
 export const CLOSE_LINGER_MS = 5000;
+/**
+ * Received bytes are read this many at a time, and no more once the handler stops accepting: a burst
+ * of requests is neither one 1.5 KB buffer in the JS heap nor decoded into more than two queued ones.
+ */
+const READ_PIECE_BYTES = 64;
 
 // The sockets' callbacks are these module functions (in flash once preloaded), each finding its
 // connection or port through the socket's ECMA-419 `target`: closures made per connection would
@@ -51,20 +56,51 @@ class Connection implements StreamSocket {
   private linger: Timer | undefined;
   handler: StreamHandler | null = null;
   private readonly tcp: TCP;
+  /** Received bytes the network stack holds, not read yet (onReadable's count, less what was read). */
+  private available = 0;
+  /** In `drain`'s loop. */
+  private reading = false;
 
   constructor(from: TCP) {
     this.tcp = new TCP({ from, nodelay: true, target: this, onReadable: connectionReadable, onWritable: connectionWritable, onError: connectionError });
   }
 
   readable(count: number): void {
-    const data = this.tcp.read(count) as ArrayBuffer;
-    if (this.handler !== null && data !== undefined) this.handler.data(new Uint8Array(data));
+    this.available = count;
+    this.drain();
+  }
+
+  resume(): void {
+    if (!this.reading) this.drain();
+  }
+
+  /**
+   * Reads what arrived and hands it on, in pieces of at most READ_PIECE_BYTES (a burst is never one
+   * big buffer), while the handler is accepting: what it does not take yet stays in the network
+   * stack, whose TCP window holds the client back. A loop, with `resume` calls under it returning at
+   * once: pipelined requests cost no stack.
+   */
+  private drain(): void {
+    this.reading = true;
+    while (this.available > 0 && !this.closed && this.handler !== null && (this.handler.accepting?.() ?? true)) {
+      const data = this.tcp.read(this.available < READ_PIECE_BYTES ? this.available : READ_PIECE_BYTES) as ArrayBuffer | undefined;
+      if (data === undefined || data.byteLength === 0) break;
+      this.available -= data.byteLength;
+      this.handler.data(new Uint8Array(data));
+    }
+    this.reading = false;
   }
 
   writable(count: number): void {
     this.space = count;
     this.flush();
-    if (this.pending === null && !this.closed) this.handler?.writable?.();
+    if (this.pending !== null || this.closed || this.handler === null) return;
+    // The rest of an answer, then the requests that waited for it: read by the loop here, not
+    // under the answer's frames (`resume` under them returns at once).
+    this.reading = true;
+    this.handler.writable?.();
+    this.reading = false;
+    this.drain();
   }
 
   /** A clean remote close arrives here too. */

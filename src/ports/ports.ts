@@ -124,6 +124,11 @@ export interface StreamSocket {
    * server writes no more than this and resumes its answer when the handler is told `writable`.
    */
   room(): number;
+  /**
+   * Reads on what the network stack holds for this connection, now that the handler is `accepting`
+   * again (adapters that leave unread bytes in the stack, where TCP's window holds the client back).
+   */
+  resume?(): void;
   /** Close after everything written has been sent. */
   close(): void;
   /** Close now, dropping whatever is unsent. */
@@ -137,6 +142,11 @@ export interface StreamHandler {
   end(): void;
   /** The socket has room again (after a write that used it up). */
   writable?(): void;
+  /**
+   * Whether it takes more bytes now (absent: always). An adapter that can leave received bytes in
+   * the network stack reads no more while this is false, and reads on at the socket's `resume`.
+   */
+  accepting?(): boolean;
 }
 
 export interface TcpListenerPort {
