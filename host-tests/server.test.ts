@@ -216,7 +216,7 @@ describe("a UDP port that cannot be listened on", () => {
 describe("an answer larger than the socket's room", () => {
   /** A connection whose socket takes `room` bytes, then nothing until the test gives it more (`more`). */
   function slowClient(t: ReturnType<typeof testPlug>, room: number) {
-    const c = { room, got: [] as Uint8Array[], closed: false, answers: [] as string[], handler: null as unknown as StreamHandler };
+    const c = { room, resumed: 0, closed: false, answers: [] as string[], handler: null as unknown as StreamHandler };
     const decoder = new FrameDecoder(1 << 20);
     c.handler = t.kasa.accept!({
       write: (bytes) => {
@@ -226,6 +226,7 @@ describe("an answer larger than the socket's room", () => {
       },
       unsent: () => 0,
       room: () => c.room,
+      resume: () => void c.resumed++,
       close: () => (c.closed = true),
       abort: () => (c.closed = true),
     });
@@ -261,6 +262,22 @@ describe("an answer larger than the socket's room", () => {
     t.timers.advance(1000);
     expect(t.restarts).toBe(1);
     expect(c.closed).toBe(false);
+  });
+
+  it("takes no more requests while one is owed, and has the socket read on once it is answered", async () => {
+    const t = testPlug();
+    t.plug.start();
+    const c = slowClient(t, 10);
+    expect(c.handler.accepting!()).toBe(true);
+    c.handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
+    await flush();
+    expect(c.handler.accepting!()).toBe(false); // an adapter leaves what follows in the network stack
+    expect(c.resumed).toBe(0);
+    c.more(10_000);
+    await flush();
+    expect(c.answers).toHaveLength(1);
+    expect(c.handler.accepting!()).toBe(true);
+    expect(c.resumed).toBe(1);
   });
 
   it("closes a connection whose client stops taking its answer, after the idle time", async () => {
