@@ -87,14 +87,19 @@ export function ruleId(seed: number): string {
   return id;
 }
 
+/** What hears of a rule table's changes: an object, not a function, so that the plug's wiring can be a class (plug.ts). */
+export interface RulesListener {
+  /** Any change to the table (the scheduler recomputes what comes next). */
+  rulesChanged(): void;
+}
+
 export class RuleTable {
   /** Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or written: `unpack` never fails on one. */
   private records: string[] = [];
   /** Parallel to `records`: each rule's settings slot. */
   private slots: number[] = [];
   enable: 0 | 1 = 1;
-  /** Called after any change (the scheduler recomputes what comes next). */
-  onChange: () => void = () => {};
+  listener: RulesListener | undefined;
 
   // The boot reads every table here, under its deepest stack: two locals, one read per slot.
   constructor(
@@ -192,7 +197,7 @@ export class RuleTable {
     if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
     this.records.push(text);
     this.slots.push(slot);
-    this.onChange();
+    this.listener?.rulesChanged();
     return { id: ruleId(seed) };
   }
 
@@ -220,7 +225,7 @@ export class RuleTable {
     this.settings.remove(this.kind.key + this.slots[at]);
     this.records.splice(at, 1);
     this.slots.splice(at, 1);
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -228,7 +233,7 @@ export class RuleTable {
     for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
     this.records = [];
     this.slots = [];
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -237,7 +242,7 @@ export class RuleTable {
     if (enable === undefined) return INVALID_ARGUMENT;
     if (!this.settings.put(this.kind.key + "_on", enable)) return UNKNOWN_ERROR;
     this.enable = enable;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -266,7 +271,7 @@ export class RuleTable {
   private replace(at: number, text: string): MethodResult | KasaError {
     if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
     this.records[at] = text;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
