@@ -47,12 +47,15 @@ export class ModdableClock implements ClockPort {
   }
 }
 
+// The callback goes to Timer as it is, not wrapped in a closure (a closure made at run time copies
+// its code into RAM and keeps an environment: docs/MEMORY.md). Timer calls it with the timer as its
+// argument, which the core's callbacks, all `() => void`, ignore.
 export class ModdableTimers implements TimerPort {
   after(ms: number, callback: () => void): TimerHandle {
-    return Timer.set(() => callback(), ms);
+    return Timer.set(callback, ms);
   }
   every(ms: number, callback: () => void): TimerHandle {
-    return Timer.repeat(() => callback(), ms);
+    return Timer.repeat(callback, ms);
   }
   cancel(handle: TimerHandle | undefined): void {
     if (handle !== undefined) Timer.clear(handle as Timer);
