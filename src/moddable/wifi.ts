@@ -41,7 +41,7 @@ export class ModdableWifi implements WifiPort {
     private readonly prefs: Preferences,
     private readonly log: LogPort,
     /** Told true once the station has an IP address, false when it loses it. */
-    private readonly onOnline: OnlineListener,
+    private readonly onlineListener: OnlineListener,
   ) {
     this.network = new SavedNetworkStore(prefs);
     this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
@@ -130,13 +130,13 @@ export class ModdableWifi implements WifiPort {
       this.online = true;
       this.log(`Wi-Fi: address ${safe(() => netGet("IP", "station")) ?? "?"}`);
       this.listener("connected");
-      this.onOnline.online(true);
+      this.onlineListener.online(true);
     } else if (message === "disconnect" || message === "lostIP") {
       const was = this.online;
       this.online = false;
       if (was) {
         this.listener("lost");
-        this.onOnline.online(false);
+        this.onlineListener.online(false);
       } else {
         // -1: authentication, MIC or handshake failure, i.e. the password (NOTES §3)
         this.listener("failed", reason === -1 ? "auth" : message);
