@@ -47,7 +47,7 @@ describe("setup network", () => {
     const again = t.reboot();
     expect(again.wifi.accessPoint!.passphrase).toBe(passphrase);
     expect(again.logs.some((l) => l.includes(passphrase))).toBe(true);
-    again.plug.context.factoryReset();
+    again.plug.context.restart.factoryReset();
     expect(again.reboot().wifi.accessPoint!.passphrase).toBe(passphrase);
     expect(t.http.listening).toBe(true);
   });

@@ -334,7 +334,7 @@ describe("a power cut at every step of a plug's own writes, the plug booted agai
     const before = await state;
     expect(await cutEverywhere(before, async (flash) => {
       const t = plugOn(flash);
-      t.plug.context.factoryReset();
+      t.plug.context.restart.factoryReset();
     }, true)).toBe(11);
   });
 });

@@ -13,6 +13,12 @@ import type { Scheduler } from "./scheduler.js";
 import type { Settings } from "./settings.js";
 import type { WallClock } from "./time/clock.js";
 
+/** How the plug restarts (createPlug's assembled plug): what is pending reaches flash first. */
+export interface PlugRestart extends RestartPort {
+  /** Wipes settings (identity kept) and restarts, as system.reset does. */
+  factoryReset(): void;
+}
+
 export interface PlugContext {
   readonly personality: Personality;
   readonly device: Device;
@@ -22,7 +28,7 @@ export interface PlugContext {
   /** The Wi-Fi state machine: set_stainfo hands it new credentials. */
   readonly onboarding: Onboarding;
   readonly timers: TimerPort;
-  readonly restart: RestartPort;
+  readonly restart: PlugRestart;
   readonly log: LogPort;
   /** The rule tables of schedule and anti_theft (count_down's is in `countdown`). */
   readonly rules: { readonly schedule: RuleTable; readonly antiTheft: RuleTable };
@@ -37,6 +43,4 @@ export interface PlugContext {
   readonly presence: PresenceLock;
   /** The one delayed reboot or reset waiting to happen (system.reboot/reset with a delay): a new one replaces it. */
   delayedRestart: TimerHandle | undefined;
-  /** Wipes settings (identity kept) and restarts, as system.reset does. */
-  factoryReset(): void;
 }

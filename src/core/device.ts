@@ -25,6 +25,12 @@ export interface DeviceOptions {
   log?: LogPort;
 }
 
+/** What hears of the device's changes: an object, not a function, so that the plug's wiring can be a class (plug.ts). */
+export interface DeviceListener {
+  /** The relay or the LED setting changed (the status LED follows). */
+  deviceChanged(): void;
+}
+
 export class Device {
   relay = false;
   /** Monotonic ms when the relay last switched on. */
@@ -35,8 +41,7 @@ export class Device {
   latitudeI = 0;
   longitudeI = 0;
   iconHash = "";
-  /** Called after the relay or the LED setting changed (the status LED follows). */
-  onChange: () => void = () => {};
+  listener: DeviceListener | undefined;
   private saveTimer: TimerHandle | undefined;
   readonly powerOn: PowerOnPolicy;
   private readonly guard: Pick<Limits, "relayChanges" | "relayWindowMs" | "relayGapMs">;
@@ -108,7 +113,7 @@ export class Device {
     this.relayPort.set(on);
     this.timers.cancel(this.saveTimer);
     this.saveTimer = this.timers.after(RELAY_SAVE_DELAY_MS, () => this.saveRelay());
-    this.onChange();
+    this.listener?.deviceChanged();
   }
 
   /** The state the relay is on its way to: the held one, else the current one. */
@@ -153,7 +158,7 @@ export class Device {
   setLedOff(off: 0 | 1): boolean {
     if (!this.settings.put(KEY.ledOff, off)) return false;
     this.ledOff = off;
-    this.onChange();
+    this.listener?.deviceChanged();
     return true;
   }
 

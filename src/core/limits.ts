@@ -69,25 +69,40 @@ export const SERVER_LOG_LINES_PER_MINUTE = 20;
 
 /**
  * `log`, passing at most `perMinute` lines in any minute that starts with a line; the rest are
- * counted, and the count is logged before the next line that passes.
+ * counted, and the count is logged before the next line that passes. A class, not a closure: its
+ * method stays in flash with the preloaded module, where a closure's code is copied into RAM and its
+ * environment kept (docs/MEMORY.md).
  */
-export function throttledLog(log: (line: string) => void, now: () => number, perMinute: number): (line: string) => void {
-  let windowStart = -Infinity;
-  let used = 0;
-  let dropped = 0;
-  return (line) => {
-    const t = now();
-    if (t - windowStart >= 60_000) {
-      if (dropped > 0) log(`(${dropped} more log lines not shown: over ${perMinute} a minute)`);
-      windowStart = t;
-      used = 0;
-      dropped = 0;
+export class ThrottledLog {
+  private windowStart = -Infinity;
+  private used = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly now: () => number,
+    private readonly perMinute: number,
+  ) {}
+
+  line(text: string): void {
+    const t = this.now();
+    if (t - this.windowStart >= 60_000) {
+      if (this.dropped > 0) this.log(`(${this.dropped} more log lines not shown: over ${this.perMinute} a minute)`);
+      this.windowStart = t;
+      this.used = 0;
+      this.dropped = 0;
     }
-    if (used < perMinute) {
-      used++;
-      log(line);
-    } else dropped++;
-  };
+    if (this.used < this.perMinute) {
+      this.used++;
+      this.log(text);
+    } else this.dropped++;
+  }
+}
+
+/** A ThrottledLog as a log function, for a consumer that takes one (the Kasa server): its bound method. */
+export function throttledLog(log: (line: string) => void, now: () => number, perMinute: number): (line: string) => void {
+  const throttled = new ThrottledLog(log, now, perMinute);
+  return throttled.line.bind(throttled);
 }
 
 /** The virtual plug on Node: the same protocol bounds, room for a benchmark's clients. */

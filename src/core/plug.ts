@@ -5,10 +5,10 @@
 import type {
   ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
-import { ButtonGestures } from "./button.js";
+import { ButtonGestures, type ButtonActions, type HoldStage } from "./button.js";
 import type { MeterDriver } from "./meter/meter.js";
-import type { PlugContext } from "./context.js";
-import { Device, type PowerOnPolicy } from "./device.js";
+import type { PlugContext, PlugRestart } from "./context.js";
+import { Device, type DeviceListener, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, type ModuleTable } from "./dispatcher.js";
 import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
 import { antiTheftModule, AWAY_RULES } from "./modules/anti_theft.js";
@@ -22,9 +22,9 @@ import { SCHEDULE_RULES, scheduleModule } from "./modules/schedule.js";
 import { systemModule } from "./modules/system.js";
 import { timeModule } from "./modules/time.js";
 import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./personality.js";
-import { RuleTable } from "./rules.js";
+import { RuleTable, type RulesListener } from "./rules.js";
 import { RuntimeStats } from "./runtime-stats.js";
-import { Scheduler } from "./scheduler.js";
+import { Scheduler, type SchedulerListener } from "./scheduler.js";
 import { DEVICE_LIMITS, type Limits } from "./limits.js";
 import { PresenceLock } from "./presence.js";
 import { KasaServer } from "./server.js";
@@ -34,7 +34,7 @@ import { WallClock } from "./time/clock.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
 import { hex } from "./params.js";
 import { Indicator } from "./indicator.js";
-import { Onboarding, type OnboardingOptions } from "./onboarding/onboarding.js";
+import { Onboarding, type OnboardingListener, type OnboardingOptions, type WifiState } from "./onboarding/onboarding.js";
 import { SetupPortal } from "./onboarding/portal.js";
 
 export interface PlugPorts {
@@ -114,9 +114,9 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   // onto the stack at each call, and the ESP8266's XS stack is 256 slots. The boot's deep calls are
   // the constructors that read and write settings: the writes a first boot makes (the store's
   // opening, the model) run under this small frame, the parts that read their settings under
-  // openParts', and assemble, whose frame holds everything, only wires them up. Each stage ends in
-  // a tail call to the next (`return next(...)`), so XS runs it in place of the one before: the
-  // frames do not pile up.
+  // openParts', and the assembled plug's constructor only wires them up, under assemble's small
+  // frame. Each stage ends in a tail call to the next (`return next(...)`), so XS runs it in place of
+  // the one before: the frames do not pile up.
   const settings = new Settings(new SafeStore(ports.store));
   return openParts(ports, options, settings, choosePersonality(settings, options));
 }
@@ -162,129 +162,178 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   });
 }
 
-/** The rest of createPlug: wires the parts together (nothing deep runs under this frame, which holds them all). */
+/** The rest of createPlug, in a small frame: the plug that wires the parts together (nothing deep runs under it). */
 function assemble(ports: PlugPorts, options: PlugOptions, parts: Parts): Plug {
-  const settings = parts.settings;
-  const device = parts.device;
-  const personality = device.personality;
-  const identity = device.identity;
-  const now = parts.now;
-  const onboarding = parts.onboarding;
-  const clock = parts.clock;
-  const schedule = parts.schedule;
-  const antiTheft = parts.antiTheft;
-  const countdown = parts.countdown;
-  const stats = parts.stats;
-  const scheduler = parts.scheduler;
-  /** What must reach flash before the plug restarts, resets or stops. */
-  const save = () => {
-    device.saveRelay();
-    stats.flush();
-    context.energy?.flush();
-  };
+  return new AssembledPlug(ports, options, parts);
+}
 
-  const context: PlugContext = {
-    personality,
-    device,
-    settings,
-    clock,
-    wifi: ports.wifi,
-    onboarding,
-    timers: ports.timers,
-    // A pending relay write and the statistics reach flash before any restart.
-    restart: {
-      restart() {
-        save();
-        ports.restart.restart();
-      },
-    },
-    log: ports.log,
-    rules: { schedule, antiTheft },
-    scheduler,
-    countdown,
-    stats,
-    energy: parts.energy,
-    presence: new PresenceLock(options.presenceLock ?? true, now),
-    delayedRestart: undefined,
-    factoryReset() {
-      ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
-      save(); // nothing left pending to write after the wipe
-      stop();
-      ports.wifi.forget();
-      settings.wipe(IDENTITY_KEYS);
-      ports.restart.restart();
-    },
-  };
+/**
+ * The assembled plug: the parts that call each other, and every call between them. It is the
+ * button's actions, the restart the Kasa methods ask for (`context.restart`), and what hears of the
+ * device, the rule tables, the scheduler and the Wi-Fi state machine. A class of this preloaded
+ * module rather than closures made at boot: its methods stay in flash, where each closure would copy
+ * its code into RAM and keep an environment of the variables it uses (docs/MEMORY.md). The parts it
+ * calls are reached through the context, one slot for them all.
+ */
+class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener, RulesListener, SchedulerListener, OnboardingListener {
+  readonly context: PlugContext;
+  readonly dispatcher: Dispatcher;
+  readonly portal: SetupPortal;
+  private readonly server: KasaServer;
+  private readonly indicator: Indicator;
+  private readonly button: ButtonGestures;
 
-  const modules: ModuleTable = Object.freeze({
-    system: systemModule,
-    netif: netifModule,
-    cnCloud: cnCloudModule,
-    time: timeModule,
-    schedule: scheduleModule,
-    count_down: countDownModule,
-    anti_theft: antiTheftModule,
-    emeter: emeterModule(personality),
-  });
-  const dispatcher = new Dispatcher(modules, context, ports.log);
-  const server = new KasaServer(dispatcher, { log: ports.log, timers: ports.timers, now }, options.limits ?? DEVICE_LIMITS, () => onboarding.activity());
-  const portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, () => device.alias, options.httpPort, options.limits ?? DEVICE_LIMITS);
-  const indicator = new Indicator(ports.led, ports.timers, device, onboarding, ports.log);
-  const button = new ButtonGestures(ports.timers, now, {
-    pressed: () => context.presence.pressed(),
-    toggle: () => device.toggle(),
-    setup: () => onboarding.openSetup("button held 5 s"),
-    reset: () => context.factoryReset(),
-    holding: (stage) => indicator.holding(stage),
-  });
-  device.onChange = () => {
-    stats.account(); // the minutes on up to this change
-    indicator.update();
-  };
-  schedule.onChange = antiTheft.onChange = countdown.table.onChange = () => scheduler.changed();
-  scheduler.onTimeKnown = (time) => {
-    countdown.resume(time);
-    if (device.powerOn !== "schedule") return;
-    const action = scheduler.lastDueToday(time);
-    if (action < 0) return;
-    ports.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
-    device.setRelay(action === 1);
-  };
-  onboarding.onChange = (state) => {
-    if (state === "setup") portal.open(ports.http, ports.dns);
-    else portal.close();
-    indicator.update();
-  };
-
-  function stop(): void {
-    ports.timers.cancel(context.delayedRestart); // a stopped plug does not restart by itself
-    context.delayedRestart = undefined;
-    context.energy?.stop();
-    scheduler.stop();
-    countdown.stop();
-    device.stop();
-    button.stop();
-    onboarding.stop();
-    indicator.stop();
-    portal.close();
-    server.stop();
+  constructor(
+    private readonly ports: PlugPorts,
+    options: PlugOptions,
+    parts: Parts,
+  ) {
+    const device = parts.device;
+    const onboarding = parts.onboarding;
+    const now = parts.now;
+    const limits = options.limits ?? DEVICE_LIMITS;
+    const context: PlugContext = {
+      personality: device.personality,
+      device,
+      settings: parts.settings,
+      clock: parts.clock,
+      wifi: ports.wifi,
+      onboarding,
+      timers: ports.timers,
+      restart: this,
+      log: ports.log,
+      rules: { schedule: parts.schedule, antiTheft: parts.antiTheft },
+      scheduler: parts.scheduler,
+      countdown: parts.countdown,
+      stats: parts.stats,
+      energy: parts.energy,
+      presence: new PresenceLock(options.presenceLock ?? true, now),
+      delayedRestart: undefined,
+    };
+    this.context = context;
+    const modules: ModuleTable = Object.freeze({
+      system: systemModule,
+      netif: netifModule,
+      cnCloud: cnCloudModule,
+      time: timeModule,
+      schedule: scheduleModule,
+      count_down: countDownModule,
+      anti_theft: antiTheftModule,
+      emeter: emeterModule(device.personality),
+    });
+    this.dispatcher = new Dispatcher(modules, context, ports.log);
+    // The server takes a function for a client's sign of life: the one closure the plug keeps.
+    this.server = new KasaServer(this.dispatcher, { log: ports.log, timers: ports.timers, now }, limits, () => onboarding.activity());
+    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, device, options.httpPort, limits);
+    this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, ports.log);
+    this.button = new ButtonGestures(ports.timers, now, this);
+    device.listener = this;
+    parts.schedule.listener = parts.antiTheft.listener = parts.countdown.table.listener = this;
+    parts.scheduler.listener = this;
+    onboarding.listener = this;
   }
 
-  return {
-    context,
-    dispatcher,
-    portal,
-    start() {
-      ports.button.listen((pressed) => button.edge(pressed));
-      server.start(ports.tcp, ports.udp);
-      ports.log(`${personality.model} "${device.alias}" ${identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
-      onboarding.start(); // its first state change lights the LED
-      scheduler.start();
-      context.energy?.start();
-    },
-    stop() {
-      save();
-      stop();
-    },
-  };
+  start(): void {
+    const ports = this.ports;
+    const context = this.context;
+    const device = context.device;
+    const button = this.button;
+    ports.button.listen((pressed) => button.edge(pressed));
+    this.server.start(ports.tcp, ports.udp);
+    ports.log(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
+    context.onboarding.start(); // its first state change lights the LED
+    context.scheduler.start();
+    context.energy?.start();
+  }
+
+  stop(): void {
+    this.save();
+    this.halt();
+  }
+
+  /** A pending relay write and the statistics reach flash before any restart. */
+  restart(): void {
+    this.save();
+    this.ports.restart.restart();
+  }
+
+  factoryReset(): void {
+    this.ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
+    this.save(); // nothing left pending to write after the wipe
+    this.halt();
+    this.ports.wifi.forget();
+    this.context.settings.wipe(IDENTITY_KEYS);
+    this.ports.restart.restart();
+  }
+
+  // The button's gestures.
+  pressed(): void {
+    this.context.presence.pressed();
+  }
+
+  toggle(): void {
+    this.context.device.toggle();
+  }
+
+  setup(): void {
+    this.context.onboarding.openSetup("button held 5 s");
+  }
+
+  reset(): void {
+    this.factoryReset();
+  }
+
+  holding(stage: HoldStage): void {
+    this.indicator.holding(stage);
+  }
+
+  // What the parts tell.
+  deviceChanged(): void {
+    this.context.stats.account(); // the minutes on up to this change
+    this.indicator.update();
+  }
+
+  rulesChanged(): void {
+    this.context.scheduler.changed();
+  }
+
+  timeKnown(time: number): void {
+    const context = this.context;
+    context.countdown.resume(time);
+    if (context.device.powerOn !== "schedule") return;
+    const action = context.scheduler.lastDueToday(time);
+    if (action < 0) return;
+    this.ports.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
+    context.device.setRelay(action === 1);
+  }
+
+  onboardingChanged(state: WifiState): void {
+    if (state === "setup") this.portal.open(this.ports.http, this.ports.dns);
+    else this.portal.close();
+    this.indicator.update();
+  }
+
+  /** What must reach flash before the plug restarts, resets or stops. */
+  private save(): void {
+    const context = this.context;
+    context.device.saveRelay();
+    context.stats.flush();
+    context.energy?.flush();
+  }
+
+  /** Stops every part: its timers, listeners and the network's. */
+  private halt(): void {
+    const context = this.context;
+    this.ports.timers.cancel(context.delayedRestart); // a stopped plug does not restart by itself
+    context.delayedRestart = undefined;
+    context.energy?.stop();
+    context.scheduler.stop();
+    context.countdown.stop();
+    context.device.stop();
+    this.button.stop();
+    context.onboarding.stop();
+    this.indicator.stop();
+    this.portal.close();
+    this.server.stop();
+  }
 }

@@ -87,14 +87,19 @@ export function ruleId(seed: number): string {
   return id;
 }
 
+/** What hears of a rule table's changes: an object, not a function, so that the plug's wiring can be a class (plug.ts). */
+export interface RulesListener {
+  /** Any change to the table (the scheduler recomputes what comes next). */
+  rulesChanged(): void;
+}
+
 export class RuleTable {
   /** Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or written: `unpack` never fails on one. */
   private records: string[] = [];
   /** Parallel to `records`: each rule's settings slot. */
   private slots: number[] = [];
   enable: 0 | 1 = 1;
-  /** Called after any change (the scheduler recomputes what comes next). */
-  onChange: () => void = () => {};
+  listener: RulesListener | undefined;
   /** Changes so far: an answer written in parts checks that its rules stayed the same (RuleList). */
   changes = 0;
 
@@ -195,7 +200,7 @@ export class RuleTable {
     this.records.push(text);
     this.slots.push(slot);
     this.changes++;
-    this.onChange();
+    this.listener?.rulesChanged();
     return { id: ruleId(seed) };
   }
 
@@ -224,7 +229,7 @@ export class RuleTable {
     this.records.splice(at, 1);
     this.slots.splice(at, 1);
     this.changes++;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -233,7 +238,7 @@ export class RuleTable {
     this.records = [];
     this.slots = [];
     this.changes++;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -243,7 +248,7 @@ export class RuleTable {
     if (!this.settings.put(this.kind.key + "_on", enable)) return UNKNOWN_ERROR;
     this.enable = enable;
     this.changes++;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 
@@ -273,7 +278,7 @@ export class RuleTable {
     if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
     this.records[at] = text;
     this.changes++;
-    this.onChange();
+    this.listener?.rulesChanged();
     return {};
   }
 

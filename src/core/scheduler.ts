@@ -56,6 +56,12 @@ interface AwayWindow {
   toggle: number;
 }
 
+/** What hears of the scheduler: an object, not a function, so that the plug's wiring can be a class (plug.ts). */
+export interface SchedulerListener {
+  /** The time is known for the first time since boot (power-on policy "schedule", the countdown). */
+  timeKnown(now: number): void;
+}
+
 export class Scheduler {
   private timer: TimerHandle | undefined;
   /** Each schedule rule's next switching (see `occurrence`), parallel to the table; NONE: none within DAYS_AHEAD. */
@@ -75,8 +81,7 @@ export class Scheduler {
   private readonly sunTimes = new Int32Array((DAYS_AHEAD + 3) * 2);
   /** Today's sunrise and sunset as local minutes of the day (-1: none), for get_rules. */
   private readonly sunToday = new Int16Array([-1, -1]);
-  /** The time is known for the first time since boot (power-on policy "schedule", the countdown). */
-  onTimeKnown: (now: number) => void = () => {};
+  listener: SchedulerListener | undefined;
 
   constructor(
     private readonly clock: WallClock,
@@ -158,7 +163,7 @@ export class Scheduler {
     if (!this.known) {
       this.known = true;
       this.dirty = true;
-      this.onTimeKnown(now);
+      this.listener?.timeKnown(now);
     }
     if (this.dirty || this.clock.changes !== this.clockChanges || now < this.lastUtc) {
       // set_time, a zone change or a clock set back: what comes next is recomputed, nothing is caught up

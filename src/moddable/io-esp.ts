@@ -2,7 +2,7 @@
 // come from the board's manifest; the button's edges go to the core as read (it debounces them).
 
 import Digital from "embedded:io/digital";
-import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
+import type { ButtonPort, LedPort, RelayPort, RestartPort } from "../ports/ports.js";
 import { pin, yes, type BoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
 import { countsPulses, createMeter, pinnedMeter } from "./meter.js";
@@ -40,12 +40,19 @@ class ButtonPin implements ButtonPort {
   }
 }
 
+/** The chip's restart: an object of this preloaded module, in flash (a closure made at boot would copy its code into RAM). */
+const SYSTEM_RESTART: RestartPort = Object.freeze({
+  restart() {
+    System.restart();
+  },
+});
+
 export const createIo: IoFactory = (board: BoardConfig, log, clock) => ({
   relay: new OutputPin(pin(board.relay), yes(board.relayActiveLow)),
   led: new OutputPin(pin(board.led), yes(board.ledActiveLow)),
   // with a pulse-counting meter the button goes through pins/digital/monitor as well (meter-esp.ts)
   button: new (countsPulses(board) ? MonitorButton : ButtonPin)(pin(board.button), board.buttonActiveLow === undefined ? true : yes(board.buttonActiveLow)),
-  restart: { restart: () => System.restart() },
+  restart: SYSTEM_RESTART,
   httpPort: 80,
   dnsPort: 53,
   random: mathRandom,

@@ -16,6 +16,12 @@ export class ModdableClock implements ClockPort {
   private sntp: SNTP | null = null;
   private resync: Timer | undefined;
 
+  constructor(
+    /** The SNTP server asked for the time. */
+    private readonly host: string,
+    private readonly log: LogPort,
+  ) {}
+
   now(): number {
     return Date.now();
   }
@@ -26,33 +32,42 @@ export class ModdableClock implements ClockPort {
     return Date.now() >= EARLIEST_PLAUSIBLE_MS;
   }
 
-  /** Asks `host` for the time (after the station got its address). */
-  syncFrom(host: string, log: LogPort): void {
+  /** The station got its address (true) or lost it (false): with an address, the time is asked for. */
+  online(up: boolean): void {
+    if (up) this.sync();
+  }
+
+  private sync(): void {
     if (this.sntp !== null) return;
-    this.sntp = new SNTP({ host }, (message, value) => {
-      if (message === SNTP.time && value !== undefined) {
-        Time.set(value);
-        log(`time set by SNTP from ${host}`);
-        this.sntp = null;
-        if (this.resync !== undefined) Timer.clear(this.resync);
-        this.resync = Timer.set(() => {
-          this.resync = undefined;
-          this.syncFrom(host, log);
-        }, RESYNC_MS);
-      } else if (message === SNTP.error) {
-        log(`SNTP: no answer from ${host}; rules wait for the time`);
-        this.sntp = null;
-      }
-    });
+    this.sntp = new SNTP({ host: this.host }, (message, value) => this.answered(message, value));
+  }
+
+  private answered(message: number, value: number | undefined): void {
+    if (message === SNTP.time && value !== undefined) {
+      Time.set(value);
+      this.log(`time set by SNTP from ${this.host}`);
+      this.sntp = null;
+      if (this.resync !== undefined) Timer.clear(this.resync);
+      this.resync = Timer.set(() => {
+        this.resync = undefined;
+        this.sync();
+      }, RESYNC_MS);
+    } else if (message === SNTP.error) {
+      this.log(`SNTP: no answer from ${this.host}; rules wait for the time`);
+      this.sntp = null;
+    }
   }
 }
 
+// The callback goes to Timer as it is, not wrapped in a closure (a closure made at run time copies
+// its code into RAM and keeps an environment: docs/MEMORY.md). Timer calls it with the timer as its
+// argument, which the core's callbacks, all `() => void`, ignore.
 export class ModdableTimers implements TimerPort {
   after(ms: number, callback: () => void): TimerHandle {
-    return Timer.set(() => callback(), ms);
+    return Timer.set(callback, ms);
   }
   every(ms: number, callback: () => void): TimerHandle {
-    return Timer.repeat(() => callback(), ms);
+    return Timer.repeat(callback, ms);
   }
   cancel(handle: TimerHandle | undefined): void {
     if (handle !== undefined) Timer.clear(handle as Timer);

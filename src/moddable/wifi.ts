@@ -25,6 +25,11 @@ function keyType(authentication: string): WifiKeyType {
   return 3;
 }
 
+/** What follows the station's address (the clock: SNTP once there is one). */
+export interface OnlineListener {
+  online(up: boolean): void;
+}
+
 export class ModdableWifi implements WifiPort {
   private radio: WiFi | null = null;
   private listener: (event: WifiEvent, detail?: string) => void = () => {};
@@ -32,10 +37,13 @@ export class ModdableWifi implements WifiPort {
   private accessPoint = false;
   private readonly macAddress: Uint8Array;
   private readonly network: SavedNetworkStore;
-  /** Called with true once the station has an IP address, false when it loses it (SNTP follows). */
-  onOnline: (online: boolean) => void = () => {};
 
-  constructor(private readonly prefs: Preferences, private readonly log: LogPort) {
+  constructor(
+    private readonly prefs: Preferences,
+    private readonly log: LogPort,
+    /** Told true once the station has an IP address, false when it loses it. */
+    private readonly onlineListener: OnlineListener,
+  ) {
     this.network = new SavedNetworkStore(prefs);
     this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
   }
@@ -123,13 +131,13 @@ export class ModdableWifi implements WifiPort {
       this.online = true;
       this.log(`Wi-Fi: address ${safe(() => netGet("IP", "station")) ?? "?"}`);
       this.listener("connected");
-      this.onOnline(true);
+      this.onlineListener.online(true);
     } else if (message === "disconnect" || message === "lostIP") {
       const was = this.online;
       this.online = false;
       if (was) {
         this.listener("lost");
-        this.onOnline(false);
+        this.onlineListener.online(false);
       } else {
         // -1: authentication, MIC or handshake failure, i.e. the password (NOTES §3)
         this.listener("failed", reason === -1 ? "auth" : message);

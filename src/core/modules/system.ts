@@ -149,7 +149,7 @@ export const systemModule: Module = Object.freeze({
   reset: physical((plug: PlugContext, params: Params, request: RequestContext) =>
     delayed(plug, params, request, () => {
       plug.log("factory reset");
-      plug.factoryReset();
+      plug.restart.factoryReset();
     }),
   ),
 });

@@ -57,12 +57,17 @@ export interface LastAttempt {
   result: string;
 }
 
+/** What hears of the state changes: an object, not a function, so that the plug's wiring can be a class (plug.ts). */
+export interface OnboardingListener {
+  /** After every state change (the LED and the setup page follow it). */
+  onboardingChanged(state: WifiState): void;
+}
+
 export class Onboarding {
   state: WifiState = "unprovisioned";
   /** True while the last attempt with new credentials failed and the plug waits in setup for better ones. */
   lastFailed = false;
-  /** Called after every state change (the LED and the setup page follow it). */
-  onChange: (state: WifiState) => void = () => {};
+  listener: OnboardingListener | undefined;
   /** The setup network's name: "TP-LINK_Smart Plug_XXXX". */
   readonly setupSsid: string;
   private readonly passphrase: string;
@@ -269,7 +274,7 @@ export class Onboarding {
 
   private set(state: WifiState): void {
     this.state = state;
-    this.onChange(state);
+    this.listener?.onboardingChanged(state);
   }
 
   /** The build's passphrase, else the stored one, else a new one made from the random port (stored by start()). */

@@ -59,7 +59,8 @@ export interface PortalPorts {
   wifi: WifiPort;
   timers: TimerPort;
   log: LogPort;
-  now(): number;
+  /** Monotonic milliseconds (a function: the page's connections call it as their own). */
+  now: () => number;
 }
 
 export class SetupPortal {
@@ -74,13 +75,13 @@ export class SetupPortal {
   constructor(
     private readonly ports: PortalPorts,
     private readonly onboarding: Onboarding,
-    /** The page's title: the plug's name. */
-    private readonly title: () => string,
+    /** The plug, whose name is the page's title. */
+    private readonly device: { readonly alias: string },
     /** The port the page is served on (80 on a device). */
     private readonly httpPort = 80,
     readonly limits: Limits = DEVICE_LIMITS,
   ) {
-    this.connections = new ConnectionSet<HttpConnection>(ports.timers, () => ports.now(), limits.maxConnections);
+    this.connections = new ConnectionSet<HttpConnection>(ports.timers, ports.now, limits.maxConnections);
   }
 
   now(): number {
@@ -182,7 +183,7 @@ export class SetupPortal {
   private page(socket: StreamSocket, code: number, message: string): void {
     send(socket, header(code));
     send(socket, HEAD);
-    send(socket, `<h1>${escapeHtml(this.title())}</h1>`);
+    send(socket, `<h1>${escapeHtml(this.device.alias)}</h1>`);
     const last = this.onboarding.lastAttempt();
     const line =
       message !== ""

@@ -1,0 +1,95 @@
+// The firmware on a Moddable board: the board's io, the Moddable adapters and the plug built on
+// them. main.ts makes it and boots it.
+//
+// A class in a preloaded module: its methods stay in flash, and the one instance costs a slot per
+// field. main.ts is not preloaded (it imports `preference`, which the simulator's build cannot
+// preload), so what it declares lives in RAM: its module scope (a slot per import) and each closure
+// it makes with the environment it keeps (docs/MEMORY.md).
+
+import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
+import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core/plug.js";
+import type { RestartPort } from "../ports/ports.js";
+import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
+import { boardConfig, pin, powerOn, unlessNo, yes, type BoardConfig } from "./board.js";
+import { ModdableTcpListener, ModdableUdp } from "./net.js";
+import { PreferenceStore, type Preferences } from "./store.js";
+import { DEFAULT_SNTP, ModdableClock, ModdableTimers } from "./time.js";
+import { ModdableWifi } from "./wifi.js";
+
+/** The Kasa port, TCP and UDP. */
+export const KASA_PORT = 9999;
+
+/** Every part's log: a line on the console. */
+function traceLine(line: string): void {
+  trace(`${line}\n`);
+}
+
+export class Firmware implements RestartPort {
+  /**
+   * The ports are made once, here, and kept: the boot runs in a turn of its own, not under the
+   * frame that made them (the ESP8266's XS stack is 256 slots, and XS copies every free variable a
+   * function uses, module imports included, onto the stack when it is called). A rebuild reuses
+   * them: the listeners open again when listened on.
+   */
+  readonly ports: PlugPorts;
+  private readonly board: BoardConfig;
+  /** The setup page's port, for the options (the page's address names it when it is not 80). */
+  private readonly httpPort: number;
+  private plug: Plug | null = null;
+
+  constructor(prefs: Preferences) {
+    const board = boardConfig();
+    const clock = new ModdableClock(board.sntp ?? DEFAULT_SNTP, traceLine);
+    const io = createIo(board, traceLine, clock); // with the board's meter, if any
+    this.board = board;
+    this.httpPort = pin(board.httpPort) ?? io.httpPort;
+    this.ports = {
+      relay: io.relay,
+      led: io.led,
+      button: io.button,
+      clock,
+      timers: new ModdableTimers(),
+      store: new PreferenceStore(prefs),
+      wifi: new ModdableWifi(prefs, traceLine, clock), // the clock asks SNTP for the time once online
+      tcp: new ModdableTcpListener(KASA_PORT),
+      udp: new ModdableUdp(KASA_PORT),
+      // listened on only while the setup network is up
+      http: new ModdableTcpListener(this.httpPort),
+      dns: new ModdableUdp(pin(board.dnsPort) ?? io.dnsPort),
+      random: io.random,
+      // where the platform cannot restart (the simulator), a restart rebuilds the plug in place
+      restart: io.restart ?? this,
+      log: traceLine,
+      meter: io.meter,
+    };
+  }
+
+  /** Builds the plug and starts it. The options are made in a method of their own, which returns before the boot's deep calls. */
+  boot(): void {
+    const plug = createPlug(this.ports, this.options());
+    this.plug = plug;
+    plug.start();
+  }
+
+  /** The simulator's restart: the plug stops and is built again on the same ports. */
+  restart(): void {
+    this.plug?.stop();
+    this.boot();
+  }
+
+  private options(): PlugOptions {
+    const board = this.board;
+    return {
+      model: board.model,
+      powerOn: powerOn(board.powerOn),
+      httpPort: this.httpPort,
+      limits: withOverrides(DEVICE_LIMITS, board.limits, traceLine),
+      presenceLock: unlessNo(board.presenceLock),
+      onboarding: {
+        setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
+        openSetup: yes(board.setupOpen),
+        fallbackMinutes: pin(board.fallbackMinutes) ?? 0,
+      },
+    };
+  }
+}
