@@ -7,7 +7,7 @@ import { MapStore } from "../xs/entry.js";
 import { answerText } from "./wire.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import type {
-  ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent,
+  ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
   WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
@@ -42,19 +42,19 @@ export class FakeClock implements ClockPort {
 interface Pending {
   at: number;
   every: number;
-  callback: () => void;
+  callback: (() => void) | TimerTarget;
 }
 
 /** Timers on the fake clock: `advance` runs whatever falls due, in order. */
 export class FakeTimers implements TimerPort {
   private readonly pending = new Set<Pending>();
   constructor(private readonly clock: FakeClock) {}
-  after(ms: number, callback: () => void): TimerHandle {
+  after(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
     const p = { at: this.clock.mono + ms, every: 0, callback };
     this.pending.add(p);
     return p;
   }
-  every(ms: number, callback: () => void): TimerHandle {
+  every(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
     const p = { at: this.clock.mono + ms, every: ms, callback };
     this.pending.add(p);
     return p;
@@ -74,7 +74,8 @@ export class FakeTimers implements TimerPort {
       this.clock.advance(next.at - this.clock.mono);
       if (next.every > 0) next.at += next.every;
       else this.pending.delete(next);
-      next.callback();
+      if (typeof next.callback === "function") next.callback();
+      else next.callback.fired(next);
     }
     this.clock.advance(end - this.clock.mono);
   }

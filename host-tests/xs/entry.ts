@@ -10,7 +10,7 @@ import { FrameDecoder, HEADER_BYTES } from "../../src/core/wire/frame.js";
 import { JsonOut } from "../../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
 import type {
-  ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
+  ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
 /** 2024-06-01T12:00:00Z: the wall clock never moves. */
@@ -54,13 +54,13 @@ class FixedClock implements ClockPort {
 /** Timers that never fire: they are only queued (and removed again by cancel). */
 class QueuedTimers implements TimerPort {
   private next = 1;
-  readonly pending = new Map<number, () => void>();
-  after(_ms: number, callback: () => void): TimerHandle {
+  readonly pending = new Map<number, (() => void) | TimerTarget>();
+  after(_ms: number, callback: (() => void) | TimerTarget): TimerHandle {
     const id = this.next++;
     this.pending.set(id, callback);
     return id;
   }
-  every(_ms: number, callback: () => void): TimerHandle {
+  every(_ms: number, callback: (() => void) | TimerTarget): TimerHandle {
     return this.after(_ms, callback);
   }
   cancel(handle: TimerHandle) {

@@ -69,7 +69,7 @@ export class ConnectionSet<T extends Bounded> {
   /** Takes `connection` in (the caller made room first). */
   admit(connection: T): void {
     this.open.push(connection);
-    if (this.sweeper === undefined) this.sweeper = this.timers.every(SWEEP_MS, () => this.sweep());
+    if (this.sweeper === undefined) this.sweeper = this.timers.every(SWEEP_MS, this);
   }
 
   /** Lets `connection` go; the sweep timer stops at its next run if no connection is open then. */
@@ -84,6 +84,11 @@ export class ConnectionSet<T extends Bounded> {
     for (let i = 0; i < all.length; i++) all[i].expire("stopping");
     this.open.length = 0;
     this.stopSweeping();
+  }
+
+  /** Its sweep timer (a TimerTarget). */
+  fired(): void {
+    this.sweep();
   }
 
   private sweep(): void {

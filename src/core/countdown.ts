@@ -122,7 +122,12 @@ export class Countdown {
     this.stop();
     this.end = this.clock.utcMs() + ms;
     this.endMono = this.monotonic() + ms;
-    this.timer = this.timers.after(ms, () => this.fire());
+    this.timer = this.timers.after(ms, this);
+  }
+
+  /** Its one timer (a TimerTarget). */
+  fired(): void {
+    this.fire();
   }
 
   private fire(): void {

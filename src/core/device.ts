@@ -102,7 +102,7 @@ export class Device {
     const wait = this.guardWait();
     if (wait > 0) {
       this.wanted = on;
-      this.holdTimer = this.timers.after(wait, () => this.release());
+      this.holdTimer = this.timers.after(wait, this);
       this.log(`relay flood guard: over ${this.guard.relayChanges} changes in ${this.guard.relayWindowMs / 1000} s, next change in ${wait} ms`);
       return;
     }
@@ -112,8 +112,14 @@ export class Device {
     if (on) this.onSince = this.clock.monotonic();
     this.relayPort.set(on);
     this.timers.cancel(this.saveTimer);
-    this.saveTimer = this.timers.after(RELAY_SAVE_DELAY_MS, () => this.saveRelay());
+    this.saveTimer = this.timers.after(RELAY_SAVE_DELAY_MS, this);
     this.listener?.deviceChanged();
+  }
+
+  /** Its timers (a TimerTarget): the flood guard's hold, or the relay state's delayed save. */
+  fired(handle: TimerHandle): void {
+    if (handle === this.holdTimer) this.release();
+    else if (handle === this.saveTimer) this.saveRelay();
   }
 
   /** The state the relay is on its way to: the held one, else the current one. */

@@ -109,10 +109,13 @@ export class EnergyStats {
     this.meter.start();
     this.lastEnergy = this.meter.energy_mwh();
     this.lastSampleMono = this.monotonic();
-    this.timer = this.timers.every(ENERGY_SAMPLE_MS, () => {
-      this.sample();
-      if (this.monotonic() - this.lastFlush >= ENERGY_SAVE_INTERVAL_MS) this.flush();
-    });
+    this.timer = this.timers.every(ENERGY_SAMPLE_MS, this);
+  }
+
+  /** Its sampling timer (a TimerTarget): a sample each minute, saved now and then. */
+  fired(): void {
+    this.sample();
+    if (this.monotonic() - this.lastFlush >= ENERGY_SAVE_INTERVAL_MS) this.flush();
   }
 
   /** Stops sampling and the chip; what was counted reaches flash. */

@@ -12,6 +12,8 @@ export class Indicator {
   private hold: HoldStage = "none";
   private shown: LedPatternName | boolean | undefined;
   private step = 0;
+  /** The blink pattern shown (on and off times, ms). */
+  private pattern: readonly number[] = [];
   private timer: TimerHandle | undefined;
 
   constructor(
@@ -53,15 +55,17 @@ export class Indicator {
       this.led.set(what);
       return;
     }
-    const pattern = LED_PATTERN[what];
+    this.pattern = LED_PATTERN[what];
     this.step = 0;
     this.led.set(true);
-    if (pattern.length > 0) this.timer = this.timers.after(pattern[0], () => this.next(pattern));
+    if (this.pattern.length > 0) this.timer = this.timers.after(this.pattern[0], this);
   }
 
-  private next(pattern: readonly number[]): void {
+  /** Its blink timer (a TimerTarget): the pattern's next step. */
+  fired(): void {
+    const pattern = this.pattern;
     this.step = (this.step + 1) % pattern.length;
     this.led.set(this.step % 2 === 0);
-    this.timer = this.timers.after(pattern[this.step], () => this.next(pattern));
+    this.timer = this.timers.after(pattern[this.step], this);
   }
 }

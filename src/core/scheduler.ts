@@ -98,7 +98,7 @@ export class Scheduler {
 
   /** The first look comes from the timer, not from inside the boot's deep call stack. */
   start(): void {
-    this.timer = this.timers.after(0, () => this.tick());
+    this.timer = this.timers.after(0, this);
   }
 
   stop(): void {
@@ -110,7 +110,7 @@ export class Scheduler {
   changed(): void {
     this.dirty = true;
     this.timers.cancel(this.timer);
-    this.timer = this.timers.after(0, () => this.tick());
+    this.timer = this.timers.after(0, this);
   }
 
   /** sysinfo `active_mode`: what is in charge of the relay. */
@@ -151,12 +151,17 @@ export class Scheduler {
     return m < 0 ? -1 : (((m + offset) % 1440) + 1440) % 1440;
   }
 
+  /** Its one timer (a TimerTarget: no closure per tick). */
+  fired(): void {
+    this.tick();
+  }
+
   private tick(): void {
     this.timers.cancel(this.timer);
     this.timer = undefined;
     this.stats.account();
     if (!this.clock.synced()) {
-      this.timer = this.timers.after(SCHEDULER_TICK_MS, () => this.tick());
+      this.timer = this.timers.after(SCHEDULER_TICK_MS, this);
       return;
     }
     const now = this.clock.utcMs();
@@ -180,7 +185,7 @@ export class Scheduler {
     if (this.away !== undefined) wake = Math.min(wake, this.away.toggle, this.away.end);
     else wake = Math.min(wake, this.awayNextStart);
     this.timers.cancel(this.timer); // a rule change during this tick asked for another
-    this.timer = this.timers.after(Math.max(wake - now, 10), () => this.tick());
+    this.timer = this.timers.after(Math.max(wake - now, 10), this);
   }
 
   private recompute(now: number): void {

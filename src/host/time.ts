@@ -2,7 +2,7 @@
 // plug is told to start without a time source (--no-time), as a plug with no internet does.
 
 import { performance } from "node:perf_hooks";
-import type { ClockPort, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { ClockPort, TimerHandle, TimerPort, TimerTarget } from "../ports/ports.js";
 
 export class HostClock implements ClockPort {
   /** `synced` false: no time source until a client sets the time (set_timezone, set_time). */
@@ -22,17 +22,18 @@ export class HostClock implements ClockPort {
 export class HostTimers implements TimerPort {
   private readonly live = new Set<NodeJS.Timeout>();
 
-  after(ms: number, callback: () => void): TimerHandle {
+  after(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
     const t: NodeJS.Timeout = setTimeout(() => {
       this.live.delete(t);
-      callback();
+      if (typeof callback === "function") callback();
+      else callback.fired(t);
     }, ms);
     this.live.add(t);
     return t;
   }
 
-  every(ms: number, callback: () => void): TimerHandle {
-    const t = setInterval(callback, ms);
+  every(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
+    const t: NodeJS.Timeout = setInterval(() => (typeof callback === "function" ? callback() : callback.fired(t)), ms);
     this.live.add(t);
     return t;
   }

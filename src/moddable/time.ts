@@ -3,7 +3,7 @@
 import SNTP from "sntp";
 import Time from "time";
 import Timer from "timer";
-import type { ClockPort, LogPort, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { ClockPort, LogPort, TimerHandle, TimerPort, TimerTarget } from "../ports/ports.js";
 
 /** Any wall clock before 2024 has not been set (an ESP boots at 1970). */
 const EARLIEST_PLAUSIBLE_MS = 1704067200000;
@@ -62,12 +62,23 @@ export class ModdableClock implements ClockPort {
 // The callback goes to Timer as it is, not wrapped in a closure (a closure made at run time copies
 // its code into RAM and keeps an environment: docs/MEMORY.md). Timer calls it with the timer as its
 // argument, which the core's callbacks, all `() => void`, ignore.
+/** A timer set for a TimerTarget: a module function (in flash) that finds the target on the timer. */
+function fireTarget(timer: Timer): void {
+  (timer as unknown as { target: TimerTarget }).target.fired(timer);
+}
+
 export class ModdableTimers implements TimerPort {
-  after(ms: number, callback: () => void): TimerHandle {
-    return Timer.set(callback, ms);
+  after(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
+    if (typeof callback === "function") return Timer.set(callback, ms);
+    const timer = Timer.set(fireTarget, ms);
+    (timer as unknown as { target: TimerTarget }).target = callback;
+    return timer;
   }
-  every(ms: number, callback: () => void): TimerHandle {
-    return Timer.repeat(callback, ms);
+  every(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
+    if (typeof callback === "function") return Timer.repeat(callback, ms);
+    const timer = Timer.repeat(fireTarget, ms);
+    (timer as unknown as { target: TimerTarget }).target = callback;
+    return timer;
   }
   cancel(handle: TimerHandle | undefined): void {
     if (handle !== undefined) Timer.clear(handle as Timer);

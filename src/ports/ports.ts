@@ -31,10 +31,20 @@ export interface ClockPort {
 /** Whatever the platform's timer functions return; only ever handed back to `cancel`. */
 export type TimerHandle = unknown;
 
+/**
+ * What a timer may call instead of a function: its one method, told which of its timers fired (the
+ * handle `after` or `every` returned). The parts that keep a timer for their whole life use this:
+ * on a device a function made at run time costs RAM for its code and the variables it closes over,
+ * an object's method does not (docs/MEMORY.md).
+ */
+export interface TimerTarget {
+  fired(handle: TimerHandle): void;
+}
+
 /** One-shot and repeating timers. */
 export interface TimerPort {
-  after(ms: number, callback: () => void): TimerHandle;
-  every(ms: number, callback: () => void): TimerHandle;
+  after(ms: number, callback: (() => void) | TimerTarget): TimerHandle;
+  every(ms: number, callback: (() => void) | TimerTarget): TimerHandle;
   /** Stops a timer; undefined and timers that already fired are ignored. */
   cancel(handle: TimerHandle | undefined): void;
 }

@@ -174,7 +174,6 @@ export class Hlw8012Driver extends MeterBase {
   private readonly histMs = new Uint16Array(HISTORY);
   private histHead = 0;
   private histSize = 0;
-  private readonly onTick = () => this.tick();
 
   constructor(private readonly ports: HlwPorts, options: HlwOptions) {
     // the reading is renewed every window while the voltage and current are fresh
@@ -202,7 +201,7 @@ export class Hlw8012Driver extends MeterBase {
     this.ports.cf.read();
     this.ports.cf1.read();
     this.lastTickAt = this.clock.monotonic();
-    this.timer = this.ports.timers.every(HLW_WINDOW_MS, this.onTick);
+    this.timer = this.ports.timers.every(HLW_WINDOW_MS, this);
   }
 
   stop(): void {
@@ -217,6 +216,11 @@ export class Hlw8012Driver extends MeterBase {
     this.mode = mode;
     this.phaseWindows = this.phaseEdges = this.phaseMs = 0;
     this.ports.sel.write(this.selLevel(mode));
+  }
+
+  /** Its window timer (a TimerTarget). */
+  fired(): void {
+    this.tick();
   }
 
   private tick(): void {
