@@ -170,7 +170,8 @@ export class Hlw8012Driver extends MeterBase {
   private voltAt = -Infinity;
   private ampRaw = 0;
   private ampAt = -Infinity;
-  private readonly histCount = new Uint32Array(HISTORY);
+  /** CF pulses per window: a few thousand at most (the chips' CF is a few kHz at full scale), so 16 bits, clamped. */
+  private readonly histCount = new Uint16Array(HISTORY);
   private readonly histMs = new Uint16Array(HISTORY);
   private histHead = 0;
   private histSize = 0;
@@ -303,7 +304,7 @@ export class Hlw8012Driver extends MeterBase {
       return;
     }
     this.histHead = (this.histHead + 1) % HISTORY;
-    this.histCount[this.histHead] = count;
+    this.histCount[this.histHead] = count < 0xffff ? count : 0xffff;
     this.histMs[this.histHead] = ms;
     if (this.histSize < HISTORY) this.histSize++;
   }
