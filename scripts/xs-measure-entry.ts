@@ -2,6 +2,9 @@
 // on a fixed clock, driven by globals the script calls. Bundled by esbuild into one plain script.
 
 import type { RequestContext } from "../src/core/dispatcher.js";
+import { JsonOut } from "../src/core/wire/json-out.js";
+import { utf8Decode } from "../src/core/wire/utf8.js";
+import { decrypt } from "../src/core/wire/xor.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "../host-tests/support/fakes.js";
 
 const g = globalThis as typeof globalThis & { [name: string]: unknown };
@@ -16,10 +19,14 @@ let t: TestPlug | undefined;
 let lastId = "";
 let edits = 0;
 
+/** Writes answers as the server does (a size pass, then the write pass), here into one datagram. */
+const out = new JsonOut(new Uint8Array(256));
+
+/** The answer's text: dispatched and written (the writer's stack counts too). */
 function ask(text: string): string {
   const answer = t!.plug.dispatcher.handle(text, context);
-  if (typeof answer !== "string") throw new Error(`${text} did not answer at once`);
-  return answer;
+  if (answer instanceof Promise) throw new Error(`${text} did not answer at once`);
+  return utf8Decode(decrypt(out.datagram(answer, out.measure(answer))));
 }
 
 /** What the plug logged and switched is the test's, not the plug's: dropped before a measurement. */
