@@ -3,7 +3,7 @@
 
 import type { RequestContext } from "../src/core/dispatcher.js";
 import { JsonOut } from "../src/core/wire/json-out.js";
-import { utf8Decode } from "../src/core/wire/utf8.js";
+import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
 import { decrypt } from "../src/core/wire/xor.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "../host-tests/support/fakes.js";
 
@@ -23,10 +23,14 @@ let edits = 0;
 const out = new JsonOut(new Uint8Array(256));
 
 /** The answer's text: dispatched and written (the writer's stack counts too). */
-function ask(text: string): string {
-  const answer = t!.plug.dispatcher.handle(text, context);
-  if (answer instanceof Promise) throw new Error(`${text} did not answer at once`);
+function answerOf(request: Uint8Array): string {
+  const answer = t!.plug.dispatcher.handle(request, context);
+  if (answer instanceof Promise) throw new Error(`${utf8Decode(request)} did not answer at once`);
   return utf8Decode(decrypt(out.datagram(answer, out.measure(answer))));
+}
+
+function ask(text: string): string {
+  return answerOf(utf8Encode(text));
 }
 
 /** What the plug logged and switched is the test's, not the plug's: dropped before a measurement. */
@@ -109,11 +113,12 @@ const references: { [text: string]: string } = {};
 g.probe = (what: string, n: number, k: number) => {
   const request = () => (what === "edit" ? JSON.stringify({ schedule: { edit_rule: { id: lastId.toLowerCase(), ...weekly(edits++ % 1440, 1) } } }) : what);
   if (what !== "idle" && what !== "boot") references[what] ??= ask(request()); // the answer at the bottom of the stack
-  const text = request();
+  // encoded here: under the padding, only what the server runs (it hands the dispatcher bytes)
+  const bytes = utf8Encode(request());
   const f =
     what === "idle" ? () => 0
     : what === "boot" ? () => (t = testPlug({ model: t!.plug.context.personality.model, forceModel: true }, { store, clock }))
-    : () => ask(text);
+    : () => answerOf(bytes);
   const before = t;
   const result = pad(n, () => inner.apply({ f }, new Array(k)));
   const ok = what === "idle" || (what === "boot" ? t !== before : result === references[what]);

@@ -137,6 +137,7 @@ function requests(big: boolean): CorpusRequest[] {
   text("duplicate modules: last wins", '{"system":{"set_relay_state":{"state":0}},"system":{"set_relay_state":{"state":1},"get_sysinfo":{}}}');
   text("duplicate methods and params: last wins",
     '{"system":{"set_dev_alias":{"alias":"First","alias":"Second"},"get_dev_icon":{},"set_dev_alias":{"alias":"Third"}}}');
+  text("names with escapes", String.raw`{"\u0073ystem":{"get_dev_\u0069con":{"x\u0079":1},"s\u00e9t":{}},"b\u00f6gus\"\\\ud83d\udd0c":{}}`);
   text("leading context consumed", '{"context":{"source":"46a2f3"},"system":{"set_led_off":{"off":1}}}');
   text("later context answered -1", '{"system":{"set_led_off":{"off":0}},"context":{"source":"x"}}');
   text("integer-like names come first", '{"system":{"get_dev_icon":{}},"10":{},"2":{"1":{}},"-1":{},"01":{},"time":{"get_timezone":{},"7":{},"3":{}}}');
