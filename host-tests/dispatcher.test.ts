@@ -2,6 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import { MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT } from "../src/core/errors.js";
 import { testPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
+import { Members } from "../src/core/wire/json-out.js";
+import { utf8Encode } from "../src/core/wire/utf8.js";
 
 const MODULE = { err_code: -1, err_msg: "module not support" };
 const MEMBER = { err_code: -2, err_msg: "member not support" };
@@ -25,10 +27,10 @@ describe("dispatcher", () => {
   it("answers synchronously unless a method waits, and then keeps the request order", async () => {
     const t = testPlug();
     const context = { afterReply() {} };
-    expect(t.plug.dispatcher.handle('{"system":{"get_sysinfo":{}}}', context)).not.toBeInstanceOf(Promise);
+    expect(t.plug.dispatcher.handle(utf8Encode('{"system":{"get_sysinfo":{}}}'), context)).not.toBeInstanceOf(Promise);
     let finish!: () => void;
     t.wifi.scan = (done) => (finish = () => done([{ ssid: "Late", keyType: 3, rssi: -40 }]));
-    const pending = t.plug.dispatcher.handle('{"netif":{"get_scaninfo":{"refresh":1}},"system":{"set_relay_state":{"state":1}}}', context);
+    const pending = t.plug.dispatcher.handle(utf8Encode('{"netif":{"get_scaninfo":{"refresh":1}},"system":{"set_relay_state":{"state":1}}}'), context);
     expect(pending).toBeInstanceOf(Promise);
     // the method after the waiting one has already run
     expect(t.relay.at(-1)).toBe(true); // (the first entry is the power-on state)
@@ -134,6 +136,56 @@ describe("dispatcher", () => {
   });
 });
 
+describe("names the plug does not know", () => {
+  // On XS such a name must never become a property key (dispatcher.ts): the answers stay as they were.
+  const MODULE_TEXT = '{"err_code":-1,"err_msg":"module not support"}';
+  const MEMBER_TEXT = '{"err_code":-2,"err_msg":"member not support"}';
+  const INVALID_TEXT = '{"err_code":-3,"err_msg":"invalid argument"}';
+  /** The answer's text, as the plug writes it. */
+  const answer = async (t: ReturnType<typeof testPlug>, request: string) => answerText(await t.plug.dispatcher.handle(utf8Encode(request), { afterReply() {} }));
+
+  it("echoes an unknown module with -1 and an unknown method with -2", async () => {
+    const t = testPlug();
+    expect(await answer(t, '{"foo":{"bar":{}}}')).toBe(`{"foo":${MODULE_TEXT}}`);
+    expect(await answer(t, '{"system":{"nope":{}}}')).toBe(`{"system":{"nope":${MEMBER_TEXT}}}`);
+  });
+
+  it("ignores parameters it does not read, at any depth", async () => {
+    const t = testPlug();
+    expect(await answer(t, '{"system":{"set_relay_state":{"bogus":2,"state":1,"deep":{"x":[{"y":1}],"state":0}}}}')).toBe('{"system":{"set_relay_state":{"err_code":0}}}');
+    expect(t.plug.context.device.relay).toBe(true);
+  });
+
+  it("answers in the request's order, names that are array indices first, as JSON.parse orders an object's keys", async () => {
+    const t = testPlug();
+    expect(await answer(t, '{"zeta":{},"system":{"b":{},"set_led_off":{"off":0},"1":{}},"2":{},"alpha":5,"10":null,"02":{}}')).toBe(
+      `{"2":${MODULE_TEXT},"10":${MODULE_TEXT},"zeta":${MODULE_TEXT},"system":{"1":${MEMBER_TEXT},"b":${MEMBER_TEXT},"set_led_off":{"err_code":0}},` +
+        `"alpha":${MODULE_TEXT},"02":${MODULE_TEXT}}`,
+    );
+  });
+
+  it("reads names with escapes as JSON.parse does, known and unknown ones", async () => {
+    const t = testPlug();
+    const request = String.raw`{"\u0073ystem":{"set_led_\u006ff\u0066":{"\u006ff\u0066":1}},"b\u00f6gus\"\\\ud800":{}}`;
+    expect(await answer(t, request)).toBe(`{"system":{"set_led_off":{"err_code":0}},${String.raw`"bögus\"\\\ud800"`}:${MODULE_TEXT}}`);
+    expect(t.plug.context.device.ledOff).toBe(1);
+  });
+
+  it("answers a name sent twice once, in its first place, for the value sent last", async () => {
+    const t = testPlug();
+    expect(await answer(t, '{"nope":{},"system":{"x":{}},"nope":5,"system":{"y":{},"x":1,"y":null}}')).toBe(
+      `{"nope":${MODULE_TEXT},"system":{"y":${MEMBER_TEXT},"x":${MEMBER_TEXT}}}`,
+    );
+  });
+
+  it("a plug without a meter that refuses each emeter method: -1 for any method, -3 for parameters neither an object nor null", async () => {
+    const t = testPlug({ model: "HS105" });
+    expect(await answer(t, '{"emeter":{"get_realtime":{},"made_up":{"p":1},"n":null,"bad":5,"list":[]}}')).toBe(
+      `{"emeter":{"get_realtime":${MODULE_TEXT},"made_up":${MODULE_TEXT},"n":${MODULE_TEXT},"bad":${INVALID_TEXT},"list":${INVALID_TEXT}}}`,
+    );
+  });
+});
+
 describe("answers on a device", () => {
   // XS preloads module-level objects (the shared error answers among them) into flash, read-only.
   // The answer writer only reads the tree, so an answer may hold them as they are.
@@ -159,9 +211,10 @@ describe("answers on a device", () => {
         cnCloud: { get_info: {}, bind: { username: "a", password: "b" } },
         netif: { get_stainfo: {}, get_scaninfo: {}, set_stainfo: { ssid: "x", key_type: 1 } },
       };
-      const tree = (await t.plug.dispatcher.handle(JSON.stringify(request), { afterReply() {} })) as { [module: string]: any };
-      expect(tree["smartlife.iot.homekit"]).toBe(MODULE_NOT_SUPPORT); // the shared one, not a copy
-      expect(tree.system.bogus).toBe(MEMBER_NOT_SUPPORT);
+      const tree = (await t.plug.dispatcher.handle(utf8Encode(JSON.stringify(request)), { afterReply() {} })) as Members;
+      const member = (m: Members, name: string) => m.values[m.names.indexOf(name)];
+      expect(member(tree, "smartlife.iot.homekit")).toBe(MODULE_NOT_SUPPORT); // the shared one, not a copy
+      expect(member(member(tree, "system") as Members, "bogus")).toBe(MEMBER_NOT_SUPPORT);
       const text = answerText(tree);
       expect(answerText(deepFreeze(tree))).toBe(text);
       expect(JSON.parse(text).system.bogus).toEqual(MEMBER);

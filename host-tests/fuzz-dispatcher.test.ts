@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { MAX_VALUE_BYTES } from "../src/core/settings.js";
 import { DEBOUNCE_MS } from "../src/core/timing.js";
-import { utf8Decode, utf8Length } from "../src/core/wire/utf8.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
 import { answerProblems, errorCodes, fuzzed, fuzzTimeout, jsonArb, mutatedRequestArb, nameArb, REAL_REQUESTS, requestShapedArb, runs } from "./support/fuzz.js";
@@ -122,11 +122,14 @@ function tally(name: string): Tally {
  * bound; and when nothing was accepted, the plug's state is what it was and no after-reply effect
  * (restart, reset, Wi-Fi join) was queued.
  */
-async function exchange(t: TestPlug, text: string, count: Tally): Promise<void> {
+async function exchange(t: TestPlug, sent: string, count: Tally): Promise<void> {
   const before = stateOf(t);
   const logged = t.logs.length;
   const effects: (() => void)[] = [];
-  const answer = answerText(await t.plug.dispatcher.handle(text, { afterReply: (e) => effects.push(e) }));
+  const bytes = utf8Encode(sent);
+  // the request as the plug reads it: its UTF-8 (a lone surrogate is sent as U+FFFD)
+  const text = utf8Decode(bytes);
+  const answer = answerText(await t.plug.dispatcher.handle(bytes, { afterReply: (e) => effects.push(e) }));
   // plain checks rather than expect(): this runs some 14,000 times
   const fail = (what: string) => {
     throw new Error(`${what}\nrequest: ${text.slice(0, 400)}\nanswer: ${String(answer).slice(0, 400)}`);
@@ -214,7 +217,7 @@ describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {
         count_down: { get_rules: {} },
         emeter: { get_realtime: {}, get_vgain_igain: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } },
       };
-      const answer = answerText(await t.plug.dispatcher.handle(JSON.stringify(getters), { afterReply() {} }));
+      const answer = answerText(await t.plug.dispatcher.handle(utf8Encode(JSON.stringify(getters)), { afterReply() {} }));
       expect(JSON.parse(answer).schedule.get_rules.rule_list).toHaveLength(20);
       expect(utf8Length(answer)).toBeLessThan(KNOWN_RESULTS_MAX);
       measured.push(`${model}: every getter at once with full rule tables answers ${utf8Length(answer)} bytes (bound ${KNOWN_RESULTS_MAX})`);
@@ -230,7 +233,7 @@ describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {
     press(t);
     let largest = 0;
     for (const text of texts) {
-      await t.plug.dispatcher.handle(text, { afterReply() {} });
+      await t.plug.dispatcher.handle(utf8Encode(text), { afterReply() {} });
       largest = Math.max(largest, plugState(t).length);
     }
     measured.push(`one plug, ${texts.length} fuzzed requests: state at most ${largest} characters of JSON (every table and setting full: ${bound}); ${t.store.writes} store writes`);

@@ -1,11 +1,12 @@
 // The streamed answer writer (src/core/wire/json-out.ts) against what the plug sent before it:
-// JSON.stringify's text, UTF-8 encoded and encrypted as one frame or datagram. Random JSON-like trees,
-// every buffer size from 1 byte (so that the autokey runs across every split point), both ways of
-// reading strings (charCodeAt where strings are UTF-16; their bytes as XS keeps them).
+// JSON.stringify's text, UTF-8 encoded and encrypted as one frame or datagram. Random JSON-like trees
+// (Members among them, stringified as the objects of the same members), every buffer size from 1
+// byte (so that the autokey runs across every split point), both ways of reading strings (charCodeAt
+// where strings are UTF-16; their bytes as XS keeps them).
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JsonOut, MAX_JSON_DEPTH, type JsonWritable } from "../src/core/wire/json-out.js";
+import { JsonOut, MAX_JSON_DEPTH, Members, type JsonWritable } from "../src/core/wire/json-out.js";
 import { utf8Encode } from "../src/core/wire/utf8.js";
 import { fuzzed, fuzzTimeout } from "./support/fuzz.js";
 import { answerFrame, encodeDatagram, encodeFrame } from "./support/wire.js";
@@ -46,11 +47,31 @@ const treeArb = fc.letrec<{ tree: unknown }>((tie) => ({
         for (const [k, v] of entries) if (!(k === "writeJson" && typeof v === "function")) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
         return o;
       }),
+    // distinct names that are no array index: the object of the same members keeps their order
+    fc
+      .uniqueArray(fc.tuple(stringArb.filter((k) => String(Number(k) >>> 0) !== k), fc.oneof({ weight: 5, arbitrary: tie("tree") }, fc.constantFrom(undefined, () => 1))), { maxLength: 5, selector: ([k]) => k })
+      .map((entries) => {
+        const m = new Members();
+        for (const [k, v] of entries) {
+          m.names.push(k);
+          m.values.push(v);
+        }
+        return m;
+      }),
   ),
 })).tree;
 
-/** What the plug sent before: the whole text, then the whole frame. */
-const before = (tree: unknown) => encodeFrame(JSON.stringify(tree));
+/** Members as the object of the same members, for JSON.stringify. */
+function asObject(_key: string, value: unknown): unknown {
+  if (!(value instanceof Members)) return value;
+  const o: { [key: string]: unknown } = Object.create(null);
+  value.names.forEach((k, i) => Object.defineProperty(o, k, { value: value.values[i], enumerable: true }));
+  return o;
+}
+
+/** What the plug sent before: the whole text (JSON.stringify's), then the whole frame. */
+const text = (tree: unknown) => JSON.stringify(tree, asObject);
+const before = (tree: unknown) => encodeFrame(text(tree));
 
 describe("streamed JSON answers (fuzzed against JSON.stringify)", { timeout: fuzzTimeout() }, () => {
   it("a frame is byte for byte JSON.stringify's text, encrypted, through a buffer of any size, both string paths", () => {
@@ -68,7 +89,7 @@ describe("streamed JSON answers (fuzzed against JSON.stringify)", { timeout: fuz
         const out = new JsonOut(new Uint8Array(8), indexed);
         const d = out.datagram(tree, out.measure(tree));
         expect(d.buffer.byteLength).toBe(d.length);
-        expect([...d]).toEqual([...encodeDatagram(JSON.stringify(tree))]);
+        expect([...d]).toEqual([...encodeDatagram(text(tree))]);
       }),
       fuzzed(1500),
     );
@@ -150,6 +171,20 @@ class PackedRules implements JsonWritable {
     out.byte(0x5d);
   }
 }
+
+describe("Members", () => {
+  it("are written in the order of their lists, names as they are: array indices, repeated names, escapes", () => {
+    const m = new Members();
+    const inner = new Members();
+    inner.names.push("get_sysinfo ", "__proto__");
+    inner.values.push({ err_code: -2 }, [undefined]);
+    m.names.push("system", "10", "2", "2", 'a"\\\n\ud800🔌', "skipped", "x");
+    m.values.push(inner, 1, 2, 3, "v", undefined, null);
+    const expected = '{"system":{"get_sysinfo ":{"err_code":-2},"__proto__":[null]},"10":1,"2":2,"2":3,"a\\"\\\\\\n\\ud800🔌":"v","x":null}';
+    for (const indexed of [true, false]) for (const size of [1, 5, 256]) expect([...answerFrame(m, size, indexed)]).toEqual([...encodeFrame(expected)]);
+    expect([...answerFrame(new Members(), 4)]).toEqual([...encodeFrame("{}")]);
+  });
+});
 
 describe("values that write themselves", () => {
   it("write in place, as JSON.stringify writes the objects they stand for", () => {

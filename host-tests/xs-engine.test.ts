@@ -23,7 +23,9 @@ import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { MAX_RULE_NAME_BYTES } from "../src/core/rules.js";
 import { utf8Decode, utf8Length } from "../src/core/wire/utf8.js";
 import { ALLOC_BUDGET } from "./xs/alloc-budget.js";
-import { ALIAS_60_BYTES, ALIAS_KUECHE, BUDGET_SEQUENCE, CAPTURED_RELAY_ANSWER, corpus, fullRuleName, toHex } from "./xs/corpus.js";
+import {
+  ALIAS_60_BYTES, ALIAS_KUECHE, BUDGET_SEQUENCE, CAPTURED_RELAY_ANSWER, corpus, fullRuleName, NEW_NAMES_REQUESTS, NEW_NAMES_SEQUENCE, toHex,
+} from "./xs/corpus.js";
 import { answer, startPlug } from "./xs/entry.js";
 
 const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
@@ -35,7 +37,14 @@ interface DriverOutput {
   engine: string;
   strict: boolean;
   ms: { startAndLoad: number; requests: number };
-  sequences: { name: string; answers: string[]; memory?: SequenceMemory }[];
+  sequences: { name: string; answers: string[]; memory?: SequenceMemory; heaps?: HeapPoint[] }[];
+}
+
+/** The live heap before a request of a sequence (run-xsnap.mjs, "heapAt"). */
+interface HeapPoint {
+  at: number;
+  liveSlots: number;
+  snapshotBytes: number;
 }
 
 /** What run-xsnap.mjs measured for a sequence with measured requests (see its header). */
@@ -104,6 +113,7 @@ async function run(): Promise<Results> {
     model: s.model,
     frames: s.requests.map((r) => toHex(r.frame)),
     measure: s.requests.flatMap((r, i) => (r.measure ? [i] : [])),
+    heapAt: s.heapAt,
   }));
   writeFileSync(corpusFile, JSON.stringify(forDriver));
   const t1 = performance.now();
@@ -124,13 +134,16 @@ async function run(): Promise<Results> {
 
   const memory = xs.sequences.find((s) => s.name === BUDGET_SEQUENCE)?.memory;
   const budgeted = sequences.find((s) => s.name === BUDGET_SEQUENCE)!;
+  const [first, last] = xs.sequences.find((s) => s.name === NEW_NAMES_SEQUENCE)?.heaps ?? [];
   console.log(
     `XS engine check: ${xs.engine}; ${requestCount} frames in ${sequences.length} sequences ` +
       `(${sequences.map((s) => `${s.name} ${s.requests.length}`).join(", ")}); ` +
       `bundle ${Math.round(t1 - t0)} ms, Node ${Math.round(t2 - t1)} ms, XS process ${Math.round(t3 - t1)} ms ` +
       `(xsnap start + bundle ${xs.ms.startAndLoad} ms, requests ${xs.ms.requests} ms); ` +
       `slots allocated (${BUDGET_SEQUENCE}): ${(memory?.commands ?? []).map((c) => `${budgeted.requests[c.index].label} ${c.slots}`).join(", ")}; ` +
-      `retained ${memory?.retained.liveSlots} slots, ${memory?.retained.snapshotBytes} snapshot bytes`,
+      `retained ${memory?.retained.liveSlots} slots, ${memory?.retained.snapshotBytes} snapshot bytes; ` +
+      `${NEW_NAMES_REQUESTS} requests with new names left ${last?.liveSlots - first?.liveSlots} slots, ` +
+      `${last?.snapshotBytes - first?.snapshotBytes} snapshot bytes live`,
   );
   return { xs, node, xsAnswers: new Map(xs.sequences.map((s) => [s.name, s.answers])) };
 }
@@ -231,6 +244,24 @@ describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
         .toBeLessThanOrEqual(budget.liveSlots);
       expect(snapshotBytes, `the plug keeps ${snapshotBytes} bytes of XS snapshot live (slots and chunks), over its budget of ${budget.snapshotBytes}; ` +
         `the budget is ${revise}`).toBeLessThanOrEqual(budget.snapshotBytes);
+    });
+  });
+
+  describe(`names a client makes up (sequence ${NEW_NAMES_SEQUENCE})`, () => {
+    // In XS a string used as a property name becomes a key, and a Moddable device never collects keys
+    // (mxKeysGarbageCollection is off): a name made a key per request would fill the heap for good.
+    // Allowed: the 1 slot and 64 snapshot bytes xsnap keeps of the gc() evaluated at the first point,
+    // and a little more for what the plug's state may move (numbers only: no new strings).
+    const ALLOWED = { liveSlots: 8, snapshotBytes: 512 };
+
+    it(`${NEW_NAMES_REQUESTS} requests, each with 8 names never sent before, leave nothing live in XS`, async () => {
+      const heaps = (await results()).xs.sequences.find((s) => s.name === NEW_NAMES_SEQUENCE)?.heaps ?? [];
+      const newNames = sequences.find((s) => s.name === NEW_NAMES_SEQUENCE)!;
+      expect(heaps.map((h) => h.at)).toEqual(newNames.heapAt);
+      const [before, after] = heaps;
+      const live = `live before them ${before.liveSlots} slots, ${before.snapshotBytes} snapshot bytes; after them ${after.liveSlots}, ${after.snapshotBytes}`;
+      expect(after.liveSlots - before.liveSlots, `slots kept (${live})`).toBeLessThanOrEqual(ALLOWED.liveSlots);
+      expect(after.snapshotBytes - before.snapshotBytes, `snapshot bytes kept (${live})`).toBeLessThanOrEqual(ALLOWED.snapshotBytes);
     });
   });
 

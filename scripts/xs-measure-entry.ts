@@ -2,6 +2,9 @@
 // on a fixed clock, driven by globals the script calls. Bundled by esbuild into one plain script.
 
 import type { RequestContext } from "../src/core/dispatcher.js";
+import { JsonOut } from "../src/core/wire/json-out.js";
+import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
+import { decrypt } from "../src/core/wire/xor.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "../host-tests/support/fakes.js";
 
 const g = globalThis as typeof globalThis & { [name: string]: unknown };
@@ -16,10 +19,18 @@ let t: TestPlug | undefined;
 let lastId = "";
 let edits = 0;
 
+/** Writes answers as the server does (a size pass, then the write pass), here into one datagram. */
+const out = new JsonOut(new Uint8Array(256));
+
+/** The answer's text: dispatched and written (the writer's stack counts too). */
+function answerOf(request: Uint8Array): string {
+  const answer = t!.plug.dispatcher.handle(request, context);
+  if (answer instanceof Promise) throw new Error(`${utf8Decode(request)} did not answer at once`);
+  return utf8Decode(decrypt(out.datagram(answer, out.measure(answer))));
+}
+
 function ask(text: string): string {
-  const answer = t!.plug.dispatcher.handle(text, context);
-  if (typeof answer !== "string") throw new Error(`${text} did not answer at once`);
-  return answer;
+  return answerOf(utf8Encode(text));
 }
 
 /** What the plug logged and switched is the test's, not the plug's: dropped before a measurement. */
@@ -102,11 +113,12 @@ const references: { [text: string]: string } = {};
 g.probe = (what: string, n: number, k: number) => {
   const request = () => (what === "edit" ? JSON.stringify({ schedule: { edit_rule: { id: lastId.toLowerCase(), ...weekly(edits++ % 1440, 1) } } }) : what);
   if (what !== "idle" && what !== "boot") references[what] ??= ask(request()); // the answer at the bottom of the stack
-  const text = request();
+  // encoded here: under the padding, only what the server runs (it hands the dispatcher bytes)
+  const bytes = utf8Encode(request());
   const f =
     what === "idle" ? () => 0
     : what === "boot" ? () => (t = testPlug({ model: t!.plug.context.personality.model, forceModel: true }, { store, clock }))
-    : () => ask(text);
+    : () => answerOf(bytes);
   const before = t;
   const result = pad(n, () => inner.apply({ f }, new Array(k)));
   const ok = what === "idle" || (what === "boot" ? t !== before : result === references[what]);

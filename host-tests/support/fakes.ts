@@ -5,6 +5,7 @@ import type { MeterDriver } from "../../src/core/meter/meter.js";
 import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
 import { MapStore } from "../xs/entry.js";
 import { answerText } from "./wire.js";
+import { utf8Encode } from "../../src/core/wire/utf8.js";
 import type { RequestContext } from "../../src/core/dispatcher.js";
 import type {
   ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
@@ -268,7 +269,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       const effects: (() => void)[] = [];
       const context: RequestContext = { afterReply: (e) => effects.push(e) };
       const text = typeof request === "string" ? request : JSON.stringify(request);
-      const answer = answerText(await t.plug.dispatcher.handle(text, context));
+      const answer = answerText(await t.plug.dispatcher.handle(utf8Encode(text), context));
       for (const e of effects) e();
       return JSON.parse(answer);
     },

@@ -27,6 +27,8 @@ export interface CorpusSequence {
   /** Personality key given to startPlug. */
   readonly model: string;
   readonly requests: readonly CorpusRequest[];
+  /** The XS run takes the live heap before these requests (requests.length: after the last). */
+  readonly heapAt?: readonly number[];
 }
 
 // Captured on the wire (PROTOCOL §1.1): {"system":{"set_relay_state":{"state":1}}} and state 0.
@@ -135,6 +137,7 @@ function requests(big: boolean): CorpusRequest[] {
   text("duplicate modules: last wins", '{"system":{"set_relay_state":{"state":0}},"system":{"set_relay_state":{"state":1},"get_sysinfo":{}}}');
   text("duplicate methods and params: last wins",
     '{"system":{"set_dev_alias":{"alias":"First","alias":"Second"},"get_dev_icon":{},"set_dev_alias":{"alias":"Third"}}}');
+  text("names with escapes", String.raw`{"\u0073ystem":{"get_dev_\u0069con":{"x\u0079":1},"s\u00e9t":{}},"b\u00f6gus\"\\\ud83d\udd0c":{}}`);
   text("leading context consumed", '{"context":{"source":"46a2f3"},"system":{"set_led_off":{"off":1}}}');
   text("later context answered -1", '{"system":{"set_led_off":{"off":0}},"context":{"source":"x"}}');
   text("integer-like names come first", '{"system":{"get_dev_icon":{}},"10":{},"2":{"1":{}},"-1":{},"01":{},"time":{"get_timezone":{},"7":{},"3":{}}}');
@@ -352,13 +355,37 @@ function budgetRequests(): CorpusRequest[] {
   return list;
 }
 
+/** The sequence of requests with names the plug does not know, each request new ones. */
+export const NEW_NAMES_SEQUENCE = "HS110 new names";
+/** Requests with new names, after one more of the same kind (so that whatever is made once is made before them). */
+export const NEW_NAMES_REQUESTS = 300;
+
+/**
+ * Requests carrying names no request had before: a module, a method of a module the plug has, a
+ * parameter of a method it has (nested in an object and a list too) and of one it lacks, one name
+ * sent with an escape. In XS a property name becomes a key, and keys are never collected: were any
+ * of these names made a key, each request would leave its names in the heap for good.
+ */
+function newNamesRequests(): CorpusRequest[] {
+  const request = (n: string): CorpusRequest => ({
+    label: `names ${n}`,
+    frame: encodeFrame(
+      `{"mod${n}":{"get_sysinfo":{}},"system":{"get_dev_icon":{"par${n}":1,"obj${n}":{"in${n}":[{"el${n}":0}]}},"met${n}":{"arg${n}":1}},` +
+        `"count_down":{"delete_rule":{"id":"X","\u0069d${n}":2}}}`,
+    ),
+  });
+  return [request("first"), ...Array.from({ length: NEW_NAMES_REQUESTS }, (_, i) => request(String(i)))];
+}
+
 /**
  * The budget's sequence first (so that nothing run before it moves its numbers), then one sequence
- * per personality, each starting from a fresh plug; HS100 first of those.
+ * per personality, each starting from a fresh plug, HS100 first of those; then the new names.
  */
 export function corpus(): CorpusSequence[] {
+  const newNames = newNamesRequests();
   return [
     { name: BUDGET_SEQUENCE, model: "HS110", requests: budgetRequests() },
     ...PERSONALITIES.map((p, i) => ({ name: p.key, model: p.key, requests: requests(i === 0) })),
+    { name: NEW_NAMES_SEQUENCE, model: "HS110", requests: newNames, heapAt: [newNames.length - NEW_NAMES_REQUESTS, newNames.length] },
   ];
 }

@@ -8,7 +8,7 @@ import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { createPlug, type Plug } from "../../src/core/plug.js";
 import { FrameDecoder, HEADER_BYTES } from "../../src/core/wire/frame.js";
 import { JsonOut } from "../../src/core/wire/json-out.js";
-import { utf8Decode, utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
+import { utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
 import type {
   ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
@@ -156,13 +156,13 @@ const out = new JsonOut(new Uint8Array(DEVICE_LIMITS.answerBufferBytes));
  */
 export async function answer(frame: Uint8Array): Promise<Uint8Array> {
   if (plug === null) startPlug("HS100");
-  const texts: string[] = [];
+  const plaintexts: Uint8Array[] = [];
   const decoder = new FrameDecoder();
-  const ok = decoder.feed(frame, (plaintext) => texts.push(utf8Decode(plaintext)));
-  if (!ok || decoder.pending || texts.length !== 1) throw new Error(`expected one complete frame, got ${texts.length}`);
+  const ok = decoder.feed(frame, (plaintext) => plaintexts.push(plaintext));
+  if (!ok || decoder.pending || plaintexts.length !== 1) throw new Error(`expected one complete frame, got ${plaintexts.length}`);
   const effects: (() => void)[] = [];
   const context: RequestContext = { afterReply: (effect) => effects.push(effect) };
-  const tree = await plug!.dispatcher.handle(texts[0], context);
+  const tree = await plug!.dispatcher.handle(plaintexts[0], context);
   const size = out.measure(tree);
   const whole = new Uint8Array(HEADER_BYTES + size);
   let at = 0;

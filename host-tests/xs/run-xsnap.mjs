@@ -5,10 +5,12 @@
 //   node host-tests/xs/run-xsnap.mjs <bundle.js> <corpus.json>
 //
 // bundle.js:   host-tests/xs/entry.ts bundled by esbuild into one plain (iife) script.
-// corpus.json: [{ "name": "HS100", "model": "HS100", "frames": ["<hex>", ...], "measure": [3, 4] }, ...]
-//              ("measure", optional: the indices of the frames whose allocation is measured)
+// corpus.json: [{ "name": "HS100", "model": "HS100", "frames": ["<hex>", ...], "measure": [3, 4], "heapAt": [2, 9] }, ...]
+//              ("measure", optional: the indices of the frames whose allocation is measured;
+//              "heapAt", optional: the live heap is taken before these frames, the number of frames
+//              meaning after the last)
 // stdout:      { "engine": "xsnap 0.15.0 (XS 13.3.0)", "strict": true, "ms": {...},
-//                "sequences": [{ "name": "HS100", "answers": ["<hex>", ...], "memory": {...} }, ...] }
+//                "sequences": [{ "name": "HS100", "answers": ["<hex>", ...], "memory": {...}, "heaps": [...] }, ...] }
 //
 // Memory, for a sequence with "measure", from what xsnap reports after each command (`meterUsage`,
 // written by fxWriteOkay in xsnap-worker.c). The figures are the 64-bit host's: a slot is 32 bytes
@@ -29,6 +31,10 @@
 //   machine (the worker collects, then writes every live slot and chunk), which counts chunks too.
 //   Both include what xsnap keeps of each script it evaluates (1 slot, 64 bytes of snapshot) for the
 //   driver's own evaluations in between: startPlug, a gc() per measured frame and one at the end.
+// - `heaps`, for a sequence with "heapAt": the live heap (`liveSlots`, `snapshotBytes`, as for
+//   `retained`) at each of those points, { at, liveSlots, snapshotBytes }: what the plug keeps of the
+//   frames between two points is the difference (plus the 1 slot and 64 bytes of the gc() evaluated
+//   at the first point).
 //
 // Its own process, never vitest's: xsnap's API needs SES, and '@endo/init' locks down every global
 // of the process that imports it. Any failure exits non-zero with the reason on stderr.
@@ -94,6 +100,12 @@ async function heap() {
   return { ...(await collect()), snapshotBytes };
 }
 
+/** The live heap before frame `at` of a sequence ("heapAt"). */
+async function heapBefore(at) {
+  const { liveSlots, snapshotBytes } = await heap();
+  return { at, liveSlots, snapshotBytes };
+}
+
 let failed = false;
 try {
   await worker.evaluate(bundle);
@@ -104,11 +116,14 @@ try {
   const sequences = [];
   for (const sequence of corpus) {
     const measure = new Set(sequence.measure ?? []);
+    const heapAt = new Set(sequence.heapAt ?? []);
     const before = measure.size > 0 ? await heap() : undefined;
     await worker.evaluate(`startPlug(${JSON.stringify(sequence.model)})`);
     const answers = [];
     const commands = [];
+    const heaps = [];
     for (let i = 0; i < sequence.frames.length; i++) {
+      if (heapAt.has(i)) heaps.push(await heapBefore(i));
       const collected = measure.has(i) ? await collect() : undefined;
       const { reply, meterUsage } = await worker.issueCommand(fromHex(sequence.frames[i]));
       if (reply.length === 0) {
@@ -126,12 +141,14 @@ try {
         commands.push({ index: i, slots: currentHeapCount - collected.liveSlots, compute, allocate });
       }
     }
+    if (heapAt.has(sequence.frames.length)) heaps.push(await heapBefore(sequence.frames.length));
+    const result = { name: sequence.name, answers, ...(heapAt.size > 0 ? { heaps } : {}) };
     if (before === undefined) {
-      sequences.push({ name: sequence.name, answers });
+      sequences.push(result);
     } else {
       const after = await heap();
       const retained = { liveSlots: after.liveSlots - before.liveSlots, snapshotBytes: after.snapshotBytes - before.snapshotBytes };
-      sequences.push({ name: sequence.name, answers, memory: { commands, retained } });
+      sequences.push({ ...result, memory: { commands, retained } });
     }
   }
   const done = performance.now();

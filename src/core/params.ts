@@ -5,14 +5,8 @@ import { utf8Length } from "./wire/utf8.js";
 
 export type Params = { readonly [key: string]: unknown };
 
-const EMPTY: Params = Object.freeze({});
-
-/** Params as sent: an object, `{}` or `null`. Anything else (a number, a string, a list) is invalid. */
-export function asParams(value: unknown): Params | undefined {
-  if (value === null || value === undefined) return EMPTY;
-  if (typeof value === "object" && !Array.isArray(value)) return value as Params;
-  return undefined;
-}
+/** What a method gets for parameters sent as `null`, and `"*"` for any (dispatcher.ts); values that are not objects are refused. */
+export const NO_PARAMS: Params = Object.freeze({});
 
 export function has(params: Params, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(params, key) && params[key] !== undefined;

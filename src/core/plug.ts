@@ -9,13 +9,13 @@ import { ButtonGestures, type ButtonActions, type HoldStage } from "./button.js"
 import type { MeterDriver } from "./meter/meter.js";
 import type { PlugContext, PlugRestart } from "./context.js";
 import { Device, type DeviceListener, type PowerOnPolicy } from "./device.js";
-import { Dispatcher, type ModuleTable } from "./dispatcher.js";
+import { Dispatcher, requestNames, type ModuleTable } from "./dispatcher.js";
 import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
 import { antiTheftModule, AWAY_RULES } from "./modules/anti_theft.js";
 import { cnCloudModule } from "./modules/cncloud.js";
 import { countDownModule } from "./modules/count_down.js";
 import { COUNTDOWN_RULES, Countdown } from "./countdown.js";
-import { emeterModule } from "./modules/emeter.js";
+import { emeterModule, METER } from "./modules/emeter.js";
 import { EnergyStats } from "./energy.js";
 import { netifModule } from "./modules/netif.js";
 import { SCHEDULE_RULES, scheduleModule } from "./modules/schedule.js";
@@ -36,6 +36,39 @@ import { hex } from "./params.js";
 import { Indicator } from "./indicator.js";
 import { Onboarding, type OnboardingListener, type OnboardingOptions, type WifiState } from "./onboarding/onboarding.js";
 import { SetupPortal } from "./onboarding/portal.js";
+
+/**
+ * Every name the plug reads from a request: the modules', their methods' (the meter's for emeter)
+ * and the parameters the methods read (`params.x`, `has(params, "x")`, `optionalInt(params, "x", ...)`
+ * in modules/ and in the readers they call: rules.ts, countdown.ts, time/clock.ts). A request is
+ * parsed keeping only members of these names (dispatcher.ts says why): a parameter missing here
+ * would never reach its method on a device. host-tests/request-names.test.ts checks the list
+ * against the code. Made once, at the top level: a device keeps it in flash.
+ */
+export const REQUEST_NAMES = requestNames(
+  {
+    system: systemModule,
+    netif: netifModule,
+    cnCloud: cnCloudModule,
+    time: timeModule,
+    schedule: scheduleModule,
+    count_down: countDownModule,
+    anti_theft: antiTheftModule,
+    emeter: METER,
+  },
+  [
+    // system
+    "state", "off", "alias", "latitude", "longitude", "latitude_i", "longitude_i", "mac", "deviceId", "hwId", "icon", "hash", "delay",
+    // netif, cnCloud
+    "refresh", "ssid", "password", "key_type", "username", "server",
+    // time
+    "index", "year", "month", "mday", "hour", "min", "sec",
+    // schedule, anti_theft and count_down rules, and the statistics
+    "id", "name", "enable", "wday", "repeat", "stime_opt", "smin", "soffset", "sact", "etime_opt", "emin", "eact", "frequency", "day", "act",
+    // emeter
+    "vgain", "igain", "vtarget", "itarget",
+  ],
+);
 
 export interface PlugPorts {
   relay: RelayPort;
@@ -221,7 +254,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       anti_theft: antiTheftModule,
       emeter: emeterModule(device.personality),
     });
-    this.dispatcher = new Dispatcher(modules, context, ports.log);
+    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, context, ports.log);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: ports.log, timers: ports.timers, now }, limits, () => onboarding.activity());
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, device, options.httpPort, limits);

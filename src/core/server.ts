@@ -15,7 +15,6 @@ import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, type Limits } from "./limits
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
 import { JsonOut } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
-import { utf8Decode } from "./wire/utf8.js";
 import { decrypt } from "./wire/xor.js";
 
 /** Requests one connection may have waiting for their answers; a client pipelining more is closed. */
@@ -161,7 +160,7 @@ class Connection implements StreamHandler, Bounded {
       let answer: Answer | Promise<Answer>;
       try {
         // The shape check runs before the dispatcher, not around it: no stack frame under every request.
-        answer = this.server.shapeOk(next) ? this.server.dispatcher.handle(utf8Decode(next), effects) : this.server.tooComplex;
+        answer = this.server.shapeOk(next) ? this.server.dispatcher.handle(next, effects) : this.server.tooComplex;
       } catch (e) {
         this.fail(e);
         return;
@@ -362,7 +361,7 @@ export class KasaServer {
     let answer: Answer | Promise<Answer>;
     try {
       const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone
-      answer = this.shapeOk(plaintext) ? this.dispatcher.handle(utf8Decode(plaintext), effects) : this.tooComplex;
+      answer = this.shapeOk(plaintext) ? this.dispatcher.handle(plaintext, effects) : this.tooComplex;
     } catch (e) {
       this.log(`datagram failed: ${errorText(e)}`);
       return;

@@ -28,7 +28,8 @@ function v2(plug: PlugContext): boolean {
   return plug.personality.emeter === "v2";
 }
 
-const METER: Module = Object.freeze({
+/** The module of a plug with a meter (plug.ts reads its method names). */
+export const METER: Module = Object.freeze({
   get_realtime: (plug: PlugContext) => {
     const e = energy(plug);
     const total = e.total_mwh(); // counts the energy up to now

@@ -2,7 +2,7 @@
 // `time.set_timezone` told it, shown in the TP-Link zone (index 0-109) with that zone's DST rule.
 
 import type { ClockPort } from "../../ports/ports.js";
-import { int } from "../params.js";
+import { int, type Params } from "../params.js";
 import { daysInMonth, joinLocal, splitLocal, type LocalTime } from "./civil.js";
 import { isDstAt, localToUtc, parseTzRule, type TzRule } from "./tzrule.js";
 import { DEFAULT_ZONE, ZONE_COUNT, zoneRule } from "./zones.js";
@@ -73,14 +73,14 @@ export class WallClock {
 }
 
 /** Validates the six date fields of set_time/set_timezone; undefined when any is missing or wrong. */
-export function readLocalTime(p: { readonly [k: string]: unknown }): Omit<LocalTime, "wday"> | undefined {
-  const year = int(p.year, 2000, 2099);
-  const month = int(p.month, 1, 12);
-  const hour = int(p.hour, 0, 23);
-  const min = int(p.min, 0, 59);
-  const sec = int(p.sec, 0, 59);
+export function readLocalTime(params: Params): Omit<LocalTime, "wday"> | undefined {
+  const year = int(params.year, 2000, 2099);
+  const month = int(params.month, 1, 12);
+  const hour = int(params.hour, 0, 23);
+  const min = int(params.min, 0, 59);
+  const sec = int(params.sec, 0, 59);
   if (year === undefined || month === undefined || hour === undefined || min === undefined || sec === undefined) return undefined;
-  const mday = int(p.mday, 1, daysInMonth(year, month));
+  const mday = int(params.mday, 1, daysInMonth(year, month));
   if (mday === undefined) return undefined;
   return { year, month, mday, hour, min, sec };
 }

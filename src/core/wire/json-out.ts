@@ -1,18 +1,19 @@
 // Answers as JSON text streamed into the socket, never built whole (one whole string and one whole
 // frame were the two biggest allocations of a request, /work/shared/moddable/HEAP.md). An answer is a
 // tree of plain values (objects, null-prototype ones included, arrays, strings, numbers, booleans,
-// null) and values that write themselves (JsonWritable). It is walked twice: a size pass counts its
-// UTF-8 bytes, because a TCP frame starts with its length (frame.ts), then a write pass encrypts it
-// (autokey XOR, the key running across pieces) into one small buffer that goes to the socket each time
-// it fills and once at the end. A UDP answer is one datagram: the write pass fills one array of
-// exactly the size counted.
+// null), objects given as lists of names and values (Members) and values that write themselves
+// (JsonWritable). It is walked twice: a size pass counts its UTF-8 bytes, because a TCP frame starts
+// with its length (frame.ts), then a write pass encrypts it (autokey XOR, the key running across
+// pieces) into one small buffer that goes to the socket each time it fills and once at the end. A
+// UDP answer is one datagram: the write pass fills one array of exactly the size counted.
 //
-// The text is byte for byte what JSON.stringify gives for the same tree: members in Object.keys
-// order, undefined, function and symbol members left out of objects and written null in arrays,
-// numbers as the engine's own Number-to-String (non-finite ones null), strings escaped as
-// JSON.stringify escapes them (\" \\ \b \f \n \r \t, other control characters \u00xx, lone
-// surrogates \udxxx, everything else as UTF-8). Not supported, because answers have none: toJSON,
-// boxed primitives, BigInt (throws), cycles (the depth bound throws).
+// The text is byte for byte what JSON.stringify gives for the same tree (Members as the object of
+// their members in their order): members in Object.keys order, undefined, function and symbol
+// members left out of objects and written null in arrays, numbers as the engine's own
+// Number-to-String (non-finite ones null), strings escaped as JSON.stringify escapes them (\" \\ \b
+// \f \n \r \t, other control characters \u00xx, lone surrogates \udxxx, everything else as UTF-8).
+// Not supported, because answers have none: toJSON, boxed primitives, BigInt (throws), cycles (the
+// depth bound throws).
 
 import { HEADER_BYTES } from "./frame.js";
 import { INDEXED, utf8Length, utf8Write } from "./utf8.js";
@@ -32,6 +33,18 @@ export interface ByteSink {
  */
 export interface JsonWritable {
   writeJson(out: JsonOut): void;
+}
+
+/**
+ * An object as two lists: its members' names, and their values at the same places. Written as an
+ * object is, in the order of the lists, leaving out the members JSON.stringify leaves out. For names
+ * a client sent (the dispatcher echoes unknown module and method names): in XS, a string used as a
+ * property name becomes a key, which a device never frees (dispatcher.ts), so such a name must stay
+ * a string, never become an object's property.
+ */
+export class Members {
+  readonly names: string[] = [];
+  readonly values: unknown[] = [];
 }
 
 /** Nesting beyond this throws: answers are about 6 levels deep; a cycle must not grow without end. */
@@ -95,7 +108,8 @@ export class JsonOut {
   private total = 0;
   /**
    * The arrays and objects being written, innermost last, 4 entries each: the container, its keys
-   * (null for an array), the index of the next element or key, and whether a member was written.
+   * (null for an array), the index of the next element or key, and whether a member was written. For
+   * Members the container is its values and the keys its names: an array with keys.
    */
   private readonly open: unknown[] = [];
   /** Values writing themselves, nested (each may open containers of its own). */
@@ -288,6 +302,9 @@ export class JsonOut {
     } else if (Array.isArray(v)) {
       this.byte(0x5b);
       this.open.push(v, null, 0, false);
+    } else if (v instanceof Members) {
+      this.byte(0x7b);
+      this.open.push(v.values, v.names, 0, false);
     } else {
       this.byte(0x7b);
       this.open.push(v, Object.keys(v), 0, false);
@@ -314,14 +331,15 @@ export class JsonOut {
         }
         this.byte(0x5d);
       } else {
-        while (i < keys.length && skipped(c[keys[i]])) i++;
+        // an object's values are under its keys, Members' at its names' places (no local: the XS stack)
+        while (i < keys.length && skipped(Array.isArray(c) ? c[i] : c[keys[i]])) i++;
         if (i < keys.length) {
           if (open[n - 1] === true) this.byte(0x2c);
           open[n - 1] = true;
           open[n - 2] = i + 1;
           this.string(keys[i]);
           this.byte(0x3a);
-          return c[keys[i]];
+          return Array.isArray(c) ? c[i] : c[keys[i]];
         }
         this.byte(0x7d);
       }

@@ -1,0 +1,106 @@
+// The members of an object in a request, read from the request's bytes with their names as strings:
+// the dispatcher answers modules and methods by name without making a name the plug does not know
+// a property name (dispatcher.ts says why). It reads text that JSON.parse accepted as an object, so
+// it does not check the JSON again: it follows strings and nesting only, in one loop (no recursion:
+// the XS stack is 256 slots on an ESP8266), and stops at the end of the bytes whatever they hold.
+
+import { Members } from "./json-out.js";
+import { utf8Decode } from "./utf8.js";
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * The members of the object whose "{" is the first one at or after bytes[at], as the object
+ * JSON.parse makes of it has them (Object.keys): names that are array indices first, in increasing
+ * order, then the others in the order they first appear; a name sent twice is one member, in its
+ * first place, with the value sent last. Each member's value in `values` is where that value starts
+ * in `bytes` (its first byte), for the caller to replace with its answer. Names are decoded as
+ * JSON.parse decodes them (escapes included) into strings, never keys.
+ */
+export function membersAt(bytes: Uint8Array, at: number): Members {
+  const members = new Members();
+  const end = bytes.length;
+  while (at < end && bytes[at] !== OPEN_OBJECT) at++;
+  /** Arrays and objects open inside the object's values. */
+  let depth = 0;
+  /** At depth 0, after "{" or ",": the next string is a name. */
+  let name = true;
+  for (let i = at + 1; i < end; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < end && bytes[i] !== QUOTE; i++) {
+        if (bytes[i] === BACKSLASH) {
+          escaped = true;
+          i++;
+        }
+      }
+      if (depth > 0 || !name) continue;
+      name = false;
+      // the value: after the colon and any space
+      let value = i + 1;
+      while (value < end && bytes[value] !== COLON) value++;
+      value++;
+      while (value < end && isSpace(bytes[value])) value++;
+      // JSON.parse of a quoted string makes a string, not a key; without escapes the bytes are the name
+      add(members, escaped ? (JSON.parse(utf8Decode(bytes, start, i + 1)) as string) : utf8Decode(bytes, start + 1, i), value);
+      i = value - 1;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      if (depth === 0) break;
+      depth--;
+    } else if (c === COMMA && depth === 0) name = true;
+  }
+  return members;
+}
+
+/** Adds member `name` where JSON.parse's object has it (see membersAt), or gives it the new value if it is there. */
+function add(members: Members, name: string, value: number): void {
+  const names = members.names;
+  for (let k = 0; k < names.length; k++) {
+    if (names[k] === name) {
+      members.values[k] = value;
+      return;
+    }
+  }
+  const index = arrayIndex(name);
+  let k = names.length;
+  if (index >= 0) {
+    // after the indices below it, which are the first names
+    for (k = 0; k < names.length; k++) {
+      const other = arrayIndex(names[k]);
+      if (other < 0 || other > index) break;
+    }
+  }
+  if (k === names.length) {
+    names.push(name);
+    members.values.push(value);
+  } else {
+    names.splice(k, 0, name);
+    members.values.splice(k, 0, value);
+  }
+}
+
+/** `name` as an array index (digits without a leading zero, below 2^32 - 1), which objects list first; else -1. */
+function arrayIndex(name: string): number {
+  if (name.length === 0 || name.length > 10) return -1;
+  let n = 0;
+  for (let i = 0; i < name.length; i++) {
+    const d = name.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9 || (d === 0 && i === 0 && name.length > 1)) return -1;
+    n = n * 10 + d;
+  }
+  return n < 0xffffffff ? n : -1;
+}
