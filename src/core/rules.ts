@@ -94,14 +94,16 @@ export interface RulesListener {
 }
 
 export class RuleTable {
-  /** Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or written: `unpack` never fails on one. */
+  /**
+   * Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or
+   * written: `unpack` never fails on one. A change replaces the array rather than changing it (a
+   * copy of at most 20 references), so that a rule list being sent keeps the rules it started with.
+   */
   private records: string[] = [];
   /** Parallel to `records`: each rule's settings slot. */
   private slots: number[] = [];
   enable: 0 | 1 = 1;
   listener: RulesListener | undefined;
-  /** Changes so far: an answer written in parts checks that its rules stayed the same (RuleList). */
-  changes = 0;
 
   // The boot reads every table here, under its deepest stack: two locals, one read per slot.
   constructor(
@@ -181,6 +183,11 @@ export class RuleTable {
     return unpack(this.records[i], this.kind.ranges) as number[];
   }
 
+  /** The records as they are now (the array is replaced, never changed, when a rule changes). */
+  recordsNow(): readonly string[] {
+    return this.records;
+  }
+
   /** The rules as get_rules answers them: written out straight from the records, one rule object at a time. */
   list(adjust?: ListAdjust, context?: unknown, remain?: number): RuleList {
     return new RuleList(this, adjust, context, remain);
@@ -197,9 +204,8 @@ export class RuleTable {
     for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
     const text = pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string);
     if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
-    this.records.push(text);
+    this.records = this.records.concat(text);
     this.slots.push(slot);
-    this.changes++;
     this.listener?.rulesChanged();
     return { id: ruleId(seed) };
   }
@@ -226,9 +232,8 @@ export class RuleTable {
     const at = this.find(params.id);
     if (at < 0) return ENTRY_NOT_EXIST;
     this.settings.remove(this.kind.key + this.slots[at]);
-    this.records.splice(at, 1);
+    this.records = this.records.slice(0, at).concat(this.records.slice(at + 1));
     this.slots.splice(at, 1);
-    this.changes++;
     this.listener?.rulesChanged();
     return {};
   }
@@ -237,7 +242,6 @@ export class RuleTable {
     for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
     this.records = [];
     this.slots = [];
-    this.changes++;
     this.listener?.rulesChanged();
     return {};
   }
@@ -247,7 +251,6 @@ export class RuleTable {
     if (enable === undefined) return INVALID_ARGUMENT;
     if (!this.settings.put(this.kind.key + "_on", enable)) return UNKNOWN_ERROR;
     this.enable = enable;
-    this.changes++;
     this.listener?.rulesChanged();
     return {};
   }
@@ -276,8 +279,9 @@ export class RuleTable {
   /** Writes rule `at`'s setting; once it is stored, the same text is its record. */
   private replace(at: number, text: string): MethodResult | KasaError {
     if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
-    this.records[at] = text;
-    this.changes++;
+    const records = this.records.slice();
+    records[at] = text;
+    this.records = records;
     this.listener?.rulesChanged();
     return {};
   }
@@ -310,8 +314,8 @@ export type ListAdjust = (values: number[], kind: RuleKind, context: unknown) =>
  * fields in the kind's order (wday as 7 flags), then `remain` where the list has one (count_down).
  */
 export class RuleList implements JsonWritable {
-  /** The table's changes when the list was first written (its size pass); -1 before. */
-  private seen = -1;
+  /** The records as the first pass found them (once the whole request ran). */
+  private records: readonly string[] | null = null;
 
   constructor(
     private readonly table: RuleTable,
@@ -323,16 +327,15 @@ export class RuleList implements JsonWritable {
 
   /**
    * The list as its first pass found it (once the whole request ran). Each pass writes it again (a
-   * slow client takes a long answer in parts, server.ts): a rule changed in between would make a
-   * frame of two lists, so that throws, and the server drops the connection (the client asks again).
+   * slow client takes a long answer in parts, server.ts), from the same records: a rule that changes
+   * in between (a countdown ending, another client's edit) replaces the table's array, not this one.
    */
   writeJson(out: JsonOut): void {
-    if (this.seen < 0) this.seen = this.table.changes;
-    else if (this.table.changes !== this.seen) throw new Error("rules changed while their list was being sent");
+    const records = (this.records ??= this.table.recordsNow());
     const kind = this.table.kind;
     out.byte(0x5b);
-    for (let i = 0; i < this.table.size; i++) {
-      const values = this.table.values(i);
+    for (let i = 0; i < records.length; i++) {
+      const values = unpack(records[i], kind.ranges) as number[];
       if (this.adjust !== undefined) this.adjust(values, kind, this.context);
       if (i > 0) out.byte(0x2c);
       out.byte(0x7b);
@@ -345,7 +348,7 @@ export class RuleList implements JsonWritable {
       }
       out.byte(0x22);
       member(out, "name");
-      out.string(this.table.nameAt(i));
+      out.string(records[i].slice(kind.packed));
       for (let f = 0; f < kind.fields.length; f++) {
         const name = kind.fields[f][0];
         member(out, name);
