@@ -4,7 +4,9 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { membersAt } from "../src/core/wire/json-members.js";
+import { membersAt, nameBytes, namesKnown } from "../src/core/wire/json-members.js";
+import { REQUEST_NAMES } from "../src/core/plug.js";
+import { PYTHON_KASA_UPDATE, REAL_REQUESTS } from "./support/fuzz.js";
 import { utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
 import { fuzzed } from "./support/fuzz.js";
 
@@ -65,5 +67,25 @@ describe("members of a JSON object, from its bytes", () => {
 
   it("stops at the end of the bytes, whatever they hold", () => {
     for (const text of ['{"a', '{"a":', '{"a":{"b":[', '{"a":"\\', "{", ""]) expect(membersAt(utf8Encode(text), 0).names.length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("requests whose names the plug all knows (parsed without the list of names)", () => {
+  const known = (text: string) => namesKnown(utf8Encode(text), nameBytes(REQUEST_NAMES));
+
+  it("are the real clients' requests", () => {
+    expect(known(JSON.stringify(PYTHON_KASA_UPDATE))).toBe(true);
+    for (const r of REAL_REQUESTS) expect(known(JSON.stringify(r.request)), r.name).toBe(true);
+    expect(known('{ "system" : { "set_dev_alias" : { "alias" : "a \\"b\\" : c" } } }')).toBe(true);
+  });
+
+  it("are not requests with a name the plug does not know, an escaped name, or a string where none can be", () => {
+    expect(known('{"system":{"get_sysinfo":{"x":1}}}')).toBe(false);
+    expect(known('{"systems":{}}')).toBe(false);
+    expect(known('{"syste":{}}')).toBe(false);
+    expect(known('{"\\u0073ystem":{}}')).toBe(false);
+    expect(known('{"system" "get_sysinfo"}')).toBe(false); // (XS makes the name a key before the syntax error)
+    expect(known('{"system":{"get_sysinfo":{}}, "0":1}')).toBe(false);
+    expect(known('{"Küche":{}}')).toBe(false);
   });
 });

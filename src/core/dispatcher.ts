@@ -18,7 +18,7 @@
 import { errorText, INVALID_ARGUMENT, MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT, UNKNOWN_ERROR, type KasaError } from "./errors.js";
 import { NO_PARAMS, type Params } from "./params.js";
 import type { PlugContext } from "./context.js";
-import { membersAt } from "./wire/json-members.js";
+import { membersAt, namesKnown, type NameBytes } from "./wire/json-members.js";
 import { Members } from "./wire/json-out.js";
 import { utf8Decode } from "./wire/utf8.js";
 
@@ -109,6 +109,8 @@ export class Dispatcher {
     private readonly modules: ModuleTable,
     /** Every name the plug reads from a request (requestNames): the only ones made property names. */
     private readonly names: readonly string[],
+    /** The same names as bytes (nameBytes): a request that holds only these is parsed without the list. */
+    private readonly nameBytes: NameBytes,
     private readonly plug: PlugContext,
     private readonly log: (line: string) => void,
   ) {}
@@ -167,7 +169,8 @@ export class Dispatcher {
   /** The request, an object keeping only the members of known names (see the top); undefined when it is not a JSON object. */
   private parse(bytes: Uint8Array): { [name: string]: unknown } | undefined {
     try {
-      const request = (JSON.parse as unknown as ParseKeeping)(utf8Decode(bytes), this.names);
+      // (the list only where a name is not known: with it XS allocates a slot a name at each parse)
+      const request = namesKnown(bytes, this.nameBytes) ? JSON.parse(utf8Decode(bytes)) : (JSON.parse as unknown as ParseKeeping)(utf8Decode(bytes), this.names);
       return isObject(request) ? request : undefined;
     } catch {
       return undefined;

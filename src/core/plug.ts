@@ -10,6 +10,7 @@ import type { MeterDriver } from "./meter/meter.js";
 import type { PlugContext, PlugRestart } from "./context.js";
 import { Device, type DeviceListener, type PowerOnPolicy } from "./device.js";
 import { Dispatcher, requestNames, type ModuleTable } from "./dispatcher.js";
+import { nameBytes } from "./wire/json-members.js";
 import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
 import { antiTheftModule, AWAY_RULES } from "./modules/anti_theft.js";
 import { cnCloudModule } from "./modules/cncloud.js";
@@ -45,6 +46,13 @@ import { SetupPortal } from "./onboarding/portal.js";
  * would never reach its method on a device. host-tests/request-names.test.ts checks the list
  * against the code. Made once, at the top level: a device keeps it in flash.
  */
+/**
+ * Names real clients send that the plug does not answer (python-kasa's update asks for HomeKit's
+ * setup info; a leading context carries a source): the property names of this frozen object, so
+ * that they are keys in flash, and a request holding them is parsed without the list of names.
+ */
+export const CLIENT_NAMES = Object.freeze({ "smartlife.iot.homekit": 0, setup_info_get: 0, context: 0, source: 0 });
+
 export const REQUEST_NAMES = requestNames(
   {
     system: systemModule,
@@ -67,8 +75,12 @@ export const REQUEST_NAMES = requestNames(
     "id", "name", "enable", "wday", "repeat", "stime_opt", "smin", "soffset", "sact", "etime_opt", "emin", "eact", "frequency", "day", "act",
     // emeter
     "vgain", "igain", "vtarget", "itarget",
+    ...Object.keys(CLIENT_NAMES),
   ],
 );
+
+/** REQUEST_NAMES as bytes, for the dispatcher's check that a request holds only those (in flash too). */
+const REQUEST_NAME_BYTES = nameBytes(REQUEST_NAMES);
 
 export interface PlugPorts {
   relay: RelayPort;
@@ -254,7 +266,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       anti_theft: antiTheftModule,
       emeter: emeterModule(device.personality),
     });
-    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, context, ports.log);
+    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, ports.log);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: ports.log, timers: ports.timers, now }, limits, () => onboarding.activity());
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, device, options.httpPort, limits);

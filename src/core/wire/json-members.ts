@@ -104,3 +104,73 @@ function arrayIndex(name: string): number {
   }
   return n < 0xffffffff ? n : -1;
 }
+
+/** Names as bytes, for namesKnown: one run of ASCII bytes, the names in their (sorted) order, and where each ends. */
+export interface NameBytes {
+  readonly bytes: Uint8Array;
+  readonly ends: Uint16Array;
+}
+
+/** `names` (sorted, ASCII) as NameBytes. Made once at a module's top level: a device keeps it in flash. */
+export function nameBytes(names: readonly string[]): NameBytes {
+  let total = 0;
+  for (let i = 0; i < names.length; i++) total += names[i].length;
+  const bytes = new Uint8Array(total);
+  const ends = new Uint16Array(names.length);
+  let at = 0;
+  for (let i = 0; i < names.length; i++) {
+    for (let k = 0; k < names[i].length; k++) bytes[at++] = names[i].charCodeAt(k);
+    ends[i] = at;
+  }
+  return Object.freeze({ bytes, ends });
+}
+
+/**
+ * True when every member name in `bytes` is one of `names` exactly as written, and every other
+ * string is a plain value (followed by `,` `}` `]` or the end): JSON.parse then meets no name that is
+ * not a key already, so it makes none, and needs no list of names (on XS that list costs a slot a
+ * name, about 100, at every parse). Anything else (an escape in a name, an unknown name, a string
+ * where a name or value cannot be) is false: the caller parses with the list. It compares bytes with
+ * bytes (no string is read: on XS each read of a string's property allocates) and allocates nothing.
+ */
+export function namesKnown(bytes: Uint8Array, names: NameBytes): boolean {
+  const end = bytes.length;
+  for (let i = 0; i < end; i++) {
+    if (bytes[i] !== QUOTE) continue;
+    const start = i + 1;
+    let escaped = false;
+    for (i++; i < end && bytes[i] !== QUOTE; i++) {
+      if (bytes[i] === BACKSLASH) {
+        escaped = true;
+        i++;
+      }
+    }
+    let next = i + 1;
+    while (next < end && isSpace(bytes[next])) next++;
+    const c = next < end ? bytes[next] : COMMA;
+    if (c === COLON) {
+      if (escaped || !isKnown(bytes, start, i, names)) return false;
+    } else if (c !== COMMA && c !== CLOSE_OBJECT && c !== CLOSE_ARRAY) return false;
+  }
+  return true;
+}
+
+/** Whether bytes[start, end) is one of the names (a binary search: they are sorted by code unit, so by byte). */
+function isKnown(bytes: Uint8Array, start: number, end: number, names: NameBytes): boolean {
+  const table = names.bytes;
+  const ends = names.ends;
+  let low = 0;
+  let high = ends.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    const from = mid === 0 ? 0 : ends[mid - 1];
+    const length = ends[mid] - from;
+    let order = 0;
+    for (let k = 0; order === 0 && k < length && start + k < end; k++) order = bytes[start + k] - table[from + k];
+    if (order === 0) order = end - start - length;
+    if (order === 0) return true;
+    if (order > 0) low = mid + 1;
+    else high = mid;
+  }
+  return false;
+}
