@@ -120,7 +120,7 @@ export class Dispatcher {
     const request = this.parse(bytes);
     if (request === undefined) return NOT_AN_OBJECT_ANSWER;
     // The modules asked for, in answer order, each with where its value starts until its answer replaces that.
-    const answer = membersAt(bytes, 0);
+    const answer = membersAt(bytes, 0, this.names, this.nameBytes);
     // A leading `context` (child ids on strips) is consumed and not echoed, as real plugs do.
     if (answer.names[0] === "context") {
       answer.names.shift();
@@ -137,7 +137,7 @@ export class Dispatcher {
       else if (typeof (module as KasaError).err_code === "number") answer.values[m] = module;
       else if (!isObject(calls)) answer.values[m] = INVALID_ARGUMENT;
       else {
-        const results = membersAt(bytes, answer.values[m] as number);
+        const results = membersAt(bytes, answer.values[m] as number, this.names, this.nameBytes);
         for (let i = 0; i < results.names.length; i++) {
           const method = results.names[i];
           // Inline rather than a helper: one call level less on the XS stack under every method.

@@ -28,7 +28,7 @@ function isSpace(c: number): boolean {
  * in `bytes` (its first byte), for the caller to replace with its answer. Names are decoded as
  * JSON.parse decodes them (escapes included) into strings, never keys.
  */
-export function membersAt(bytes: Uint8Array, at: number): Members {
+export function membersAt(bytes: Uint8Array, at: number, names?: readonly string[], table?: NameBytes): Members {
   const members = new Members();
   const end = bytes.length;
   while (at < end && bytes[at] !== OPEN_OBJECT) at++;
@@ -55,7 +55,9 @@ export function membersAt(bytes: Uint8Array, at: number): Members {
       value++;
       while (value < end && isSpace(bytes[value])) value++;
       // JSON.parse of a quoted string makes a string, not a key; without escapes the bytes are the name
-      add(members, escaped ? (JSON.parse(utf8Decode(bytes, start, i + 1)) as string) : utf8Decode(bytes, start + 1, i), value);
+      // a name among `names` (their bytes in `table`) is that string, made once: none is made per request
+      const known = escaped || table === undefined ? -1 : nameIndex(bytes, start + 1, i, table);
+      add(members, known >= 0 ? names![known] : escaped ? (JSON.parse(utf8Decode(bytes, start, i + 1)) as string) : utf8Decode(bytes, start + 1, i), value);
       i = value - 1;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
     else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
@@ -149,14 +151,14 @@ export function namesKnown(bytes: Uint8Array, names: NameBytes): boolean {
     while (next < end && isSpace(bytes[next])) next++;
     const c = next < end ? bytes[next] : COMMA;
     if (c === COLON) {
-      if (escaped || !isKnown(bytes, start, i, names)) return false;
+      if (escaped || nameIndex(bytes, start, i, names) < 0) return false;
     } else if (c !== COMMA && c !== CLOSE_OBJECT && c !== CLOSE_ARRAY) return false;
   }
   return true;
 }
 
-/** Whether bytes[start, end) is one of the names (a binary search: they are sorted by code unit, so by byte). */
-function isKnown(bytes: Uint8Array, start: number, end: number, names: NameBytes): boolean {
+/** Which of the names bytes[start, end) is, or -1 (a binary search: they are sorted by code unit, so by byte). */
+function nameIndex(bytes: Uint8Array, start: number, end: number, names: NameBytes): number {
   const table = names.bytes;
   const ends = names.ends;
   let low = 0;
@@ -168,9 +170,9 @@ function isKnown(bytes: Uint8Array, start: number, end: number, names: NameBytes
     let order = 0;
     for (let k = 0; order === 0 && k < length && start + k < end; k++) order = bytes[start + k] - table[from + k];
     if (order === 0) order = end - start - length;
-    if (order === 0) return true;
+    if (order === 0) return mid;
     if (order > 0) low = mid + 1;
     else high = mid;
   }
-  return false;
+  return -1;
 }
