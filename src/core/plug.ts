@@ -53,17 +53,19 @@ import { SetupPortal } from "./onboarding/portal.js";
  */
 export const CLIENT_NAMES = Object.freeze({ "smartlife.iot.homekit": 0, setup_info_get: 0, context: 0, source: 0 });
 
+/** The Kasa modules every plug has; `emeter` is added per personality (assemble). */
+const MODULES = Object.freeze({
+  system: systemModule,
+  netif: netifModule,
+  cnCloud: cnCloudModule,
+  time: timeModule,
+  schedule: scheduleModule,
+  count_down: countDownModule,
+  anti_theft: antiTheftModule,
+});
+
 export const REQUEST_NAMES = requestNames(
-  {
-    system: systemModule,
-    netif: netifModule,
-    cnCloud: cnCloudModule,
-    time: timeModule,
-    schedule: scheduleModule,
-    count_down: countDownModule,
-    anti_theft: antiTheftModule,
-    emeter: METER,
-  },
+  { ...MODULES, emeter: METER },
   [
     // system
     "state", "off", "alias", "latitude", "longitude", "latitude_i", "longitude_i", "mac", "deviceId", "hwId", "icon", "hash", "delay",
@@ -256,16 +258,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       delayedRestart: undefined,
     };
     this.context = context;
-    const modules: ModuleTable = Object.freeze({
-      system: systemModule,
-      netif: netifModule,
-      cnCloud: cnCloudModule,
-      time: timeModule,
-      schedule: scheduleModule,
-      count_down: countDownModule,
-      anti_theft: antiTheftModule,
-      emeter: emeterModule(device.personality),
-    });
+    const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
     this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, ports.log);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: ports.log, timers: ports.timers, now }, limits, () => onboarding.activity());
