@@ -280,6 +280,20 @@ describe("an answer larger than the socket's room", () => {
     expect(c.resumed).toBe(1);
   });
 
+  it("gives a client whose socket has no room at first the idle time to start taking its answer", async () => {
+    const t = testPlug();
+    t.plug.start();
+    t.timers.advance(10 * DEVICE_LIMITS.idleMs); // (a plug that has been up a while)
+    const c = slowClient(t, 0);
+    c.handler.data(encodeFrame('{"system":{"get_sysinfo":{}}}'));
+    await flush();
+    t.timers.advance(DEVICE_LIMITS.idleMs / 2);
+    expect(c.closed).toBe(false);
+    c.more(10_000);
+    await flush();
+    expect(JSON.parse(c.answers[0]).system.get_sysinfo.err_code).toBe(0);
+  });
+
   it("closes a connection whose client stops taking its answer, after the idle time", async () => {
     const t = testPlug();
     t.plug.start();

@@ -208,6 +208,7 @@ class Connection implements StreamHandler, Bounded {
     this.answerSent = 0;
     this.effects = effects;
     this.busy = true;
+    this.progress = this.server.now(); // (the client's time to take it starts now, even if no room comes at once)
     this.resume();
   }
 
