@@ -150,8 +150,8 @@ class Connection implements StreamSocket {
   }
 
   private flush(): void {
-    const pending = this.pending;
-    while (!this.closed && pending !== null && this.space > 0) {
+    while (!this.closed && this.pending !== null && this.space > 0) {
+      const pending = this.pending;
       const head = pending[0];
       const n = Math.min(head.length, this.space);
       this.tcp.write(n === head.length ? head : head.subarray(0, n));
