@@ -321,6 +321,8 @@ async function setupPage() {
     setTimeout(() => (s.destroy(), resolve(text)), 5000);
   });
   if (!/^HTTP\/1\.1 200/.test(page) || !/<form/.test(page)) throw new Error(`the setup page did not come: ${page.slice(0, 120)}`);
+  // (the page is written in pieces as the socket has room: nothing may come twice or go missing)
+  if (!/<\/body><\/html>$/.test(page) || page.indexOf("</html>") !== page.length - 7) throw new Error(`the setup page did not end where it should: ${page.slice(-120)}`);
   const dns = createSocket("udp4");
   const answered = new Promise((r) => dns.once("message", r));
   // id 0x1234, one question: connectivitycheck.gstatic.com A IN
