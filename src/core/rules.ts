@@ -178,11 +178,6 @@ export class RuleTable {
     return -1;
   }
 
-  /** Rule i's numbers as its record holds them: the seed, then the fields in the kind's order (wday as a mask); a fresh array. */
-  values(i: number): number[] {
-    return unpack(this.records[i], this.kind.ranges) as number[];
-  }
-
   /** The records as they are now (the array is replaced, never changed, when a rule changes). */
   recordsNow(): readonly string[] {
     return this.records;
