@@ -60,18 +60,24 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
 });
 
 /**
- * The Kasa server writes at most this many log lines a minute (refused, idle, slow and oversized
- * connections, failed requests); the first line after a minute that dropped some says how many.
- * A flood of bad connections must not become a flood on the serial console: on a CSE7766 board the
- * ESP8266's console shares UART0 with the meter at 4800 baud, about 100 lines a minute.
+ * The plug logs at most this many lines a minute of those a client can cause (refused, idle, slow
+ * and oversized connections, failed requests and methods, presence-lock refusals, relay flood
+ * guard, rules and countdowns firing, LED changes, Wi-Fi lines of the setup page): they all go
+ * through one ThrottledLog, built by createPlug. The first line after a minute that dropped some
+ * says how many. A flood of requests must not become a flood on the serial console: on a CSE7766
+ * board the ESP8266's console shares UART0 with the meter at 4800 baud, about 100 lines a minute.
  */
-export const SERVER_LOG_LINES_PER_MINUTE = 20;
+export const LOG_LINES_PER_MINUTE = 20;
 
 /**
- * `log`, passing at most `perMinute` lines in any minute that starts with a line; the rest are
- * counted, and the count is logged before the next line that passes. A class, not a closure: its
- * method stays in flash with the preloaded module, where a closure's code is copied into RAM and its
- * environment kept (docs/MEMORY.md).
+ * The plug's one log: `line` passes at most `perMinute` lines in any minute that starts with a
+ * line; the rest are counted, and the count is logged before the next line that passes. `notice`
+ * is for the few lines the owner must see whatever a client does (the plug's identity at boot, the
+ * setup network and its passphrase): never dropped, never counted. Both escape control characters
+ * (escapeControls): a line holds names and texts that came from the network. A class, not a
+ * closure: its methods stay in flash with the preloaded module, where a closure's code is copied
+ * into RAM and its environment kept (docs/MEMORY.md); consumers that take a log function get a
+ * bound method.
  */
 export class ThrottledLog {
   private windowStart = -Infinity;
@@ -94,15 +100,42 @@ export class ThrottledLog {
     }
     if (this.used < this.perMinute) {
       this.used++;
-      this.log(text);
+      this.log(escapeControls(text));
     } else this.dropped++;
+  }
+
+  notice(text: string): void {
+    this.log(escapeControls(text));
   }
 }
 
-/** A ThrottledLog as a log function, for a consumer that takes one (the Kasa server): its bound method. */
-export function throttledLog(log: (line: string) => void, now: () => number, perMinute: number): (line: string) => void {
-  const throttled = new ThrottledLog(log, now, perMinute);
-  return throttled.line.bind(throttled);
+const HEX = "0123456789abcdef";
+
+/** C0 controls, DEL and C1 controls: what a terminal acts on instead of showing. */
+function isControl(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/**
+ * `text` with every C0 control, DEL and C1 control written out (`\x1b`, `\x0a`, `\u009b`), so that
+ * an alias, SSID, rule name or error text from the network cannot move the cursor, clear the
+ * terminal or start a forged log line. The text itself, with nothing allocated, when it has none
+ * (the usual case: one scan of its characters on a device).
+ */
+export function escapeControls(text: string): string {
+  const n = text.length;
+  let i = 0;
+  while (i < n && !isControl(text.charCodeAt(i))) i++;
+  if (i === n) return text;
+  let out = "";
+  let from = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (!isControl(c)) continue;
+    out += text.slice(from, i) + (c < 0x80 ? "\\x" : "\\u00") + HEX[c >> 4] + HEX[c & 15];
+    from = i + 1;
+  }
+  return out + text.slice(from);
 }
 
 /** The virtual plug on Node: the same protocol bounds, room for a benchmark's clients. */

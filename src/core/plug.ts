@@ -26,7 +26,7 @@ import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./person
 import { RuleTable, type RulesListener } from "./rules.js";
 import { RuntimeStats } from "./runtime-stats.js";
 import { Scheduler, type SchedulerListener } from "./scheduler.js";
-import { DEVICE_LIMITS, type Limits } from "./limits.js";
+import { DEVICE_LIMITS, LOG_LINES_PER_MINUTE, ThrottledLog, type Limits } from "./limits.js";
 import { PresenceLock } from "./presence.js";
 import { KasaServer } from "./server.js";
 import { SafeStore } from "./safe-store.js";
@@ -170,6 +170,10 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
 
 /** What openParts makes for assemble: the parts that read their settings when they are made. */
 interface Parts {
+  /** The plug's one limited log (ThrottledLog.line): every part that can log what a client caused writes through it. */
+  readonly log: LogPort;
+  /** The lines the owner must see whatever a client does (ThrottledLog.notice): escaped, never dropped. */
+  readonly notice: LogPort;
   readonly settings: Settings;
   readonly device: Device;
   readonly now: () => number;
@@ -185,14 +189,19 @@ interface Parts {
 
 /** The device first (the relay gets its boot state before anything slow), then the rest that reads settings, in a frame with few locals. */
 function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, personality: Personality): Plug {
+  const now = () => ports.clock.monotonic();
+  // The one limiter of the lines a client can cause (LOG_LINES_PER_MINUTE), as bound methods: the
+  // parts take log functions. Only the owner's lines (identity, setup network) bypass it.
+  const throttled = new ThrottledLog(ports.log, now, LOG_LINES_PER_MINUTE);
+  const log: LogPort = throttled.line.bind(throttled);
+  const notice: LogPort = throttled.notice.bind(throttled);
   const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
     limits: options.limits ?? DEVICE_LIMITS,
-    log: ports.log,
+    log,
   });
-  const now = () => ports.clock.monotonic();
   const onboarding = new Onboarding(
-    { wifi: ports.wifi, timers: ports.timers, random: ports.random, log: ports.log, now },
+    { wifi: ports.wifi, timers: ports.timers, random: ports.random, log, notice, now },
     settings,
     Device.defaultAlias(device.identity.mac),
     options.onboarding,
@@ -200,11 +209,11 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   const clock = new WallClock(ports.clock, settings.int(KEY.zone, 0, ZONE_COUNT - 1, DEFAULT_ZONE));
   const schedule = new RuleTable(SCHEDULE_RULES, settings, ports.random);
   const antiTheft = new RuleTable(AWAY_RULES, settings, ports.random);
-  const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, ports.log);
+  const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, log);
   const stats = new RuntimeStats(settings, clock, device, now);
   return assemble(ports, options, {
-    settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
-    scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, ports.log),
+    log, notice, settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
+    scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, log),
     energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
   });
 }
@@ -229,6 +238,8 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   private readonly server: KasaServer;
   private readonly indicator: Indicator;
   private readonly button: ButtonGestures;
+  /** The owner's lines: escaped, never dropped (Parts.notice). */
+  private readonly notice: LogPort;
 
   constructor(
     private readonly ports: PlugPorts,
@@ -248,7 +259,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       onboarding,
       timers: ports.timers,
       restart: this,
-      log: ports.log,
+      log: parts.log,
       rules: { schedule: parts.schedule, antiTheft: parts.antiTheft },
       scheduler: parts.scheduler,
       countdown: parts.countdown,
@@ -258,12 +269,13 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       delayedRestart: undefined,
     };
     this.context = context;
+    this.notice = parts.notice;
     const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
-    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, ports.log);
+    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, parts.log);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
-    this.server = new KasaServer(this.dispatcher, { log: ports.log, timers: ports.timers, now }, limits, () => onboarding.activity());
-    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: ports.log, now }, onboarding, device, options.httpPort, limits);
-    this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, ports.log);
+    this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, () => onboarding.activity());
+    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);
+    this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
     device.listener = this;
     parts.schedule.listener = parts.antiTheft.listener = parts.countdown.table.listener = this;
@@ -278,7 +290,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     const button = this.button;
     ports.button.listen((pressed) => button.edge(pressed));
     this.server.start(ports.tcp, ports.udp);
-    ports.log(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
+    this.notice(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
     context.onboarding.start(); // its first state change lights the LED
     context.scheduler.start();
     context.energy?.start();
@@ -296,7 +308,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   }
 
   factoryReset(): void {
-    this.ports.log("factory reset: Wi-Fi, settings and rules wiped, identity kept");
+    this.notice("factory reset: Wi-Fi, settings and rules wiped, identity kept");
     this.save(); // nothing left pending to write after the wipe
     this.halt();
     this.ports.wifi.forget();
@@ -341,7 +353,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     if (context.device.powerOn !== "schedule") return;
     const action = context.scheduler.lastDueToday(time);
     if (action < 0) return;
-    this.ports.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
+    this.context.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
     context.device.setRelay(action === 1);
   }
 

@@ -11,7 +11,7 @@ import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPor
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
 import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, type Limits } from "./limits.js";
+import type { Limits } from "./limits.js";
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
 import { JsonOut } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
@@ -260,6 +260,7 @@ class Connection implements StreamHandler, Bounded {
 }
 
 export interface ServerPorts {
+  /** The plug's limited log (ThrottledLog in limits.ts): every line the server writes is one a client can cause. */
   log: LogPort;
   timers: TimerPort;
   /** Monotonic milliseconds. */
@@ -288,7 +289,7 @@ export class KasaServer {
     /** Told of every connection and datagram (a client sign that keeps the setup network open). */
     private readonly activity: () => void = () => {},
   ) {
-    this.log = throttledLog(ports.log, ports.now, SERVER_LOG_LINES_PER_MINUTE);
+    this.log = ports.log;
     this.now = ports.now;
     this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
     this.out = new JsonOut(new Uint8Array(limits.answerBufferBytes));

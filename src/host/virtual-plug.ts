@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
-import { HOST_LIMITS, type Limits } from "../core/limits.js";
+import { escapeControls, HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { SafeStore } from "../core/safe-store.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
@@ -88,7 +88,8 @@ export class VirtualPlug {
 
   private constructor(private readonly options: VirtualPlugOptions, public port: number) {
     const bind = options.bind ?? DEFAULT_BIND;
-    this.log = options.log ?? ((line) => console.log(`[plug ${bind}:${this.port}] ${line}`));
+    // escaped here too: the host's own adapters log names from files and the network (a saved SSID)
+    this.log = options.log ?? ((line) => console.log(`[plug ${bind}:${this.port}] ${escapeControls(line)}`));
     this.clock = options.clock ?? new HostClock(!options.noTime);
   }
 

@@ -32,7 +32,10 @@ export interface OnboardingPorts {
   wifi: WifiPort;
   timers: TimerPort;
   random: RandomPort;
+  /** Lines a client can cause (credentials received, joins): the plug's limited log. */
   log: LogPort;
+  /** The setup network's lines, which the owner must see whatever a client does (its passphrase): `log` when absent. */
+  notice?: LogPort;
   /** Monotonic milliseconds. */
   now(): number;
 }
@@ -148,7 +151,8 @@ export class Onboarding {
   openSetup(why: string): void {
     this.cancel();
     this.pending = undefined;
-    const { wifi, log } = this.ports;
+    const wifi = this.ports.wifi;
+    const log = this.ports.notice ?? this.ports.log;
     if (!this.accessPointUp) wifi.openAccessPoint(this.setupSsid, this.passphrase);
     this.accessPointUp = true;
     if (this.open) {
