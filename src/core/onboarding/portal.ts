@@ -7,6 +7,13 @@
 // oldest one still waiting for its request makes room for a new client (a phone's captive-portal
 // probe or a browser's unused preconnection must not keep the page from loading until the frame
 // deadline). A DNS port that cannot be listened on leaves the page up without captive DNS.
+//
+// Cross-site posts are refused (a page on another site must not move the plug by submitting a form
+// to /join): the page is served only under the plug's own address (any other Host is redirected to
+// it, as captive-portal probes are), and a post is taken only when its Host is the plug's own and
+// its Origin (or, without one, its Referer) is the page's. "Own" is an IP literal or localhost: a
+// hostname can be rebound to the plug's address by its owner (DNS rebinding), an IP literal cannot.
+// A request with none of these headers is not from a browser (curl, a script) and is taken.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort, WifiNetwork, WifiPort } from "../../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded } from "../connections.js";
@@ -47,12 +54,20 @@ const JOINING =
   "<p>The setup network closes now while the plug joins. Its LED flickers while joining and shows the relay once joined. " +
   "If the join fails the setup network comes back (the LED flashes three times): reconnect to it and reload this page to see why.</p></body></html>";
 
+const REFUSED_CROSS_SITE =
+  "<h1>Refused</h1><p>This form was not sent from the plug's own setup page, so nothing was changed. " +
+  "If you are setting up this plug, open its page and send the form from there: ";
+
 const KEY_NAMES = Object.freeze(["open", "WEP", "WPA", "WPA2"]);
 
 interface Request {
   method: string;
   path: string;
   body: Uint8Array;
+  /** The Host, Origin and Referer headers, when sent (each at most once). */
+  host: string | undefined;
+  origin: string | undefined;
+  referer: string | undefined;
 }
 
 export interface PortalPorts {
@@ -90,8 +105,13 @@ export class SetupPortal {
 
   /** Where the page is: http://<address on the setup network>/ */
   url(): string {
+    return `http://${this.host()}/`;
+  }
+
+  /** The page's host as a browser sends it in Host: the address on the setup network, and the port unless 80. */
+  private host(): string {
     const address = this.ports.wifi.accessPointAddress();
-    return `http://${address}${this.httpPort === 80 ? "" : ":" + this.httpPort}/`;
+    return this.httpPort === 80 ? address : `${address}:${this.httpPort}`;
   }
 
   get isOpen(): boolean {
@@ -139,12 +159,15 @@ export class SetupPortal {
   serve(request: Request, socket: StreamSocket): void {
     this.onboarding.activity();
     const path = request.path;
-    if (request.method === "GET" && (path === "/" || path.startsWith("/?"))) {
+    const own = ownHost(request.host);
+    if (request.method === "GET" && own && (path === "/" || path.startsWith("/?"))) {
       this.withNetworks(() => this.page(socket, 200, ""));
     } else if (request.method === "POST" && path === "/join") {
-      this.join(request.body, socket);
+      if (own && fromPage(request)) this.join(request.body, socket);
+      else this.refuseCrossSite(socket);
     } else if (request.method === "GET" || request.method === "HEAD") {
-      // Captive-portal probes (generate_204, hotspot-detect.html, ...) and every other path.
+      // Captive-portal probes (generate_204, hotspot-detect.html, ...), every other path, and the
+      // page asked for under a name: the page is shown under the plug's address, where its form is taken.
       send(socket, `HTTP/1.1 302 Found\r\nLocation: ${this.url()}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
       socket.close();
     } else {
@@ -178,6 +201,17 @@ export class SetupPortal {
     send(socket, JOINING);
     socket.close();
     this.onboarding.received(checked.credentials);
+  }
+
+  /** A post from another site: a 403 page that says where the real one is; nothing changes. */
+  private refuseCrossSite(socket: StreamSocket): void {
+    this.ports.log("setup page: refused a form sent from another site (nothing changed)");
+    const url = escapeHtml(this.url());
+    send(socket, header(403));
+    send(socket, HEAD);
+    send(socket, REFUSED_CROSS_SITE);
+    send(socket, `<a href="${url}">${url}</a></p></body></html>`);
+    socket.close();
   }
 
   private page(socket: StreamSocket, code: number, message: string): void {
@@ -315,9 +349,66 @@ class HttpConnection implements StreamHandler, Bounded {
   }
 }
 
+/**
+ * Whether a request's Host is the plug's own: absent (not a browser: every browser sends one), an
+ * IP literal with or without a port (whatever address the page is reached at; no name can be
+ * rebound to it), or localhost (the host target). A hostname, whatever it resolves to, is not.
+ */
+export function ownHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const n = host.length;
+  if (n === 0) return false;
+  if (host.charCodeAt(0) === 91) {
+    // "[IPv6]" or "[IPv6]:port"
+    const close = host.indexOf("]");
+    return close > 1 && allOf(host, 1, close, 2) && (close === n - 1 || (host.charCodeAt(close + 1) === 58 && allOf(host, close + 2, n, 0)));
+  }
+  const colon = host.indexOf(":");
+  const end = colon < 0 ? n : colon;
+  if (colon >= 0 && !allOf(host, colon + 1, n, 0)) return false;
+  if (end === 9 && host.startsWith("localhost")) return true;
+  // dotted-quad IPv4: digits and exactly three dots, no empty part
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const c = host.charCodeAt(i);
+    if (c === 46) {
+      if (i === 0 || host.charCodeAt(i - 1) === 46) return false;
+      dots++;
+    } else if (c < 48 || c > 57) return false;
+  }
+  return dots === 3 && end > 0 && host.charCodeAt(end - 1) !== 46;
+}
+
+/** Whether text[from, to) is non-empty and all digits (kind 0) or all hex digits, colons and dots (kind 2: an IPv6 literal). */
+function allOf(text: string, from: number, to: number, kind: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue;
+    if (kind === 2 && (c === 58 || c === 46 || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) continue;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a post came from the page itself: its Origin is http://<its Host>, or, without an Origin,
+ * its Referer is a page under it. A browser sends an Origin with every POST (a page that hides its
+ * origin sends "null", refused); a request with neither is not from a browser and is taken.
+ */
+export function fromPage(request: { host: string | undefined; origin: string | undefined; referer: string | undefined }): boolean {
+  const origin = request.origin;
+  const referer = request.referer;
+  if (origin === undefined && referer === undefined) return true;
+  const host = request.host;
+  if (host === undefined) return false; // a browser's header without its Host: nothing to check it against
+  if (origin !== undefined) return origin.length === host.length + 7 && origin.startsWith("http://") && origin.endsWith(host);
+  return referer!.startsWith("http://") && referer!.startsWith(host, 7) && referer!.charCodeAt(7 + host.length) === 47; // "/"
+}
+
 function header(status: number): string {
   return (
-    `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Bad Request"}\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n` +
+    `HTTP/1.1 ${status} ${status === 200 ? "OK" : status === 403 ? "Forbidden" : "Bad Request"}\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n` +
     "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'\r\nX-Frame-Options: DENY\r\nConnection: close\r\n\r\n"
   );
 }
@@ -338,7 +429,11 @@ export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefi
   const path = ascii(bytes, space1 + 1, space2);
   if (path.length === 0 || path.charCodeAt(0) !== 47) return undefined; // "/"
   let contentLength = 0;
-  // headers: find Content-Length (case-insensitive), ignore the rest
+  let host: string | undefined;
+  let origin: string | undefined;
+  let referer: string | undefined;
+  // headers: Content-Length, Host, Origin and Referer (names case-insensitive); the rest ignored.
+  // Any of the last three twice is malformed: which one a check would read must not be a guess.
   let at = lineEnd + 2;
   while (at < end) {
     const next = indexOf(bytes, CRLF, at);
@@ -346,13 +441,22 @@ export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefi
       const value = ascii(bytes, at + 15, next).trim();
       contentLength = value === "" ? NaN : Number(value);
       if (!Number.isInteger(contentLength) || contentLength < 0) return undefined;
+    } else if (startsWithLower(bytes, at, "host:")) {
+      if (host !== undefined) return undefined;
+      host = ascii(bytes, at + 5, next).trim();
+    } else if (startsWithLower(bytes, at, "origin:")) {
+      if (origin !== undefined) return undefined;
+      origin = ascii(bytes, at + 7, next).trim();
+    } else if (startsWithLower(bytes, at, "referer:")) {
+      if (referer !== undefined) return undefined;
+      referer = ascii(bytes, at + 8, next).trim();
     }
     at = next + 2;
   }
   if (contentLength > MAX_FORM_BYTES) return undefined;
   const bodyStart = end + 4;
   if (bytes.length < bodyStart + contentLength) return "incomplete";
-  return { method, path, body: bytes.subarray(bodyStart, bodyStart + contentLength) };
+  return { method, path, body: bytes.subarray(bodyStart, bodyStart + contentLength), host, origin, referer };
 }
 
 /** application/x-www-form-urlencoded on bytes: '+' is a space, %XX a byte, values decoded as UTF-8. */
