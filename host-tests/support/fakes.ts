@@ -249,8 +249,12 @@ export interface TestPlug {
   unlock(): void;
   restarts: number;
   logs: string[];
-  /** Sends one request object (or raw text) and returns the parsed answer as the core writes it; runs after-reply effects. */
-  ask(request: unknown): Promise<any>;
+  /**
+   * Sends one request object (or raw text) and returns the parsed answer as the core writes it; runs
+   * after-reply effects. As from the home network, or (`from` "setup") over TCP from a client of the
+   * setup network while it is up, as the Kasa server would say it (RequestContext.setupClient).
+   */
+  ask(request: unknown, from?: "lan" | "setup"): Promise<any>;
   /** The same plug booted again on the same store (a restart). */
   reboot(options?: PlugOptions): TestPlug;
 }
@@ -279,9 +283,10 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       t.button(false);
       timers.advance(100);
     },
-    async ask(request: unknown) {
+    async ask(request: unknown, from: "lan" | "setup" = "lan") {
       const effects: (() => void)[] = [];
-      const context: RequestContext = { afterReply: (e) => effects.push(e) };
+      const setupClient = from === "setup" && t.plug.context.onboarding.clientSign(SETUP_CLIENT);
+      const context: RequestContext = { afterReply: (e) => effects.push(e), setupClient };
       const text = typeof request === "string" ? request : JSON.stringify(request);
       const answer = answerText(await t.plug.dispatcher.handle(utf8Encode(text), context));
       for (const e of effects) e();
