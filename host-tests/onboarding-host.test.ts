@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
-import { loadNetworks, type VirtualNetwork } from "../src/host/wifi.js";
+import { loadNetworks, SETUP_CLIENT_PREFIX, type VirtualNetwork } from "../src/host/wifi.js";
 import { askOnce } from "./support/raw-client.js";
 import { until } from "./support/until.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
@@ -142,6 +142,21 @@ describe("onboarding on the host target", () => {
     await askOnce(plug.port, { netif: { set_stainfo: { ssid: "Café <Gäste>", key_type: 0 } } });
     await until(() => state(plug) === "joined", "joined");
     await expect(resolver.resolve4("connectivitycheck.gstatic.com")).rejects.toThrow();
+  });
+
+  // (127.0.4.2 as a client's own address needs Linux, where all of 127/8 is the machine's)
+  it.runIf(process.platform === "linux")("in setup, a joined plug takes set_stainfo from its setup network's clients only", async () => {
+    const plug = await start({ factory: true });
+    await askOnce(plug.port, { netif: { set_stainfo: { ssid: "HomeNetwork", password: "right-password-1", key_type: 3 } } });
+    await until(() => state(plug) === "joined", "joined");
+    plug.plug.context.onboarding.openSetup("test"); // as a 5 s hold does (past the lock's window)
+    const move = { netif: { set_stainfo: { ssid: "Café <Gäste>", key_type: 0 } } };
+    expect((await askOnce(plug.port, move)).netif.set_stainfo.err_code).toBe(PRESENCE_REQUIRED.err_code);
+    const lan = await fetch(`http://127.0.0.1:${plug.httpPort}/join`, { method: "POST", body: "s=0%3ACaf%C3%A9+%3CG%C3%A4ste%3E" });
+    expect(lan.status).toBe(403);
+    expect(state(plug)).toBe("setup");
+    expect((await askOnce(plug.port, move, `${SETUP_CLIENT_PREFIX}2`)).netif.set_stainfo.err_code).toBe(0);
+    await until(() => plug.wifi.saved()?.ssid === "Café <Gäste>", "moved");
   });
 
   it("reads --wifi files and says what is wrong with a bad one", () => {

@@ -5,7 +5,12 @@ import { JOIN_RESULT } from "../src/core/onboarding/onboarding.js";
 import {
   DEBOUNCE_MS, JOIN_TIMEOUT_MS, LED_PATTERN, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SETUP_IDLE_MS,
 } from "../src/core/timing.js";
-import { FakeWifi, testPlug, type TestPlug } from "./support/fakes.js";
+import { PRESENCE_REQUIRED } from "../src/core/presence.js";
+import { PRESENCE_WINDOW_MS, SETUP_MAX_MS } from "../src/core/timing.js";
+import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
+import { utf8Decode } from "../src/core/wire/utf8.js";
+import { FakeWifi, LAN_CLIENT, SETUP_CLIENT, testPlug, type TestPlug } from "./support/fakes.js";
+import { encodeDatagram, encodeFrame } from "./support/wire.js";
 
 const SETUP_SSID = "TP-LINK_Smart Plug_577E";
 
@@ -91,6 +96,104 @@ describe("setup network", () => {
     t.timers.advance(SETUP_IDLE_MS);
     expect(state(t)).toBe("joined");
     expect(t.wifi.accessPoint).toBeNull();
+  });
+});
+
+/** One Kasa request over a TCP connection from `from` (the Kasa server's whole path: accept, frame, answer, effects). */
+function overTcp(t: TestPlug, from: string, request: unknown): any {
+  const answers: string[] = [];
+  const decoder = new FrameDecoder(1 << 20);
+  const handler = t.kasa.accept!({ write: (b) => decoder.feed(b, (p) => answers.push(utf8Decode(p))), unsent: () => 0, room: () => Infinity, close() {}, abort() {} }, from);
+  handler.data(encodeFrame(JSON.stringify(request)));
+  handler.end();
+  return answers.length === 1 ? JSON.parse(answers[0]) : undefined;
+}
+
+/** The setup page's form posted from `from`: the status line of the answer. */
+function postJoin(t: TestPlug, from: string, body: string): string {
+  const c = t.http.connect(from);
+  c.handler.data(new TextEncoder().encode(`POST /join HTTP/1.1\r\nHost: 192.168.4.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+  return c.text.slice(0, c.text.indexOf("\r\n"));
+}
+
+const MOVE = { netif: { set_stainfo: { ssid: "Elsewhere", password: "12345678", key_type: 3 } } };
+
+describe("setup mode on a provisioned plug cannot be held open from the home network", () => {
+  it("LAN datagrams, Kasa connections and page requests every minute do not keep it up: it closes at its idle time", () => {
+    const t = testPlug();
+    hold(t, SETUP_HOLD_MS);
+    expect(state(t)).toBe("setup");
+    for (let minute = 1; minute <= SETUP_IDLE_MS / 60000; minute++) {
+      t.timers.advance(60 * 1000);
+      if (state(t) !== "setup") break;
+      t.udp.receive(new Uint8Array([0x13, 0x37, 0x00]), LAN_CLIENT); // garbage
+      t.udp.receive(encodeDatagram('{"system":{"get_sysinfo":{}}}'), LAN_CLIENT);
+      expect(overTcp(t, LAN_CLIENT, { system: { get_sysinfo: {} } }).system.get_sysinfo.err_code).toBe(0);
+      t.http.connect(LAN_CLIENT).handler.data(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    }
+    expect(state(t)).toBe("joined");
+    expect(t.wifi.accessPoint).toBeNull();
+    expect(t.http.listening).toBe(false);
+    expect(t.logs).toContain(`setup network closed after ${SETUP_IDLE_MS / 60000} minutes without a client`);
+  });
+
+  it("its own clients keep it up, for at most SETUP_MAX_MS from opening; an unprovisioned plug's stays up while they come", () => {
+    const signs = (t: TestPlug) => {
+      t.wifi.emit("client");
+      t.http.connect(SETUP_CLIENT).handler.data(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      overTcp(t, SETUP_CLIENT, { system: { get_sysinfo: {} } });
+    };
+    const t = testPlug();
+    hold(t, SETUP_HOLD_MS);
+    const fresh = factoryPlug();
+    for (let minute = 1; minute < SETUP_MAX_MS / 60000; minute++) {
+      t.timers.advance(60 * 1000);
+      fresh.timers.advance(60 * 1000);
+      signs(t);
+      signs(fresh);
+    }
+    expect(state(t)).toBe("setup"); // well past the idle time: its clients are there
+    t.timers.advance(60 * 1000);
+    expect(state(t)).toBe("joined");
+    expect(t.wifi.accessPoint).toBeNull();
+    expect(t.http.listening).toBe(false);
+    expect(t.logs).toContain(`setup network closed ${SETUP_MAX_MS / 60000} minutes after it opened`);
+    fresh.timers.advance(60 * 1000);
+    signs(fresh);
+    fresh.timers.advance(SETUP_IDLE_MS - 1);
+    expect(state(fresh)).toBe("setup");
+  });
+
+  it("set_stainfo from the home network needs a press even in setup; from the setup network it is open while setup is up", () => {
+    const t = testPlug();
+    hold(t, SETUP_HOLD_MS);
+    t.timers.advance(PRESENCE_WINDOW_MS + 1); // whatever the hold's press opened is closed again
+    expect(state(t)).toBe("setup");
+    expect(overTcp(t, LAN_CLIENT, MOVE).netif.set_stainfo).toEqual(PRESENCE_REQUIRED);
+    // a datagram claiming to come from the setup network: its source may be forged
+    t.udp.receive(encodeDatagram(JSON.stringify(MOVE)), SETUP_CLIENT);
+    expect(JSON.parse(decodeDatagram(t.udp.sent.at(-1)!.bytes)).netif.set_stainfo).toEqual(PRESENCE_REQUIRED);
+    expect(postJoin(t, LAN_CLIENT, "s=other&o=Elsewhere&k=3&p=12345678")).toBe("HTTP/1.1 403 Forbidden");
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
+    expect(t.wifi.joined).toEqual([]);
+    expect(state(t)).toBe("setup");
+    // the owner's phone on the setup network (WPA2, the passphrase on the label)
+    expect(overTcp(t, SETUP_CLIENT, MOVE).netif.set_stainfo.err_code).toBe(0);
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
+    expect(t.wifi.joined.map((c) => c.ssid)).toEqual(["Elsewhere"]);
+  });
+
+  it("the page's form from the setup network moves it; once setup closed, a setup-network address opens nothing", () => {
+    const t = testPlug();
+    hold(t, SETUP_HOLD_MS);
+    t.timers.advance(SETUP_MAX_MS);
+    expect(state(t)).toBe("joined");
+    expect(overTcp(t, SETUP_CLIENT, MOVE).netif.set_stainfo).toEqual(PRESENCE_REQUIRED);
+    hold(t, SETUP_HOLD_MS);
+    t.timers.advance(PRESENCE_WINDOW_MS + 1);
+    expect(postJoin(t, SETUP_CLIENT, "s=other&o=Elsewhere&k=3&p=12345678")).toBe("HTTP/1.1 200 OK");
+    t.timers.advance(RADIO_SWITCH_DELAY_MS);
+    expect(t.wifi.joined.map((c) => c.ssid)).toEqual(["Elsewhere"]);
   });
 });
 

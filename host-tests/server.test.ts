@@ -36,7 +36,7 @@ function rig() {
     button: { listen() {} },
     clock, timers, wifi,
     store: new MemoryStore(),
-    tcp: { listen: (a) => (accept = a), close() {} },
+    tcp: { listen: (a) => (accept = (s) => a(s, "192.168.1.20")), close() {} },
     http: { listen() {}, close() {} },
     dns: { listen() {}, send() {}, close() {} },
     random: (n) => new Uint8Array(n),
@@ -152,7 +152,7 @@ describe("server when the engine fails", () => {
     const clock = new FakeClock();
     const server = new KasaServer(dispatcher, { log: (l) => logs.push(l), timers: new FakeTimers(clock), now: () => clock.mono }, DEVICE_LIMITS);
     let accept!: (s: StreamSocket) => StreamHandler;
-    server.start({ listen: (a) => (accept = a), close() {} }, { listen() {}, send() {}, close() {} });
+    server.start({ listen: (a) => (accept = (s) => a(s, "192.168.1.20")), close() {} }, { listen() {}, send() {}, close() {} });
     const open = () => {
       const c = { closed: false, writes: 0, handler: null as unknown as StreamHandler };
       c.handler = accept({ write: () => c.writes++, unsent: () => 0, room: () => Infinity, close: () => (c.closed = true), abort: () => (c.closed = true) });

@@ -159,22 +159,36 @@ export class FakeWifi implements WifiPort {
   accessPointAddress() {
     return "192.168.4.1";
   }
+  /** As a device answers: a peer on the access point's subnet (192.168.4.x) while it is up. */
+  accessPointClient(address: string) {
+    return this.accessPoint !== null && address.startsWith("192.168.4.");
+  }
 }
 
-/** A listener the test drives: `connect()` plays a client; `listening` says whether the core listens. */
+/** The address a test client has on the home network, and on the setup network (FakeWifi.accessPointClient). */
+export const LAN_CLIENT = "192.168.1.20";
+export const SETUP_CLIENT = "192.168.4.2";
+
+/**
+ * A listener the test drives: `connect()` plays a client (from `from`, by default the listener's
+ * usual client: the home network's for the Kasa port, the setup network's for the page); `listening`
+ * says whether the core listens.
+ */
 export class FakeListener implements TcpListenerPort {
-  accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+  /** The core's accept; a test calling it without an address is the listener's usual client. */
+  accept: ((socket: StreamSocket, address?: string) => StreamHandler) | null = null;
+  constructor(readonly defaultClient = LAN_CLIENT) {}
   get listening() {
     return this.accept !== null;
   }
-  listen(accept: (socket: StreamSocket) => StreamHandler) {
-    this.accept = accept;
+  listen(accept: (socket: StreamSocket, address: string) => StreamHandler) {
+    this.accept = (socket, address = this.defaultClient) => accept(socket, address);
   }
   close() {
     this.accept = null;
   }
   /** A client connection: what the core writes is collected as text (all of it is read at once); `closed` once it closed. */
-  connect() {
+  connect(from = this.defaultClient) {
     if (this.accept === null) throw new Error("not listening");
     const conn = { text: "", closed: false, handler: null as unknown as StreamHandler };
     const decoder = new TextDecoder();
@@ -190,7 +204,7 @@ export class FakeListener implements TcpListenerPort {
       abort: () => {
         conn.closed = true;
       },
-    });
+    }, from);
     return conn;
   }
 }
@@ -208,7 +222,7 @@ export class FakeDatagrams implements DatagramPort {
   close() {
     this.receiver = null;
   }
-  receive(bytes: Uint8Array, address = "192.168.1.20", port = 50000) {
+  receive(bytes: Uint8Array, address = LAN_CLIENT, port = 50000) {
     this.receiver?.(bytes, address, port);
   }
 }
@@ -235,8 +249,12 @@ export interface TestPlug {
   unlock(): void;
   restarts: number;
   logs: string[];
-  /** Sends one request object (or raw text) and returns the parsed answer as the core writes it; runs after-reply effects. */
-  ask(request: unknown): Promise<any>;
+  /**
+   * Sends one request object (or raw text) and returns the parsed answer as the core writes it; runs
+   * after-reply effects. As from the home network, or (`from` "setup") over TCP from a client of the
+   * setup network while it is up, as the Kasa server would say it (RequestContext.setupClient).
+   */
+  ask(request: unknown, from?: "lan" | "setup"): Promise<any>;
   /** The same plug booted again on the same store (a restart). */
   reboot(options?: PlugOptions): TestPlug;
 }
@@ -257,7 +275,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
   let draws = 0;
   const t: TestPlug = {
     store, clock, timers, wifi,
-    relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(), kasa: new FakeListener(), udp: new FakeDatagrams(), button: () => {},
+    relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(SETUP_CLIENT), kasa: new FakeListener(), udp: new FakeDatagrams(), button: () => {},
     plug: undefined as unknown as Plug,
     unlock() {
       t.button(true);
@@ -265,9 +283,10 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       t.button(false);
       timers.advance(100);
     },
-    async ask(request: unknown) {
+    async ask(request: unknown, from: "lan" | "setup" = "lan") {
       const effects: (() => void)[] = [];
-      const context: RequestContext = { afterReply: (e) => effects.push(e) };
+      const setupClient = from === "setup" && t.plug.context.onboarding.clientSign(SETUP_CLIENT);
+      const context: RequestContext = { afterReply: (e) => effects.push(e), setupClient };
       const text = typeof request === "string" ? request : JSON.stringify(request);
       const answer = answerText(await t.plug.dispatcher.handle(utf8Encode(text), context));
       for (const e of effects) e();

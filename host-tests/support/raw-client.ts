@@ -30,9 +30,10 @@ export class RawClient {
     socket.on("error", () => {});
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `from`: the client's own address (127.0.4.x plays a client of the host plug's setup network: host/wifi.ts). */
+  static connect(port: number, host = "127.0.0.1", from?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host, allowHalfOpen: true }, () => resolve(new RawClient(s)));
+      const s = connect({ port, host, allowHalfOpen: true, localAddress: from }, () => resolve(new RawClient(s)));
       s.once("error", reject);
     });
   }
@@ -110,8 +111,8 @@ export function udpAsk(port: number, text: string | Uint8Array, timeoutMs = 2000
 }
 
 /** Opens one connection and immediately sends the requests, then FIN, as tplink-smarthome-api does. */
-export async function askOnce(port: number, request: unknown): Promise<any> {
-  const c = await RawClient.connect(port);
+export async function askOnce(port: number, request: unknown, from?: string): Promise<any> {
+  const c = await RawClient.connect(port, "127.0.0.1", from);
   const answer = c.ask(request);
   const result = await answer;
   c.end();

@@ -113,6 +113,9 @@ class FixedWifi implements WifiPort {
   accessPointAddress() {
     return "192.168.4.1";
   }
+  accessPointClient() {
+    return false;
+  }
 }
 
 const nullTcp: TcpListenerPort = { listen() {}, close() {} };

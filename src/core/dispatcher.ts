@@ -26,6 +26,12 @@ import { utf8Decode } from "./wire/utf8.js";
 export interface RequestContext {
   /** Runs `effect` after the answer to this request was written (reboot, reset, Wi-Fi join). */
   afterReply(effect: () => void): void;
+  /**
+   * The request came over TCP from a client of the setup network while it was up (Onboarding
+   * clientSign): never a datagram, whose source address anyone on the home network can forge.
+   * Absent: not (a request from the home network).
+   */
+  readonly setupClient?: boolean;
 }
 
 /** What a method returns: its result fields (err_code 0 is added when absent) or an error. */

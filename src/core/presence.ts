@@ -5,7 +5,7 @@
 // Switching, naming, rules and time stay open: Home Assistant and Homebridge never need the button.
 
 import type { PlugContext } from "./context.js";
-import type { Method } from "./dispatcher.js";
+import type { Method, RequestContext } from "./dispatcher.js";
 import type { KasaError } from "./errors.js";
 import { PRESENCE_WINDOW_MS } from "./timing.js";
 
@@ -38,12 +38,13 @@ export class PresenceLock {
 
 /**
  * `method` behind the lock; `when` (optional) says whether this call needs it at all (set_stainfo
- * only once the plug has a network). Parameters are checked by the method only once the lock is
- * open, so a locked plug answers the same to every caller.
+ * only once the plug has a network, unless it comes from a client of the setup network while that
+ * is up). Parameters are checked by the method only once the lock is open, so a locked plug answers
+ * the same to every caller.
  */
-export function physical(method: Method, when?: (plug: PlugContext) => boolean): Method {
+export function physical(method: Method, when?: (plug: PlugContext, request: RequestContext) => boolean): Method {
   return (plug, params, request) => {
-    if (!plug.presence.open() && (when === undefined || when(plug))) {
+    if (!plug.presence.open() && (when === undefined || when(plug, request))) {
       plug.log("refused: needs a button press first");
       return PRESENCE_REQUIRED;
     }

@@ -24,6 +24,8 @@ export const MAX_QUEUED_FRAMES = 8;
 export class Effects implements RequestContext {
   private list: (() => void)[] | null = null;
 
+  constructor(readonly setupClient = false) {}
+
   afterReply(effect: () => void): void {
     (this.list ??= []).push(effect);
   }
@@ -68,6 +70,8 @@ class Connection implements StreamHandler, Bounded {
   constructor(
     private readonly socket: StreamSocket,
     private readonly server: KasaServer,
+    /** A client of the setup network (RequestContext.setupClient). */
+    private readonly setupClient: boolean,
   ) {
     this.decoder = new FrameDecoder(server.limits.maxFrameBytes);
     this.lastRequest = server.now();
@@ -156,7 +160,7 @@ class Connection implements StreamHandler, Bounded {
         else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
-      const effects = new Effects();
+      const effects = new Effects(this.setupClient);
       let answer: Answer | Promise<Answer>;
       try {
         // The shape check runs before the dispatcher, not around it: no stack frame under every request.
@@ -286,8 +290,11 @@ export class KasaServer {
     readonly dispatcher: Dispatcher,
     ports: ServerPorts,
     readonly limits: Limits,
-    /** Told of every connection and datagram (a client sign that keeps the setup network open). */
-    private readonly activity: () => void = () => {},
+    /**
+     * Told the peer address of every connection and datagram: true when it is a client of the setup
+     * network (a sign that keeps that network up; Onboarding.clientSign).
+     */
+    private readonly clientSign: (address: string) => boolean = () => false,
   ) {
     this.log = ports.log;
     this.now = ports.now;
@@ -312,20 +319,20 @@ export class KasaServer {
   }
 
   /** A new TCP client: served, in place of the connection idle longest if every place is taken. */
-  private accept(socket: StreamSocket): StreamHandler {
-    this.activity();
+  private accept(socket: StreamSocket, address: string): StreamHandler {
+    const setupClient = this.clientSign(address);
     if (!this.connections.makeRoom()) {
       this.log(`connection refused: all ${this.limits.maxConnections} open are busy answering`);
       socket.close();
       return REFUSED;
     }
-    const connection = new Connection(socket, this);
+    const connection = new Connection(socket, this, setupClient);
     this.connections.admit(connection);
     return connection;
   }
 
   private received(bytes: Uint8Array, address: string, port: number): void {
-    this.activity();
+    this.clientSign(address);
     this.datagram(bytes, address, port);
   }
 
@@ -359,7 +366,7 @@ export class KasaServer {
 
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed()) return;
-    const effects = new Effects();
+    const effects = new Effects(); // (a datagram's source may be forged: never a setup client)
     let answer: Answer | Promise<Answer>;
     try {
       const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone

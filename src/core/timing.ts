@@ -12,8 +12,16 @@ export const RESET_HOLD_MS = 10000;
 
 /** Between accepting credentials and switching the radio: the answer (Kasa or web page) reaches the client first. */
 export const RADIO_SWITCH_DELAY_MS = 1000;
-/** The setup network closes after this long without a client sign (an association or a request). */
+/** The setup network closes after this long without a sign from one of its clients (an association or a request over it). */
 export const SETUP_IDLE_MS = 10 * 60 * 1000;
+/**
+ * A provisioned plug's setup network closes this long after it opened, whatever its clients do (an
+ * unprovisioned plug has no other network: its setup stays up while clients come). Onboarding with
+ * a phone takes a few minutes, a second try after a wrong password a few more (a failed attempt
+ * opens it again, for this long); 20 minutes leaves a slow owner room, and bounds how long a plug
+ * whose button was held (or that fell back) offers the setup network's open onboarding.
+ */
+export const SETUP_MAX_MS = 20 * 60 * 1000;
 /** A join attempt that has neither succeeded nor failed by then has failed. */
 export const JOIN_TIMEOUT_MS = 30 * 1000;
 /** Reconnect delays after the router went away: doubling from the first to the last. */

@@ -12,7 +12,7 @@ import type { DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from 
 export const CLOSE_LINGER_MS = 2000;
 
 export class NodeTcpListener implements TcpListenerPort {
-  private accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+  private accept: ((socket: StreamSocket, address: string) => StreamHandler) | null = null;
   private readonly sockets = new Set<Socket>();
 
   private constructor(private readonly server: Server) {
@@ -49,7 +49,7 @@ export class NodeTcpListener implements TcpListenerPort {
     return n;
   }
 
-  listen(accept: (socket: StreamSocket) => StreamHandler): void {
+  listen(accept: (socket: StreamSocket, address: string) => StreamHandler): void {
     this.accept = accept;
   }
 
@@ -89,7 +89,7 @@ export class NodeTcpListener implements TcpListenerPort {
         socket.once("close", () => clearTimeout(linger));
       },
       abort: () => socket.destroy(),
-    });
+    }, socket.remoteAddress ?? "");
     const end = () => {
       if (ended) return;
       ended = true;

@@ -1,7 +1,10 @@
 // A virtual Wi-Fi radio for the host plug: a burned-in MAC (made once per state directory), the
 // networks in range (from `--wifi FILE`, or three built-in ones) with the password each accepts, a
 // join that succeeds or fails as a real one would (wrong password, network not found), and the
-// saved network in the state directory. The setup access point is a state and a log line.
+// saved network in the state directory. The setup access point is a state and a log line; its clients
+// are the peers connecting from SETUP_CLIENT_PREFIX (on Linux any 127.x.x.x is the machine's own:
+// `curl --interface 127.0.4.2`, Node's `localAddress`), and every peer while the virtual station is
+// not on a network (as on a device, nothing else can reach the plug then).
 
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +27,9 @@ export const DEFAULT_NETWORKS: readonly VirtualNetwork[] = Object.freeze([
   { ssid: "Neighbour-2G", keyType: 2, rssi: -71, password: "not-yours-1234" },
   { ssid: "CafeGuest", keyType: 0, rssi: -80 },
 ] as VirtualNetwork[]);
+
+/** Peers whose address starts with this are clients of the virtual setup network (192.168.4.x on a device). */
+export const SETUP_CLIENT_PREFIX = "127.0.4.";
 
 /** How long a virtual join takes before it answers, ms. */
 export const VIRTUAL_JOIN_MS = 300;
@@ -138,6 +144,12 @@ export class VirtualWifi implements WifiPort {
 
   accessPointAddress(): string {
     return this.address;
+  }
+
+  accessPointClient(address: string): boolean {
+    if (this.accessPoint === null) return false;
+    const ipv4 = address.startsWith("::ffff:") ? address.slice(7) : address; // (a dual-stack socket's IPv4 peer)
+    return this.joined === null || ipv4.startsWith(SETUP_CLIENT_PREFIX);
   }
 
   /** Takes a network out of range (the router goes away) or back; a plug on it loses its connection. */

@@ -65,6 +65,12 @@ class Connection implements StreamSocket {
     this.tcp = new TCP({ from, nodelay: true, target: this, onReadable: connectionReadable, onWritable: connectionWritable, onError: connectionError });
   }
 
+  /** The client's IPv4 address (the accepted socket's remoteAddress), "" when the platform does not say. */
+  peer(): string {
+    const address = this.tcp.remoteAddress;
+    return typeof address === "string" ? address : "";
+  }
+
   readable(count: number): void {
     this.available = count;
     this.drain();
@@ -180,9 +186,9 @@ export class ModdableTcpListener implements TcpListenerPort {
 
   constructor(private readonly port: number) {}
 
-  private accept: ((socket: StreamSocket) => StreamHandler) | null = null;
+  private accept: ((socket: StreamSocket, address: string) => StreamHandler) | null = null;
 
-  listen(accept: (socket: StreamSocket) => StreamHandler): void {
+  listen(accept: (socket: StreamSocket, address: string) => StreamHandler): void {
     this.accept = accept;
     this.listener = new Listener({ port: this.port, target: this, onReadable: listenerReadable });
   }
@@ -192,7 +198,7 @@ export class ModdableTcpListener implements TcpListenerPort {
       const from = listener.read();
       if (from === undefined) break;
       const connection = new Connection(from);
-      connection.handler = this.accept(connection);
+      connection.handler = this.accept(connection, connection.peer());
     }
   }
 

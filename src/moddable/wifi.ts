@@ -126,6 +126,24 @@ export class ModdableWifi implements WifiPort {
     return typeof ip === "string" && ip !== "" ? ip : DEFAULT_AP_ADDRESS;
   }
 
+  /**
+   * A peer on the access point's subnet (its /24, as both SDKs set it up) while it is up. ECMA-419
+   * sockets do not say which interface a packet came in on: when the home network is numbered like
+   * the access point, no peer counts (setup-network clients then need the button as LAN ones do).
+   */
+  accessPointClient(address: string): boolean {
+    if (!this.accessPoint) return false;
+    const subnet = prefix24(this.accessPointAddress());
+    if (prefix24(address) !== subnet) return false;
+    let station: unknown;
+    try {
+      station = this.online ? netGet("IP", "station") : undefined;
+    } catch {
+      station = undefined;
+    }
+    return typeof station !== "string" || prefix24(station) !== subnet;
+  }
+
   private message(message: string, reason?: number): void {
     if (message === "gotIP") {
       this.online = true;
@@ -167,6 +185,12 @@ export class ModdableWifi implements WifiPort {
     safe(() => this.prefs.set(WIFI_DOMAIN, "mac", bytes.buffer as ArrayBuffer));
     return bytes;
   }
+}
+
+/** "192.168.4.7" → "192.168.4" (what is not dotted IPv4 gives something no IPv4 address matches). */
+function prefix24(address: string): string {
+  const dot = address.lastIndexOf(".");
+  return dot > 0 ? address.slice(0, dot) : "-";
 }
 
 function safe<T>(f: () => T): T | undefined {

@@ -117,6 +117,14 @@ export interface WifiPort {
   closeAccessPoint(): void;
   /** The plug's IPv4 address on its access point, e.g. "192.168.4.1". */
   accessPointAddress(): string;
+  /**
+   * Whether a peer at `address` (a TCP client's or a datagram's source address) is a client of the
+   * setup access point while it is up: reached over the access point, not the station's network.
+   * False while the access point is down. A device answers from the access point's subnet (a
+   * datagram's source can be forged, a TCP peer's cannot: the core trusts only TCP with anything
+   * more than keeping the setup network up).
+   */
+  accessPointClient(address: string): boolean;
 }
 
 /** One accepted TCP connection, as the core sees it. */
@@ -160,7 +168,8 @@ export interface StreamHandler {
 }
 
 export interface TcpListenerPort {
-  listen(accept: (socket: StreamSocket) => StreamHandler): void;
+  /** `accept` is told each new connection and its peer's IPv4 address (for WifiPort.accessPointClient). */
+  listen(accept: (socket: StreamSocket, address: string) => StreamHandler): void;
   close(): void;
 }
 

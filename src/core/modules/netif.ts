@@ -70,8 +70,9 @@ export const netifModule: Module = Object.freeze({
     return { ssid: saved?.ssid ?? "", key_type: saved?.keyType ?? 0, rssi: plug.wifi.rssi() };
   },
 
-  // Onboarding is open: an unprovisioned plug, or one whose setup network is up (WPA2, opened by a
-  // 5 s hold or the opt-in fallback). Moving a plug off its network from the LAN needs presence.
+  // Onboarding is open: an unprovisioned plug, or a request over TCP from a client of the setup
+  // network while it is up (WPA2, opened by a 5 s hold or the opt-in fallback). Moving a plug off its
+  // network from the home network needs presence, setup network up or not.
   set_stainfo: physical(
     (plug: PlugContext, params: Params, request: RequestContext) => {
       const checked = checkCredentials(params.ssid, params.password, params.key_type);
@@ -80,6 +81,6 @@ export const netifModule: Module = Object.freeze({
       request.afterReply(() => plug.onboarding.received(checked.credentials));
       return plug.personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
     },
-    (plug: PlugContext) => plug.onboarding.provisioned() && plug.onboarding.state !== "setup",
+    (plug: PlugContext, request: RequestContext) => plug.onboarding.provisioned() && !(request.setupClient && plug.onboarding.state === "setup"),
   ),
 });

@@ -9,12 +9,14 @@
 // New credentials are saved only once they worked: a failed attempt leaves the saved network (and
 // everything else) as it was and reopens the setup network with the reason. A provisioned plug never
 // opens its setup network by itself unless the fallback was opted into. The setup network closes
-// after SETUP_IDLE_MS without a client sign. What survives a restart: the saved network (the radio
-// keeps it), the setup passphrase and the last attempt's outcome (settings).
+// after SETUP_IDLE_MS without a sign from one of its clients (an association, the setup page, captive
+// DNS, a Kasa client connected over it; nothing from the home network counts), and a provisioned
+// plug's SETUP_MAX_MS after it opened, whatever its clients do. What survives a restart: the saved
+// network (the radio keeps it), the setup passphrase and the last attempt's outcome (settings).
 
 import type { LogPort, RandomPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent, WifiPort } from "../../ports/ports.js";
 import { KEY, type Settings } from "../settings.js";
-import { JOIN_TIMEOUT_MS, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, SETUP_IDLE_MS } from "../timing.js";
+import { JOIN_TIMEOUT_MS, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, SETUP_IDLE_MS, SETUP_MAX_MS } from "../timing.js";
 import { validPassphrase } from "./credentials.js";
 
 export type WifiState = "unprovisioned" | "setup" | "received" | "joining" | "joined" | "offline";
@@ -79,6 +81,8 @@ export class Onboarding {
   private accessPointUp = false;
   private joinTimer: TimerHandle | undefined;
   private idleTimer: TimerHandle | undefined;
+  /** A provisioned plug's SETUP_MAX_MS from opening the setup network. */
+  private maxTimer: TimerHandle | undefined;
   private retryTimer: TimerHandle | undefined;
   private retryMs = RECONNECT_FIRST_MS;
   private offlineSince = -1;
@@ -160,12 +164,25 @@ export class Onboarding {
     } else {
       log(`setup network "${this.setupSsid}" is up (${why}), WPA2 passphrase: ${this.passphrase}`);
     }
-    log(`the setup network closes after ${SETUP_IDLE_MS / 60000} minutes without a client`);
+    const limited = this.provisioned();
+    log(`the setup network closes after ${SETUP_IDLE_MS / 60000} minutes without a client${limited ? `, and ${SETUP_MAX_MS / 60000} minutes after it opened in any case` : ""}`);
+    if (limited) this.maxTimer = this.ports.timers.after(SETUP_MAX_MS, () => this.closeSetup(`${SETUP_MAX_MS / 60000} minutes after it opened`));
     this.set("setup");
     this.activity();
   }
 
-  /** A client sign on the setup network (an association, a request): the idle countdown starts again. */
+  /**
+   * A peer at `address` (a TCP client's, a datagram's source) was heard from: true when it is a
+   * client of the setup network while that is up, which is then a client sign (activity). Anything
+   * from the home network is not: it can neither keep the setup network up nor use its open doors.
+   */
+  clientSign(address: string): boolean {
+    if (this.state !== "setup" || !this.ports.wifi.accessPointClient(address)) return false;
+    this.activity();
+    return true;
+  }
+
+  /** A client sign on the setup network (an association, a request from one of its clients): the idle countdown starts again. */
   activity(): void {
     if (this.state !== "setup") return;
     this.ports.timers.cancel(this.idleTimer); // undefined when called by openSetup
@@ -244,10 +261,14 @@ export class Onboarding {
   }
 
   private setupIdle(): void {
-    this.idleTimer = undefined;
+    this.closeSetup(`after ${SETUP_IDLE_MS / 60000} minutes without a client`);
+  }
+
+  private closeSetup(why: string): void {
+    this.cancel();
     this.closeAccessPoint();
     this.lastFailed = false;
-    this.ports.log(`setup network closed after ${SETUP_IDLE_MS / 60000} minutes without a client`);
+    this.ports.log(`setup network closed ${why}`);
     if (!this.provisioned()) {
       this.ports.log("not provisioned: restart the plug or hold its button 5 s to open the setup network again");
       this.set("unprovisioned");
@@ -273,7 +294,8 @@ export class Onboarding {
     timers.cancel(this.joinTimer);
     timers.cancel(this.idleTimer);
     timers.cancel(this.retryTimer);
-    this.joinTimer = this.idleTimer = this.retryTimer = undefined;
+    timers.cancel(this.maxTimer);
+    this.joinTimer = this.idleTimer = this.retryTimer = this.maxTimer = undefined;
   }
 
   private set(state: WifiState): void {

@@ -122,12 +122,13 @@ export class SetupPortal {
     if (this.http !== null) return;
     this.http = http;
     this.dns = dns;
-    http.listen((socket) => {
+    http.listen((socket, address) => {
+      const setupClient = this.onboarding.clientSign(address); // (a client sign: the page counts)
       if (!this.connections.makeRoom()) {
         socket.close();
         return REFUSED;
       }
-      const connection = new HttpConnection(socket, this);
+      const connection = new HttpConnection(socket, this, setupClient);
       this.connections.admit(connection);
       return connection;
     });
@@ -151,20 +152,27 @@ export class SetupPortal {
     const ip = ipv4Bytes(this.ports.wifi.accessPointAddress());
     const answer = ip === undefined ? undefined : captiveAnswer(bytes, ip);
     if (answer === undefined) return;
-    this.onboarding.activity(); // a phone looking things up is a client on the setup network
+    this.onboarding.clientSign(address); // a phone on the setup network looking things up is a client sign
     this.dns?.send(answer, address, port);
   }
 
-  /** Answers one complete request. */
-  serve(request: Request, socket: StreamSocket): void {
-    this.onboarding.activity();
+  /** Answers one complete request; `setupClient`: from a client of the setup network (Onboarding.clientSign). */
+  serve(request: Request, socket: StreamSocket, setupClient: boolean): void {
+    if (setupClient) this.onboarding.activity();
     const path = request.path;
     const own = ownHost(request.host);
     if (request.method === "GET" && own && (path === "/" || path.startsWith("/?"))) {
       this.withNetworks(() => this.page(socket, 200, ""));
     } else if (request.method === "POST" && path === "/join") {
-      if (own && fromPage(request)) this.join(request.body, socket);
-      else this.refuseCrossSite(socket);
+      // Cross-site posts are refused everywhere; a provisioned plug's page is reachable from its home
+      // network too (a device listens on every interface): moving it from there needs its button and
+      // netif.set_stainfo, not this form.
+      if (!own || !fromPage(request)) this.refuseCrossSite(socket);
+      else if (setupClient || !this.onboarding.provisioned()) this.join(request.body, socket);
+      else {
+        send(socket, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        socket.close();
+      }
     } else if (request.method === "GET" || request.method === "HEAD") {
       // Captive-portal probes (generate_204, hotspot-detect.html, ...), every other path, and the
       // page asked for under a name: the page is shown under the plug's address, where its form is taken.
@@ -282,6 +290,7 @@ class HttpConnection implements StreamHandler, Bounded {
   constructor(
     raw: StreamSocket,
     private readonly portal: SetupPortal,
+    private readonly setupClient: boolean,
   ) {
     this.opened = portal.now();
     this.socket = {
@@ -331,7 +340,7 @@ class HttpConnection implements StreamHandler, Bounded {
     if (request === "incomplete") return;
     this.done = true;
     if (request === undefined) return this.refuse(400, "Bad Request");
-    this.portal.serve(request, this.socket);
+    this.portal.serve(request, this.socket, this.setupClient);
   }
 
   end(): void {
