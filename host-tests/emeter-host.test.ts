@@ -10,8 +10,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MAX_POINTS, maxWatts, parseLoadArgs, parseProfile, repeatingProfile } from "../src/host/load.js";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import type { SimulatedChipModel } from "../src/core/meter/simulate.js";
-import { convertStatData, emeterStatus } from "./support/python-kasa-emeter.js";
-import { RawClient, askOnce } from "./support/raw-client.js";
+import { convertStatData, emeterStatus, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
+import { RawClient, askOnce, udpAsk } from "./support/raw-client.js";
 
 const plugs: VirtualPlug[] = [];
 const dirs: string[] = [];
@@ -166,6 +166,26 @@ describe.concurrent("energy monitoring on the host", () => {
       expectNear(r.current_ma, (2000 / VOLTS) * 1000, 0.02, "current_ma");
     });
 
+    it("an HS110 or KP115 started without --load reads the mains voltage with nothing plugged in, 0 A and 0 W, in floats on the HS110", async () => {
+      const hs110 = await start({ model: "HS110" });
+      const kp115 = await start({ model: "KP115" });
+      await askOnce(hs110.port, { system: { set_relay_state: { state: 1 } } });
+      const v1 = await poll(() => realtime(hs110.port), (x) => x.voltage > 0, "a voltage reading without --load");
+      expectNear(v1.voltage, VOLTS, 0.01, "HS110 voltage (V)");
+      expect([v1.current, v1.power, v1.total]).toEqual([0, 0, 0]);
+      // as python-kasa reads the text: voltage and current floats, power a float (its current_consumption)
+      const text = (await udpAsk(hs110.port, JSON.stringify({ emeter: { get_realtime: {} } }))).text;
+      expect(pythonKasaRealtimeFailures(text), text).toEqual([]);
+      expect(text).toMatch(/"current":0\.000000,"power":0\.000000,"total":0\.000000/);
+      const v2 = await poll(() => realtime(kp115.port), (x) => x.voltage_mv > 0, "a voltage reading without --load");
+      expectNear(v2.voltage_mv, VOLTS * 1000, 0.01, "KP115 voltage (mV)");
+      expect([v2.current_ma, v2.power_mw, v2.total_wh]).toEqual([0, 0, 0]);
+      // --volts alone: nothing plugged in on another mains
+      const spec = parseLoadArgs({ volts: "120", model: "KP115" })!;
+      const us = await start({ model: "KP115", load: { profile: repeatingProfile(spec.points, spec.volts), chip: spec.chip } });
+      expectNear((await poll(() => realtime(us.port), (x) => x.voltage_mv > 0, "120 V")).voltage_mv, 120_000, 0.01, "voltage at --volts 120");
+    });
+
     it("the load draws power only while the relay is on; the voltage is read either way", async () => {
       const spec = parseLoadArgs({ load: "1500", model: "KP115", volts: "120" })!;
       const plug = await start({ model: "KP115", load: { profile: repeatingProfile(spec.points, spec.volts) } });
@@ -293,7 +313,11 @@ describe.concurrent("energy monitoring on the host", () => {
       expect(() => parseLoadArgs({ load: "60", volts: "400" })).toThrow(/--volts must be 90-264/);
       expect(() => parseLoadArgs({ load: "60", volts: "lots" })).toThrow(/--volts must be 90-264/);
       expect(() => parseLoadArgs({ load: "60", meter: "ADE7953" })).toThrow(/--meter must be one of CSE7766, HLW8012, CSE7759, BL0937, HJL-01/);
-      expect(() => parseLoadArgs({ volts: "230" })).toThrow(/--volts and --meter go with --load/);
+      expect(() => parseLoadArgs({ volts: "120", model: "HS100" })).toThrow(/--volts and --meter need a model with an energy meter \(HS110 or KP115\); HS100 has none/);
+      expect(() => parseLoadArgs({ volts: "12" })).toThrow(/--volts must be 90-264/);
+      // --volts or --meter alone: nothing plugged in
+      expect(parseLoadArgs({ volts: "120", meter: "bl0937" })).toMatchObject({ description: "nothing plugged in", points: [[0, 0]], volts: 120, chip: "BL0937" });
+      expect(parseLoadArgs({})).toBeUndefined();
       expect(() => parseLoadArgs({ load: "/nonexistent/profile.txt" })).toThrow(/--load: no such file "\/nonexistent\/profile.txt"/);
     });
 

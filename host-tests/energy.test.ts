@@ -8,7 +8,11 @@ import { CANNOT_CALIBRATE } from "../src/core/errors.js";
 import { ENERGY_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { Cse7766Driver } from "../src/core/meter/cse7766.js";
 import { Cse7766Chip, constantLoad, CSE7766_TYPICAL, SimulatedCseSerial, simulatedMeter, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../src/core/meter/simulate.js";
+import { DEFAULT_GAINS, type MeterDriver, type MeterStats, type Reading } from "../src/core/meter/meter.js";
+import { utf8Encode } from "../src/core/wire/utf8.js";
 import { FakeClock, FakeTimers, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+import { numberTokens, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
+import { answerText } from "./support/wire.js";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -55,6 +59,38 @@ async function months(t: TestPlug, year: number) {
   return (await t.ask({ emeter: { get_monthstat: { year } } })).emeter.get_monthstat;
 }
 
+/** The answer's JSON text exactly as the plug writes it (JSON.parse would hide 60.000000 as 60). */
+async function askText(t: TestPlug, request: unknown): Promise<string> {
+  return answerText(await t.plug.dispatcher.handle(utf8Encode(JSON.stringify(request)), { afterReply: () => {} }));
+}
+
+/** A meter that reads what the test says (whole numbers, or none), its energy counter set by hand. */
+class SetMeter implements MeterDriver {
+  readonly model = "set";
+  reading: Reading | undefined;
+  energy = 0;
+  start(): void {}
+  stop(): void {}
+  latest(): Reading | undefined {
+    return this.reading;
+  }
+  energy_mwh(): number {
+    return this.energy;
+  }
+  calibration() {
+    return DEFAULT_GAINS;
+  }
+  setCalibration(): boolean {
+    return true;
+  }
+  calibrate() {
+    return undefined;
+  }
+  stats(): MeterStats {
+    return { framesOk: 0, badChecksum: 0, badSync: 0, chipFault: 0, outOfRange: 0, silentPeriods: 0 };
+  }
+}
+
 function near(actual: number, expected: number, fraction: number) {
   expect(Math.abs(actual - expected)).toBeLessThanOrEqual(Math.abs(expected) * fraction);
 }
@@ -88,6 +124,55 @@ describe("emeter readings through the real driver", () => {
     near(d.day_list[0].energy, 2, 0.01);
     const m = await months(t, 2024);
     expect(m.month_list).toEqual([{ year: 2024, month: 1, energy: d.day_list[0].energy }]);
+  });
+
+  it("HS110 (v1) writes every value with 6 decimals as its firmware does, whole ones and 0 too; KP115 (v2) integers", async () => {
+    const at = Date.UTC(2024, 0, 15, 10, 0);
+    const meters = new Map<string, SetMeter>();
+    const plugs = new Map<string, TestPlug>();
+    for (const model of ["HS110", "KP115"]) {
+      const meter = new SetMeter();
+      meters.set(model, meter);
+      const probe = plugAt(model, at, constantLoad(0)); // only for its clock
+      plugs.set(model, testPlug({ model }, { clock: probe.clock, meter: () => meter }));
+      probe.plug.stop();
+    }
+    const request = { emeter: { get_realtime: {}, get_daystat: { year: 2024, month: 1 }, get_monthstat: { year: 2024 } } };
+    const hs110 = plugs.get("HS110")!;
+    const kp115 = plugs.get("KP115")!;
+
+    // nothing plugged in yet, no energy: every v1 value is a float all the same
+    meters.get("HS110")!.reading = { voltage_mv: 230_000, current_ma: 0, power_mw: 0, energy_mwh: 0, at: 0 };
+    let text = await askText(hs110, { emeter: { get_realtime: {} } });
+    expect(text).toContain('"get_realtime":{"voltage":230.000000,"current":0.000000,"power":0.000000,"total":0.000000,"err_code":0}');
+    expect(pythonKasaRealtimeFailures(text)).toEqual([]);
+
+    // 60 W and 2 kWh (on today), then 1.172 kWh more: daystat and monthstat as the fixtures show them
+    for (const m of meters.values()) {
+      m.reading = { voltage_mv: 231_067, current_ma: 261, power_mw: 60_000, energy_mwh: 0, at: 0 };
+      m.energy = 2_000_000;
+    }
+    for (const t of plugs.values()) t.timers.advance(MINUTE);
+    text = await askText(hs110, request);
+    expect(text).toContain('"get_realtime":{"voltage":231.067000,"current":0.261000,"power":60.000000,"total":2.000000,"err_code":0}');
+    expect(text).toContain('"day_list":[{"year":2024,"month":1,"day":15,"energy":2.000000}]');
+    expect(text).toContain('"month_list":[{"year":2024,"month":1,"energy":2.000000}]');
+    expect(pythonKasaRealtimeFailures(text)).toEqual([]);
+    for (const m of meters.values()) m.energy += 1_172_000;
+    for (const t of plugs.values()) t.timers.advance(MINUTE);
+    text = await askText(hs110, request);
+    expect(numberTokens(text, "energy")).toEqual(["3.172000", "3.172000"]);
+    expect(numberTokens(text, "total")).toEqual(["3.172000"]);
+    // what python-kasa reads is the same numbers as before
+    const answer = JSON.parse(text).emeter;
+    expect(answer.get_realtime).toEqual({ voltage: 231.067, current: 0.261, power: 60, total: 3.172, err_code: 0 });
+    expect(answer.get_daystat.day_list).toEqual([{ year: 2024, month: 1, day: 15, energy: 3.172 }]);
+
+    // v2 stays in integers
+    text = await askText(kp115, request);
+    expect(text).toContain('"get_realtime":{"voltage_mv":231067,"current_ma":261,"power_mw":60000,"total_wh":3172,"err_code":0}');
+    expect(text).toContain('"day_list":[{"year":2024,"month":1,"day":15,"energy_wh":3172}]');
+    expect(text).toContain('"month_list":[{"year":2024,"month":1,"energy_wh":3172}]');
   });
 
   it("a BL0937 (pulse chip) on the same load gives the same answers", async () => {

@@ -308,7 +308,7 @@ describe("host plug with tplink-smarthome-api", () => {
     const all = await (device as any).getInfo();
     expect(all.sysInfo.relay_state).toBe(1);
     expect(all.cloud.info.server).toBe("devs.tplinkcloud.com");
-    expect(all.emeter.realtime).toMatchObject({ power: 0, voltage: 0 });
+    expect(all.emeter.realtime).toMatchObject({ power: 0, current: 0 }); // nothing plugged in (the voltage: emeter-host.test.ts)
     expect(all.schedule.nextAction.type).toBe(-1);
     await (device as any).setPowerState(false);
     await until(() => !plug.relay.on, "the relay off", DEVICE_LIMITS.relayGapMs + 400);

@@ -194,6 +194,19 @@ describe("values that write themselves", () => {
     for (const size of [1, 7, 256]) expect([...answerFrame(tree, size)]).toEqual([...before(plain)]);
   });
 
+  it("write thousandths with 6 decimals as C's %f does (HS110 v1 emeter values), in both passes and every buffer size", () => {
+    const cases: Array<[number, string]> = [[0, "0.000000"], [1, "0.001000"], [60_000, "60.000000"], [231_067, "231.067000"], [999, "0.999000"], [1_000, "1.000000"], [1_172, "1.172000"], [-25, "-0.025000"], [999_999_999_999, "999999999.999000"]];
+    const tree = cases.map(([n]) => ({ writeJson: (out: JsonOut) => out.thousandths(n) }));
+    const expected = `[${cases.map(([, t]) => t).join(",")}]`;
+    for (const size of [1, 5, 256]) expect([...answerFrame(tree, size)]).toEqual([...encodeFrame(expected)]);
+    for (const indexed of [true, false]) {
+      const out = new JsonOut(new Uint8Array(3), indexed);
+      expect(out.measure(tree)).toBe(expected.length);
+    }
+    // a value that is not a whole number of thousandths is written as the number it stands for
+    expect([...answerFrame([{ writeJson: (out: JsonOut) => out.thousandths(1.5) }], 256)]).toEqual([...encodeFrame("[0.0015]")]);
+  });
+
   it("must write the same bytes in both passes: a frame that differs from its size pass throws", () => {
     let calls = 0;
     const fickle = { writeJson: (out: JsonOut) => out.number(calls++ === 0 ? 1 : 100) };

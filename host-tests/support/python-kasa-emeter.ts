@@ -41,3 +41,33 @@ export function convertStatData(list: Array<Record<string, number>>, entryKey: "
   }
   return out;
 }
+
+/**
+ * The raw number tokens of every `"key":value` in JSON `text`, as Python's json module reads them:
+ * a token with a point or an exponent is a float, any other an int (JSON.parse loses the difference).
+ */
+export function numberTokens(text: string, key: string): string[] {
+  const out: string[] = [];
+  const re = new RegExp(`"${key}":(-?[0-9][0-9.eE+-]*)`, "g");
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) out.push(m[1]);
+  return out;
+}
+
+const isPythonFloat = (token: string) => /[.eE]/.test(token);
+
+/**
+ * What python-kasa's own tests demand of a v1 realtime answer (tests/iot/modules/test_emeter.py,
+ * run against a device with --ip): `CURRENT_CONSUMPTION_SCHEMA` (voltage `All(float, Range(0,
+ * 300))`, current `All(float)`; power and total are coerced) in `test_get_emeter_realtime`, and
+ * `isinstance(emeter.current_consumption, float)` (the power) in `test_current_consumption`.
+ * The failures, empty when both pass.
+ */
+export function pythonKasaRealtimeFailures(text: string): string[] {
+  const failures: string[] = [];
+  for (const token of numberTokens(text, "voltage")) {
+    if (!isPythonFloat(token) || !(Number(token) >= 0 && Number(token) <= 300)) failures.push(`voltage ${token} is not a float in 0-300`);
+  }
+  for (const token of numberTokens(text, "current")) if (!isPythonFloat(token)) failures.push(`current ${token} is not a float`);
+  for (const token of numberTokens(text, "power")) if (!isPythonFloat(token)) failures.push(`power ${token} is an int: current_consumption is not a float`);
+  return failures;
+}

@@ -20,6 +20,7 @@ import { KEY, type Settings } from "./settings.js";
 import { civilFromDays, daysInMonth, MS_PER_DAY } from "./time/civil.js";
 import type { WallClock } from "./time/clock.js";
 import { ENERGY_SAMPLE_MS, ENERGY_SAVE_INTERVAL_MS } from "./timing.js";
+import type { JsonOut, JsonWritable } from "./wire/json-out.js";
 
 export const ENERGY_MONTHS_KEPT = 2;
 export const ENERGY_YEARS_KEPT = 2;
@@ -217,30 +218,24 @@ export class EnergyStats {
     this.dirtyYears = 0;
   }
 
-  /** get_daystat's day_list: the days of that month with energy, in Wh (`energy_wh`, v2) or kWh (`energy`, v1). */
-  days(year: number, month: number, wh: boolean): { [key: string]: number }[] {
+  /**
+   * get_daystat's day_list: the days of that month with energy, in Wh (`energy_wh`, v2) or kWh
+   * (`energy`, v1), as the month's record is now (a copy of its days, written by the answer).
+   */
+  days(year: number, month: number, wh: boolean): JsonWritable | readonly never[] {
     this.sample();
-    const out: { [key: string]: number }[] = [];
     const index = (year - FIRST_YEAR) * 12 + month - 1;
     const record = this.months[index % ENERGY_MONTHS_KEPT];
-    if (record === undefined || record[0] !== index) return out;
-    const last = daysInMonth(year, month);
-    for (let d = 1; d <= last; d++) {
-      if (record[d] > 0) out.push(wh ? { year, month, day: d, energy_wh: record[d] } : { year, month, day: d, energy: record[d] / 1000 });
-    }
-    return out;
+    if (record === undefined || record[0] !== index) return NONE;
+    return new StatList(year, month, record.slice(1, daysInMonth(year, month) + 1), wh);
   }
 
   /** get_monthstat's month_list: the months of that year with energy, in Wh or kWh as `days`. */
-  monthsOf(year: number, wh: boolean): { [key: string]: number }[] {
+  monthsOf(year: number, wh: boolean): JsonWritable | readonly never[] {
     this.sample();
-    const out: { [key: string]: number }[] = [];
     const record = this.years[year % ENERGY_YEARS_KEPT];
-    if (record === undefined || record[0] !== year) return out;
-    for (let m = 1; m <= 12; m++) {
-      if (record[m] > 0) out.push(wh ? { year, month: m, energy_wh: record[m] } : { year, month: m, energy: record[m] / 1000 });
-    }
-    return out;
+    if (record === undefined || record[0] !== year) return NONE;
+    return new StatList(year, 0, record.slice(1, 13), wh);
   }
 
   /** erase_emeter_stat: the total, the days and the months start again from zero. */
@@ -285,6 +280,73 @@ export class EnergyStats {
     meter.setCalibration(before); // not stored: not applied either
     return false;
   }
+}
+
+/** An empty day_list or month_list. */
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * A value in thousandths written with 6 decimals (mV as V, mA as A, mW as W, Wh as kWh: 1.500000),
+ * as HS110 v1 firmware writes every emeter value, a whole one and 0 included (PROTOCOL §2.8;
+ * python-kasa requires floats there).
+ */
+export class Thousandths implements JsonWritable {
+  constructor(private readonly n: number) {}
+
+  writeJson(out: JsonOut): void {
+    out.thousandths(this.n);
+  }
+}
+
+/**
+ * A day_list or month_list written straight from a copy of the record's values (no object per
+ * entry): `{"year":…,"month":…,"day":…,"energy_wh":…}` (v2, Wh) or `…"energy":…` (v1, kWh with 6
+ * decimals), entries with energy only, in order; month 0 lists months (no `day`).
+ */
+class StatList implements JsonWritable {
+  constructor(
+    private readonly year: number,
+    private readonly month: number,
+    /** Wh of day (or month) 1, 2, ... */
+    private readonly values: Uint32Array,
+    private readonly wh: boolean,
+  ) {}
+
+  writeJson(out: JsonOut): void {
+    const values = this.values;
+    let listed = 0;
+    out.byte(0x5b);
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] === 0) continue;
+      if (listed++ > 0) out.byte(0x2c);
+      out.byte(0x7b);
+      out.string("year");
+      out.byte(0x3a);
+      out.number(this.year);
+      member(out, "month");
+      out.number(this.month === 0 ? i + 1 : this.month);
+      if (this.month !== 0) {
+        member(out, "day");
+        out.number(i + 1);
+      }
+      if (this.wh) {
+        member(out, "energy_wh");
+        out.number(values[i]);
+      } else {
+        member(out, "energy");
+        out.thousandths(values[i]);
+      }
+      out.byte(0x7d);
+    }
+    out.byte(0x5d);
+  }
+}
+
+/** Writes `,"name":` (a member after the first). */
+function member(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
 }
 
 function validGains(g: Gains): boolean {

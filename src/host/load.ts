@@ -4,13 +4,13 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { DEFAULT_LIMITS } from "../core/meter/meter.js";
-import { wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
+import { DEFAULT_MAINS_VOLTS, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
 
 /** The chips `--meter` accepts (the CSE7766's UART frames or the pulse chips' counts). */
 export const METER_CHIPS: readonly SimulatedChipModel[] = Object.freeze(["CSE7766", "HLW8012", "CSE7759", "BL0937", "HJL-01"]);
 export const DEFAULT_METER_CHIP: SimulatedChipModel = "CSE7766";
-export const DEFAULT_VOLTS = 230;
+export const DEFAULT_VOLTS = DEFAULT_MAINS_VOLTS;
 /** Mains voltages the world uses (100-240 V) with their ±10 %. */
 export const MIN_VOLTS = 90;
 export const MAX_VOLTS = 264;
@@ -22,6 +22,9 @@ export const MAX_SECONDS = 366 * 86_400;
 
 /** Model keys that have an energy meter (HS110, KP115). */
 export const METERING_MODELS: readonly string[] = Object.freeze(PERSONALITIES.filter((p) => p.emeter !== "none").map((p) => p.key));
+
+/** The description of an idle meter: a metering plug with nothing plugged in still reads the mains voltage. */
+export const NOTHING_PLUGGED_IN = "nothing plugged in";
 
 /** What `--load`, `--volts` and `--meter` asked for. */
 export interface LoadSpec {
@@ -128,17 +131,16 @@ export interface LoadArgs {
 
 /**
  * Checks `--load`, `--volts` and `--meter` (and that an explicit `--model` meters); reads the
- * profile file. Undefined without `--load`. Throws an Error whose message is for the user.
+ * profile file. `--volts` or `--meter` alone is nothing plugged in (0 W) on that mains and chip.
+ * Undefined when none is given (the virtual plug's meter then reads DEFAULT_VOLTS with nothing
+ * plugged in). Throws an Error whose message is for the user.
  */
 export function parseLoadArgs(args: LoadArgs): LoadSpec | undefined {
-  if (args.load === undefined) {
-    if (args.volts !== undefined || args.meter !== undefined) throw new Error(`--volts and --meter go with --load`);
-    return undefined;
-  }
+  if (args.load === undefined && args.volts === undefined && args.meter === undefined) return undefined;
   if (args.model !== undefined) {
     const p = findPersonality(args.model);
     if (p !== undefined && p.emeter === "none")
-      throw new Error(`--load needs a model with an energy meter (${METERING_MODELS.join(" or ")}); ${p.key} has none`);
+      throw new Error(`${args.load !== undefined ? "--load" : "--volts and --meter"} need${args.load !== undefined ? "s" : ""} a model with an energy meter (${METERING_MODELS.join(" or ")}); ${p.key} has none`);
   }
   let volts = DEFAULT_VOLTS;
   if (args.volts !== undefined) {
@@ -151,6 +153,7 @@ export function parseLoadArgs(args: LoadArgs): LoadSpec | undefined {
     if (found === undefined) throw new Error(`--meter must be one of ${METER_CHIPS.join(", ")}, not "${args.meter}"`);
     chip = found;
   }
+  if (args.load === undefined) return { description: NOTHING_PLUGGED_IN, points: [[0, 0]], volts, chip };
   const value = args.load.trim();
   if (NUMBER.test(value)) {
     const watts = Number(value);

@@ -6,7 +6,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
-import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, parseLoadArgs, repeatingProfile, type LoadSpec } from "./load.js";
+import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, NOTHING_PLUGGED_IN, parseLoadArgs, repeatingProfile, type LoadSpec } from "./load.js";
 import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT, VirtualPlug } from "./virtual-plug.js";
 import { loadNetworks, type VirtualNetwork } from "./wifi.js";
 
@@ -36,9 +36,10 @@ const USAGE = `Usage: npm start -- [options]
                     lines "seconds watts" or "seconds,watts", # comments, times ascending, at most
                     ${MAX_POINTS} points; or JSON [[seconds, watts], ...]. Each value holds until the next
                     time; the last line's time ends the cycle, which repeats (its watts are not used).
-                    The load draws power only while the relay is on
-  --volts V         the mains voltage the meter sees with --load (default ${DEFAULT_VOLTS})
-  --meter CHIP      the simulated meter chip with --load: ${METER_CHIPS.join(", ")}
+                    The load draws power only while the relay is on. Without --load nothing is
+                    plugged in: 0 W, and the meter still reads the mains voltage
+  --volts V         the mains voltage the meter sees (default ${DEFAULT_VOLTS})
+  --meter CHIP      the simulated meter chip: ${METER_CHIPS.join(", ")}
                     (default ${DEFAULT_METER_CHIP})
   --help            this text`;
 
@@ -134,6 +135,8 @@ async function main(): Promise<void> {
   if (load !== undefined) {
     const cycle = load.points.length > 1 ? `, repeating every ${load.points[load.points.length - 1][0]} s` : "";
     plug.log(`load: ${load.description} at ${load.volts} V${cycle}, measured by a simulated ${load.chip} (while the relay is on)`);
+  } else if (plug.plug.context.personality.emeter !== "none") {
+    plug.log(`load: ${NOTHING_PLUGGED_IN} at ${DEFAULT_VOLTS} V, measured by a simulated ${DEFAULT_METER_CHIP} (--load W plugs something in)`);
   }
   if (process.stdin.isTTY) {
     // The terminal is the plug's button: Enter is a short press (it toggles the relay and, like any

@@ -10,7 +10,7 @@ import { escapeControls, HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { SafeStore } from "../core/safe-store.js";
 import { IDENTITY_KEYS, Settings } from "../core/settings.js";
-import { behindRelay, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
+import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
@@ -57,9 +57,14 @@ export interface VirtualPlugOptions {
    * What is plugged in, for a simulated energy meter (`--load`): watts over time (t in ms from the
    * plug's first boot, so the load keeps its timeline across reboots), measured by `chip` (default
    * CSE7766) through the real driver. It draws power only while the relay is on. The model must meter.
+   * Without it a metering model's chip sees DEFAULT_MAINS_VOLTS with nothing plugged in (0 W), as a
+   * real plug reads the mains voltage whatever is plugged in.
    */
   load?: { profile: LoadProfile; chip?: SimulatedChipModel };
 }
+
+/** Nothing plugged in: the meter reads the mains voltage, no current. */
+const IDLE: NonNullable<VirtualPlugOptions["load"]> = Object.freeze({ profile: constantLoad(0, DEFAULT_MAINS_VOLTS) });
 
 /** A UDP port that could not be bound, or was not asked for. */
 const noUdp: DatagramPort = { listen() {}, send() {}, close() {} };
@@ -218,8 +223,8 @@ export class VirtualPlug {
 
   /** A simulated chip on the load, behind the relay, with its driver (a new one at each boot, like the device's). */
   private meter() {
-    const load = this.options.load;
-    if (load === undefined) return undefined;
+    // (made for every model; a model without a meter never starts it)
+    const load = this.options.load ?? IDLE;
     const origin = (this.loadOrigin ??= this.clock.monotonic());
     const sinceBoot = this.clock.monotonic() - origin;
     const relay = this.relay;

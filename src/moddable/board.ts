@@ -55,7 +55,7 @@ export interface MeterBoardConfig {
   shunt_ohm?: number;
   /** The plug's rated current in mA (readings beyond 1.25 times it are rejected); default 16 A. */
   ratedCurrent?: number;
-  /** Simulator only: constant watts, or [[ms, watts], ...] steps. */
+  /** Simulator only: constant watts, or [[ms, watts], ...] steps (default 0: nothing plugged in). */
   load?: number | ReadonlyArray<readonly [number, number]>;
   /** Simulator only: the mains voltage (default 230). */
   volts?: number;

@@ -2,7 +2,7 @@
 // on the simulated device's LEDs where its target has them (`Host.LED`, e.g. sim/nodemcu) and
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
-import { behindRelay, constantLoad, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
+import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import type { MeterBoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
@@ -93,14 +93,15 @@ function loadProfile(config: MeterBoardConfig, volts: number): LoadProfile | und
  * (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
  */
 const simulatedMeterFactory = (relay: SimOutput): MeterFactory => (config, chip, { timers, clock, log }) => {
-  const volts = positive(config.volts) ?? 230;
-  const plugged = loadProfile(config, volts);
+  const volts = positive(config.volts) ?? DEFAULT_MAINS_VOLTS;
+  // no "load": nothing plugged in, the chip still reads the mains voltage
+  const plugged = config.load === undefined ? constantLoad(0, volts) : loadProfile(config, volts);
   if (plugged === undefined) {
     log(`meter: the simulator needs "load": watts (0-${MAX_WATTS}) or [[ms, watts], ...] (at most ${MAX_LOAD_POINTS}, times ascending); no meter`);
     return undefined;
   }
   // (not JSON.stringify: XS refuses to stringify the preloaded config's arrays, "read only value")
-  const described = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load}`;
+  const described = Array.isArray(config.load) ? `${config.load.length} steps from ${config.load[0][1]}` : `${config.load ?? 0}`;
   log(`meter: simulated ${chip}, load ${described} W at ${volts} V`);
   return simulatedMeter(chip, behindRelay(plugged, () => relay.on), timers, clock);
 };

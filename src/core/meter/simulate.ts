@@ -18,15 +18,18 @@ export interface Load {
   readonly watts: number;
 }
 
+/** The mains voltage a simulated chip sees unless told otherwise (Europe's 230 V). */
+export const DEFAULT_MAINS_VOLTS = 230;
+
 /** The load at `t` milliseconds after the simulation started. */
 export type LoadProfile = (t: number) => Load;
 
 /** A load of `watts` at `volts` and a power factor (1: resistive); the current follows. */
-export function load(watts: number, volts = 230, powerFactor = 1): Load {
+export function load(watts: number, volts = DEFAULT_MAINS_VOLTS, powerFactor = 1): Load {
   return Object.freeze({ volts, watts, amps: watts > 0 ? watts / (volts * powerFactor) : 0 });
 }
 
-export function constantLoad(watts: number, volts = 230, powerFactor = 1): LoadProfile {
+export function constantLoad(watts: number, volts = DEFAULT_MAINS_VOLTS, powerFactor = 1): LoadProfile {
   const l = load(watts, volts, powerFactor);
   return () => l;
 }
@@ -37,7 +40,7 @@ export function constantLoad(watts: number, volts = 230, powerFactor = 1): LoadP
  * point's time is the length of the cycle (its watts are not used). The host target reads these
  * pairs from a file (src/host/load.ts), the simulator from its board's config.
  */
-export function wattsOverTime(points: ReadonlyArray<readonly [number, number]>, volts = 230, powerFactor = 1, repeat = false): LoadProfile {
+export function wattsOverTime(points: ReadonlyArray<readonly [number, number]>, volts = DEFAULT_MAINS_VOLTS, powerFactor = 1, repeat = false): LoadProfile {
   const times = points.map((p) => p[0]);
   const loads = points.map((p) => load(p[1], volts, powerFactor));
   if (loads.length === 0) {

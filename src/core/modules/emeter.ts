@@ -1,12 +1,13 @@
-// Kasa module `emeter` (PROTOCOL §2.8) in the personality's unit family: v1 floats (A, V, W, kWh)
-// or v2 integers (mA, mV, mW, Wh), the same family in realtime, daystat and monthstat. Readings come
+// Kasa module `emeter` (PROTOCOL §2.8) in the personality's unit family: v1 floats (A, V, W, kWh,
+// always written with 6 decimals as the firmware does) or v2 integers (mA, mV, mW, Wh), the same
+// family in realtime, daystat and monthstat. Readings come
 // from the meter driver, totals and statistics from energy.ts. Without a meter chip a metering
 // personality reads zero and keeps no statistics; a plug without a meter refuses the module the way
 // its firmware generation does.
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import { DEFAULT_IGAIN, DEFAULT_VGAIN, type EnergyStats } from "../energy.js";
+import { DEFAULT_IGAIN, DEFAULT_VGAIN, Thousandths, type EnergyStats } from "../energy.js";
 import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
 import { GAIN_MAX, GAIN_MIN } from "../meter/meter.js";
 import { int, type Params } from "../params.js";
@@ -37,11 +38,12 @@ export const METER: Module = Object.freeze({
     if (v2(plug)) {
       return { voltage_mv: r?.voltage_mv ?? 0, current_ma: r?.current_ma ?? 0, power_mw: r?.power_mw ?? 0, total_wh: Math.floor(total / 1000) };
     }
+    // V, A, W and kWh with 6 decimals, whole values and 0 too (energy.ts Thousandths)
     return {
-      voltage: (r?.voltage_mv ?? 0) / 1000,
-      current: (r?.current_ma ?? 0) / 1000,
-      power: (r?.power_mw ?? 0) / 1000,
-      total: Math.floor(total / 1000) / 1000,
+      voltage: new Thousandths(r?.voltage_mv ?? 0),
+      current: new Thousandths(r?.current_ma ?? 0),
+      power: new Thousandths(r?.power_mw ?? 0),
+      total: new Thousandths(Math.floor(total / 1000)),
     };
   },
   get_daystat: (plug: PlugContext, params: Params) =>

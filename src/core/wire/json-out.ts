@@ -227,6 +227,28 @@ export class JsonOut {
     }
   }
 
+  /**
+   * Writes the integer `n` thousandths as a number with exactly 6 decimals, the way C's `%f` prints
+   * it (1500 -> 1.500000, 0 -> 0.000000, -25 -> -0.025000): what HS110 v1 firmware writes for its
+   * emeter values (PROTOCOL §2.8). Digit by digit, no string made. Not an integer: written as `number`.
+   */
+  thousandths(n: number): void {
+    if (n !== Math.floor(n) || n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER) return this.number(n / 1000);
+    if (n < 0) {
+      this.byte(0x2d);
+      n = -n;
+    }
+    const fraction = n % 1000;
+    this.number((n - fraction) / 1000);
+    this.byte(0x2e);
+    this.byte(0x30 + Math.floor(fraction / 100));
+    this.byte(0x30 + (Math.floor(fraction / 10) % 10));
+    this.byte(0x30 + (fraction % 10));
+    this.byte(0x30);
+    this.byte(0x30);
+    this.byte(0x30);
+  }
+
   /** Writes one byte of JSON text as it is (ASCII: punctuation, digits). */
   byte(b: number): void {
     this.count++;
