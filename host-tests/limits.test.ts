@@ -6,7 +6,7 @@ import { SWEEP_MS } from "../src/core/connections.js";
 import { DEVICE_LIMITS, HOST_LIMITS, LOG_LINES_PER_MINUTE, withOverrides } from "../src/core/limits.js";
 import { SCAN_TIMEOUT_MS } from "../src/core/modules/netif.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
-import { PRESENCE_WINDOW_MS } from "../src/core/timing.js";
+import { PRESENCE_WINDOW_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
 import { jsonWithin } from "../src/core/wire/json-shape.js";
 import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
@@ -361,6 +361,7 @@ describe("physical-presence lock", () => {
 
   it("refuses reset, a new network, identity and cloud server changes from the LAN, changing nothing", async () => {
     const t = testPlug();
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // the first boot's own settings (model, setup passphrase) reach flash
     const before = [...t.store.values];
     const info = (await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
     const answer = await t.ask(guarded);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
-import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS } from "../src/core/timing.js";
+import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { FakeWifi, testPlug } from "./support/fakes.js";
 import { REAL_SYSINFO } from "./support/real-sysinfo.js";
 
@@ -150,6 +150,7 @@ describe("system", () => {
 
   it("coalesces relay writes: a toggle storm costs one write, a restart request flushes it", async () => {
     const t = testPlug();
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // the first boot's own settings (model, setup passphrase) reach flash
     const writes = () => t.store.writes;
     const before = writes();
     // 25 switches 2.1 s apart: within the flood guard's pace, closer than the write delay
@@ -159,7 +160,8 @@ describe("system", () => {
     }
     expect(t.relay.slice(1)).toHaveLength(25); // the relay itself followed every command
     expect(writes()).toBe(before);
-    t.timers.advance(RELAY_SAVE_DELAY_MS - 1);
+    // handed to the settings RELAY_SAVE_DELAY_MS after the last change, on flash SETTINGS_SAVE_DELAY_MS later
+    t.timers.advance(RELAY_SAVE_DELAY_MS + SETTINGS_SAVE_DELAY_MS - 1);
     expect(writes()).toBe(before);
     t.timers.advance(1);
     expect(writes()).toBe(before + 1);
@@ -168,7 +170,7 @@ describe("system", () => {
     await t.ask({ system: { set_relay_state: { state: 0 } } });
     t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 1 } } });
-    t.timers.advance(RELAY_SAVE_DELAY_MS);
+    t.timers.advance(RELAY_SAVE_DELAY_MS + SETTINGS_SAVE_DELAY_MS);
     expect(writes()).toBe(before + 1);
     t.timers.advance(DEVICE_LIMITS.relayGapMs);
     await t.ask({ system: { set_relay_state: { state: 0 } } });

@@ -9,7 +9,7 @@ import { SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { pack, unpack } from "../src/core/pack.js";
 import { SafeStore } from "../src/core/safe-store.js";
 import { MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
-import { STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
+import { SETTINGS_SAVE_DELAY_MS, STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
 
@@ -419,6 +419,7 @@ describe("persistence", () => {
     const t = await plugAt(utc(2024, 1, 15, 15, 0));
     const kept = await addRule(t, weekly(600, 1));
     await addRule(t, weekly(700, 0));
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // on flash
     const [first, second] = [...t.store.values.keys()].filter((k) => /^sc[0-9]+$/.test(k)).sort();
     t.store.values.set(second, "#garbage"); // a character the packing never writes
     t.store.values.set(first, t.store.values.get(first)!.slice(0, 5)); // cut short
@@ -456,9 +457,11 @@ describe("persistence", () => {
     const read = async (plug: TestPlug) => plug.ask({ schedule: { get_rules: {} }, anti_theft: { get_rules: {} }, count_down: { get_rules: {} } });
 
     // an edit (the id in lower case) rewrites that rule's setting and no other
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // the tables on flash
     let before = records();
     const edited = { ...weekly(1234, 0), name: "edited", soffset: 5 };
     expect((await t.ask({ schedule: { edit_rule: { id: ids[7].toLowerCase(), ...edited } } })).schedule.edit_rule).toEqual({ err_code: 0 });
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // on flash
     let changed = [...records()].filter(([key, value]) => before.get(key) !== value).map(([key]) => key);
     expect(changed).toHaveLength(1);
     const list = (await read(t)).schedule.get_rules.rule_list;
@@ -468,6 +471,7 @@ describe("persistence", () => {
     // a removal removes that setting only
     before = records();
     expect((await t.ask({ schedule: { delete_rule: { id: ids[4] } } })).schedule.delete_rule).toEqual({ err_code: 0 });
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS);
     changed = [...before].filter(([key, value]) => records().get(key) !== value).map(([key]) => key);
     expect(changed).toHaveLength(1);
     expect(records().has(changed[0])).toBe(false);
@@ -495,6 +499,7 @@ describe("persistence", () => {
     const first = await addRule(t, weekly(600, 1, { name: "first" }));
     await addRule(t, weekly(700, 0, { name: "second" }));
     const third = await addRule(t, weekly(800, 1, { name: "third" }));
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // on flash
     // the second rule's smin (0..1439, 11 bits) made 2047, written with a valid check as the plug writes it
     const settings = new Settings(new SafeStore(t.store));
     const text = settings.text("sc1", "");
@@ -507,6 +512,7 @@ describe("persistence", () => {
     expect(list.map((r: { id: string; name: string; smin: number }) => [r.id, r.name, r.smin])).toEqual([[first.id, "first", 600], [third.id, "third", 800]]);
     // its slot is free again
     expect((await addRule(again, weekly(900, 1, { name: "fourth" }))).err_code).toBe(0);
+    again.timers.advance(SETTINGS_SAVE_DELAY_MS);
     expect(new Settings(new SafeStore(again.store)).text("sc1", "").endsWith("fourth")).toBe(true);
   });
 

@@ -16,7 +16,7 @@ import { DIGITS, packedLength } from "../src/core/pack.js";
 import { MAX_RULE_NAME_BYTES } from "../src/core/rules.js";
 import { CHECK_CHARS, checkOf, MAX_SAFE_KEY_CHARS, SafeStore } from "../src/core/safe-store.js";
 import { IDENTITY_KEYS, KEY, MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
-import { RELAY_SAVE_DELAY_MS } from "../src/core/timing.js";
+import { RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
 import { FileStore } from "../src/host/store.js";
 import { MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
@@ -277,6 +277,11 @@ describe("a power cut at every step of every settings write (ESP8266 Preference 
 
 describe("a power cut at every step of a plug's own writes, the plug booted again after each", () => {
   const state = usedPlug();
+  /** Asks, then lets the write delay pass (settings.ts): the change reaches flash. */
+  const written = async (t: TestPlug, request: unknown) => {
+    await t.ask(request);
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS);
+  };
   /** A plug on the flash, booted before the counting starts. */
   const plugOn = (flash: Flash) => {
     const t = boot(flash);
@@ -293,25 +298,25 @@ describe("a power cut at every step of a plug's own writes, the plug booted agai
     expect(await cutEverywhere(await state, async (flash) => {
       const t = plugOn(flash);
       await t.ask({ system: { set_relay_state: { state: 0 } } });
-      t.timers.advance(RELAY_SAVE_DELAY_MS);
+      t.timers.advance(RELAY_SAVE_DELAY_MS + SETTINGS_SAVE_DELAY_MS);
     }, true)).toBe(7);
   });
 
   it("set_dev_alias: 25 cut points × 3 tears", async () => {
     expect(await cutEverywhere(await state, async (flash) => {
-      await plugOn(flash).ask({ system: { set_dev_alias: { alias: ALIAS_AFTER } } });
+      await written(plugOn(flash), { system: { set_dev_alias: { alias: ALIAS_AFTER } } });
     }, true)).toBe(25);
   });
 
   it("schedule add_rule: 29 cut points × 3 tears", async () => {
     expect(await cutEverywhere(await state, async (flash) => {
-      await plugOn(flash).ask({ schedule: { add_rule: weekly(1020, 1, "evening") } });
+      await written(plugOn(flash), { schedule: { add_rule: weekly(1020, 1, "evening") } });
     }, true)).toBe(29);
   });
 
   it("schedule delete_all_rules: 3 cut points × 3 tears, each rule kept whole or gone", async () => {
     expect(await cutEverywhere(await state, async (flash) => {
-      await plugOn(flash).ask({ schedule: { delete_all_rules: {} } });
+      await written(plugOn(flash), { schedule: { delete_all_rules: {} } });
     }, true)).toBe(3);
   });
 
@@ -321,12 +326,13 @@ describe("a power cut at every step of a plug's own writes, the plug booted agai
       t.timers.advance(45 * 60_000); // 45 more minutes on, not written yet
       flash.arm();
       t.plug.context.stats.flush();
+      t.timers.advance(SETTINGS_SAVE_DELAY_MS);
     }, true)).toBe(104);
   });
 
   it("set_timezone: 8 cut points × 3 tears", async () => {
     expect(await cutEverywhere(await state, async (flash) => {
-      await plugOn(flash).ask({ time: { set_timezone: { year: 2024, month: 1, mday: 15, hour: 13, min: 0, sec: 0, index: 39 } } });
+      await written(plugOn(flash), { time: { set_timezone: { year: 2024, month: 1, mday: 15, hour: 13, min: 0, sec: 0, index: 39 } } });
     }, true)).toBe(8);
   });
 

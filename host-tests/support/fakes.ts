@@ -255,7 +255,7 @@ export interface TestPlug {
    * setup network while it is up, as the Kasa server would say it (RequestContext.setupClient).
    */
   ask(request: unknown, from?: "lan" | "setup"): Promise<any>;
-  /** The same plug booted again on the same store (a restart). */
+  /** The same plug booted again on the same store (a restart: settings changes still waiting are written first). */
   reboot(options?: PlugOptions): TestPlug;
 }
 
@@ -293,6 +293,9 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       return JSON.parse(answer);
     },
     reboot(next: PlugOptions = options) {
+      // settings changes that wait for their write delay (settings.ts) reach flash first, as every
+      // change did at once before writes were deferred; a power cut is testPlug(options, shared)
+      t.plug.context.settings.flush();
       return testPlug(next, { store, clock, wifi, meter: shared?.meter });
     },
   };

@@ -1,6 +1,7 @@
 // The switch itself: relay state, LED setting, names and location. It owns its restore policy (as an
 // ESPHome switch does): the relay comes back after a restart the way `powerOn` says. Relay changes
-// reach flash RELAY_SAVE_DELAY_MS after the last one, so a toggle storm costs one write, not one each.
+// reach the settings RELAY_SAVE_DELAY_MS after the last one, so a toggle storm costs one write, not
+// one each (and flash after the settings' own write delay, settings.ts).
 // It also owns the relay's flood guard: at most `relayChanges` changes in any `relayWindowMs` and
 // never two within `relayGapMs`; a change beyond that waits, and the last state asked for wins.
 

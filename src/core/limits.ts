@@ -37,6 +37,12 @@ export interface Limits {
    * its unsent output dropped. An answer to a connection with nothing unsent always goes out.
    */
   readonly maxUnsentBytes: number;
+  /**
+   * Settings writes that reach flash in any hour (settings.ts): the flash wear budget. Changes beyond
+   * it wait in RAM, the last value of each setting winning, until the next hour allows them (or a
+   * restart, reset or stop writes them); only a power cut before then loses them.
+   */
+  readonly settingsWritesPerHour: number;
 }
 
 /**
@@ -57,6 +63,7 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   relayGapMs: 100,
   answerBufferBytes: 256,
   maxUnsentBytes: 2048,
+  settingsWritesPerHour: 60,
 });
 
 /**

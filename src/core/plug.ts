@@ -164,7 +164,7 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
   // openParts', and the assembled plug's constructor only wires them up, under assemble's small
   // frame. Each stage ends in a tail call to the next (`return next(...)`), so XS runs it in place of
   // the one before: the frames do not pile up.
-  const settings = new Settings(new SafeStore(ports.store));
+  const settings = new Settings(new SafeStore(ports.store), ports, (options.limits ?? DEVICE_LIMITS).settingsWritesPerHour);
   return openParts(ports, options, settings, choosePersonality(settings, options));
 }
 
@@ -363,12 +363,15 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.indicator.update();
   }
 
-  /** What must reach flash before the plug restarts, resets or stops. */
+  /** What must reach flash before the plug restarts, resets or stops: every change still waiting, whatever the write budget. */
   private save(): void {
     const context = this.context;
+    const settings = context.settings;
+    settings.direct(true); // writes what waits, then the parts' last writes go straight to flash
     context.device.saveRelay();
     context.stats.flush();
     context.energy?.flush();
+    settings.direct(false);
   }
 
   /** Stops every part: its timers, listeners and the network's. */

@@ -30,6 +30,12 @@ export const RECONNECT_MAX_MS = 5 * 60 * 1000;
 
 /** A relay change reaches flash this long after the last change (a toggle storm makes one write). */
 export const RELAY_SAVE_DELAY_MS = 3000;
+/** Any other setting reaches flash this long after its last change (settings.ts: a storm of changes makes one write) ... */
+export const SETTINGS_SAVE_DELAY_MS = 3000;
+/** ... but no later than this after the first change waiting, while the hour's write budget allows (limits.ts). */
+export const SETTINGS_SAVE_MAX_DELAY_MS = 60 * 1000;
+/** The window of the settings write budget (Limits.settingsWritesPerHour). */
+export const SETTINGS_BUDGET_WINDOW_MS = 60 * 60 * 1000;
 
 /**
  * LED patterns: alternating on and off durations, repeated. Each is a rhythm of its own so that a

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { PERSONALITIES, findPersonality } from "../core/personality.js";
 import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, NOTHING_PLUGGED_IN, parseLoadArgs, repeatingProfile, type LoadSpec } from "./load.js";
 import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT, VirtualPlug } from "./virtual-plug.js";
+import { PLUG_FILES } from "./store.js";
 import { loadNetworks, type VirtualNetwork } from "./wifi.js";
 
 const USAGE = `Usage: npm start -- [options]
@@ -15,7 +16,8 @@ const USAGE = `Usage: npm start -- [options]
   --port N          TCP and UDP port (default ${DEFAULT_PORT})
   --bind ADDRESS    address to listen on (default ${DEFAULT_BIND}; 0.0.0.0 for the whole LAN)
   --model NAME      personality: ${PERSONALITIES.map((p) => p.key).join(", ")} (default: the stored one, else HS100)
-  --state-dir DIR   where identity and settings live (default ./.plug-state/ADDRESS-PORT)
+  --state-dir DIR   where identity and settings live (default ./.plug-state/ADDRESS-PORT), owner-only;
+                    one plug at a time
   --power-on MODE   relay at start: last (default), on, off, or schedule (last, then the last
                     schedule action due today once the time is known)
   --no-time         start without a time source, like a plug with no internet: rule changes answer
@@ -97,8 +99,11 @@ async function main(): Promise<void> {
   const dnsPort = portOption("dns-port");
   const fallback = values.fallback === undefined ? 0 : Number(values.fallback);
   if (!Number.isInteger(fallback) || fallback < 0) fail(`--fallback must be a whole number of minutes`);
+  const stateDir = resolve(values["state-dir"] ?? `.plug-state/${bind.replace(/[^0-9A-Za-z.]/g, "_")}-${port}`);
   let networks: VirtualNetwork[] | undefined;
   if (values.wifi !== undefined) {
+    // the plug writes its own files only; the list is the user's, read and never written
+    if (PLUG_FILES.some((name) => resolve(stateDir, name) === resolve(values.wifi!))) fail(`--wifi: ${values.wifi} is one of the plug's own files in its state directory: keep the list elsewhere`);
     try {
       networks = loadNetworks(values.wifi);
     } catch (e) {
@@ -111,7 +116,6 @@ async function main(): Promise<void> {
   } catch (e) {
     fail((e as Error).message);
   }
-  const stateDir = resolve(values["state-dir"] ?? `.plug-state/${bind.replace(/[^0-9A-Za-z.]/g, "_")}-${port}`);
 
   let plug: VirtualPlug;
   try {

@@ -14,7 +14,7 @@ import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type Lo
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
-import { FileStore } from "./store.js";
+import { FileStore, lockStateDir, secureStateDir } from "./store.js";
 import { METERING_MODELS } from "./load.js";
 import { HostClock, HostTimers } from "./time.js";
 import { DEFAULT_NETWORKS, VirtualWifi, type VirtualNetwork } from "./wifi.js";
@@ -102,13 +102,21 @@ export class VirtualPlug {
     const vp = new VirtualPlug(options, options.port ?? DEFAULT_PORT);
     vp.httpPort = options.httpPort ?? DEFAULT_HTTP_PORT;
     vp.dnsPort = options.dnsPort ?? 0;
-    if (options.factory) {
-      // What a 10-second button hold does, before the first boot.
-      const store = new FileStore(options.stateDir, vp.log);
-      new Settings(new SafeStore(store)).wipe(IDENTITY_KEYS); // both slots of each setting, identity kept
-      new VirtualWifi(options.stateDir, vp.log).forget();
+    // one plug per state directory (before anything in it is read or wiped); owner-only files
+    secureStateDir(options.stateDir);
+    vp.unlock = lockStateDir(options.stateDir);
+    try {
+      if (options.factory) {
+        // What a 10-second button hold does, before the first boot.
+        const store = new FileStore(options.stateDir, vp.log);
+        new Settings(new SafeStore(store)).wipe(IDENTITY_KEYS); // both slots of each setting, identity kept
+        new VirtualWifi(options.stateDir, vp.log).forget();
+      }
+      await vp.boot();
+    } catch (e) {
+      vp.unlock(); // what was bound is let go already (bindSockets)
+      throw e;
     }
-    await vp.boot();
     const personality = vp.plug.context.personality;
     if (options.load !== undefined && personality.emeter === "none") {
       vp.stop();
@@ -121,12 +129,17 @@ export class VirtualPlug {
     return this.options.bind ?? DEFAULT_BIND;
   }
 
-  /** Stops for good: sockets closed, timers cancelled. Settings are already on disk. */
+  /** Stops for good: sockets closed, timers cancelled, settings still waiting written, the state directory let go. */
   stop(): void {
     this.stopped = true;
     if (this.pendingBoot !== null) clearTimeout(this.pendingBoot);
     this.shutdown();
+    this.unlock();
+    this.unlock = () => {};
   }
+
+  /** Releases the state directory's lock (lockStateDir). */
+  private unlock: () => void = () => {};
 
   /** Resolves at the next completed boot after a reboot/reset (for tests). */
   waitForBoot(): Promise<void> {

@@ -1,17 +1,21 @@
 // A virtual Wi-Fi radio for the host plug: a burned-in MAC (made once per state directory), the
 // networks in range (from `--wifi FILE`, or three built-in ones) with the password each accepts, a
 // join that succeeds or fails as a real one would (wrong password, network not found), and the
-// saved network in the state directory. The setup access point is a state and a log line; its clients
-// are the peers connecting from SETUP_CLIENT_PREFIX (on Linux any 127.x.x.x is the machine's own:
-// `curl --interface 127.0.4.2`, Node's `localAddress`), and every peer while the virtual station is
-// not on a network (as on a device, nothing else can reach the plug then).
+// saved network in the state directory (saved-network.json, owner-only; the `--wifi` file is only
+// read). The setup access point is a state and a log line; its clients are the peers connecting from
+// SETUP_CLIENT_PREFIX (on Linux any 127.x.x.x is the machine's own: `curl --interface 127.0.4.2`,
+// Node's `localAddress`), and every peer while the virtual station is not on a network (as on a
+// device, nothing else can reach the plug then).
 
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatMac, parseMacBytes } from "../core/identity.js";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
-import { replaceFile } from "./store.js";
+import { MAC_FILE, replaceFile, SAVED_NETWORK_FILE, STATE_FILE_MODE } from "./store.js";
+
+/** Where versions before SAVED_NETWORK_FILE kept the saved network: a name users also gave their `--wifi` lists. */
+const LEGACY_SAVED_NETWORK_FILE = "wifi.json";
 
 /** A network in range of the virtual radio and the password it accepts ("" or absent for open ones). */
 export interface VirtualNetwork {
@@ -69,13 +73,18 @@ export class VirtualWifi implements WifiPort {
   accessPoint: { ssid: string; secured: boolean } | null = null;
 
   constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly log: LogPort,
     private readonly networks: readonly VirtualNetwork[] = DEFAULT_NETWORKS,
     private readonly address = "127.0.0.1",
   ) {
-    this.macBytes = loadOrCreateMac(join(dir, "mac"));
+    this.macBytes = loadOrCreateMac(join(dir, MAC_FILE));
+    this.savedPath = join(dir, SAVED_NETWORK_FILE);
+    adoptLegacySave(dir, this.savedPath);
   }
+
+  /** The plug's own file for the network it joined (never the `--wifi` list, which it only reads). */
+  private readonly savedPath: string;
 
   mac(): Uint8Array {
     return this.macBytes;
@@ -118,7 +127,7 @@ export class VirtualWifi implements WifiPort {
   save(credentials: WifiCredentials): boolean {
     try {
       // The state directory stands for the plug's flash: the password is kept to rejoin after a restart.
-      replaceFile(join(this.dir, "wifi.json"), JSON.stringify(credentials) + "\n", 0o600);
+      replaceFile(this.savedPath, JSON.stringify(credentials) + "\n", STATE_FILE_MODE);
       return true;
     } catch {
       return false;
@@ -131,7 +140,7 @@ export class VirtualWifi implements WifiPort {
   }
 
   forget(): void {
-    rmSync(join(this.dir, "wifi.json"), { force: true });
+    rmSync(this.savedPath, { force: true });
   }
 
   openAccessPoint(ssid: string, passphrase: string): void {
@@ -170,7 +179,7 @@ export class VirtualWifi implements WifiPort {
 
   private stored(): Stored | undefined {
     try {
-      const s = JSON.parse(readFileSync(join(this.dir, "wifi.json"), "utf8")) as { ssid?: unknown; keyType?: unknown; password?: unknown };
+      const s = JSON.parse(readFileSync(this.savedPath, "utf8")) as { ssid?: unknown; keyType?: unknown; password?: unknown };
       if (typeof s.ssid === "string" && (s.keyType === 0 || s.keyType === 2 || s.keyType === 3) && typeof s.password === "string") {
         return { ssid: s.ssid, keyType: s.keyType, password: s.password };
       }
@@ -178,6 +187,21 @@ export class VirtualWifi implements WifiPort {
       // never provisioned
     }
     return undefined;
+  }
+}
+
+/**
+ * A state directory from before SAVED_NETWORK_FILE keeps its saved network in wifi.json: moved to
+ * the plug's own name, only when it is one (an object with an ssid; a `--wifi` list is left alone).
+ */
+function adoptLegacySave(dir: string, savedPath: string): void {
+  const legacy = join(dir, LEGACY_SAVED_NETWORK_FILE);
+  if (existsSync(savedPath) || !existsSync(legacy)) return;
+  try {
+    const s = JSON.parse(readFileSync(legacy, "utf8")) as unknown;
+    if (typeof s === "object" && s !== null && !Array.isArray(s) && typeof (s as { ssid?: unknown }).ssid === "string") renameSync(legacy, savedPath);
+  } catch {
+    // not a saved network: someone else's file
   }
 }
 
@@ -192,7 +216,7 @@ function loadOrCreateMac(path: string): Uint8Array {
   if (bytes === undefined) {
     bytes = new Uint8Array(randomBytes(6));
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
-    writeFileSync(path, formatMac(bytes) + "\n");
+    writeFileSync(path, formatMac(bytes) + "\n", { mode: STATE_FILE_MODE });
   }
   return bytes;
 }
