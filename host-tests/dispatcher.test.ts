@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT } from "../src/core/errors.js";
+import { SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { testPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
 import { Members } from "../src/core/wire/json-out.js";
@@ -127,12 +128,17 @@ describe("dispatcher", () => {
     expect(t.plug.context.device.relay).toBe(false);
   });
 
-  it("answers -7 and carries on when a setting cannot be stored, keeping the old value", async () => {
+  it("carries on when a setting cannot be stored: its write, 3 s later, is logged, and a restart reads the old value", async () => {
     const t = testPlug();
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS); // the first boot's own settings
     t.store.failWrites = true;
     const answer = await t.ask({ system: { set_dev_alias: { alias: "Lost" }, get_sysinfo: {} } });
-    expect(answer.system.set_dev_alias).toEqual({ err_code: -7, err_msg: "unknown error" });
-    expect(answer.system.get_sysinfo.alias).toBe("TP-LINK_Smart Plug_577E");
+    // writes wait (settings.ts): the failure shows when the write comes
+    expect(answer.system.set_dev_alias).toEqual({ err_code: 0 });
+    t.timers.advance(SETTINGS_SAVE_DELAY_MS);
+    expect(t.logs).toContain("settings: alias could not be stored (the store is full or failing)");
+    t.store.failWrites = false;
+    expect((await t.reboot().ask({ system: { get_sysinfo: {} } })).system.get_sysinfo.alias).toBe("TP-LINK_Smart Plug_577E");
   });
 });
 
