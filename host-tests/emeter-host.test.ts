@@ -76,6 +76,23 @@ async function plugDate(port: number): Promise<{ year: number; month: number; da
 const realtime = (port: number) => askOnce(port, { emeter: { get_realtime: {} } }).then((a) => a.emeter.get_realtime);
 
 describe.concurrent("energy monitoring on the host", () => {
+  it("a --factory start undoes a user's calibration: a 100 W load read as 1,600 W reads 100 W again", async () => {
+    const dir = stateDir();
+    const spec = parseLoadArgs({ load: "100", model: "KP115" })!;
+    const load = { profile: repeatingProfile(spec.points, spec.volts), chip: spec.chip };
+    // (the lock off, as --no-presence-lock does: the host's button is not pressed here)
+    const plug = await start({ model: "KP115", stateDir: dir, load, presenceLock: false });
+    await askOnce(plug.port, { system: { set_relay_state: { state: 1 } } });
+    await poll(() => realtime(plug.port), (r) => within(r.power_mw, 100_000, 0.02), "100 W");
+    expect((await askOnce(plug.port, { emeter: { set_vgain_igain: { vgain: 13462, igain: 16835 * 16 } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
+    await poll(() => realtime(plug.port), (r) => within(r.power_mw, 1_600_000, 0.02), "1,600 W after the calibration");
+    plug.stop();
+    const fresh = await start({ model: "KP115", stateDir: dir, load, factory: true });
+    await askOnce(fresh.port, { system: { set_relay_state: { state: 1 } } });
+    expect((await askOnce(fresh.port, { emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
+    await poll(() => realtime(fresh.port), (r) => within(r.power_mw, 100_000, 0.02), "100 W after --factory");
+  });
+
   describe("energy on the host with tplink-smarthome-api", () => {
     it("KP115 with a simulated CSE7766 at 3 kW: realtime in both unit families, totals that grow, day and month stats, getInfo, erase", async () => {
       const plug = await loaded("KP115");

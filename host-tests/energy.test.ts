@@ -327,6 +327,7 @@ describe("persistence", () => {
       t.clock.wall = Date.UTC(month === 11 ? 2023 : 2024, month, day, 10, 0);
     }
     t.timers.advance(HOUR);
+    t.unlock();
     expect((await t.ask({ emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
     t.plug.stop();
     let bytes = 0;
@@ -366,7 +367,7 @@ describe("calibration", () => {
       new Cse7766Driver({ serial: new SimulatedCseSerial(new Cse7766Chip(constantLoad(watts, 230), clock, CSE7766_TYPICAL, error), timers), clock });
   }
 
-  it("start_calibration against a known load corrects the readings, and the gains survive a reboot and a factory reset", async () => {
+  it("start_calibration against a known load corrects the readings; the gains survive a reboot, and a factory reset undoes them", async () => {
     const store = new CountingStore();
     const meter = offChip({ voltage: 1.04, current: 0.95, power: 0.97 });
     const t = testPlug({ model: "KP115" }, { store, meter });
@@ -374,6 +375,7 @@ describe("calibration", () => {
     const off = await realtime(t);
     near(off.voltage_mv, 239_200, 0.005);
     near(off.power_mw, 970_000, 0.01);
+    t.unlock(); // behind the presence lock
     expect((await t.ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual({ err_code: 0 });
     t.timers.advance(2000);
     const on = await realtime(t);
@@ -388,16 +390,22 @@ describe("calibration", () => {
     rebooted.timers.advance(2000);
     near((await realtime(rebooted)).voltage_mv, 230_000, 0.005);
     rebooted.unlock();
-    await rebooted.ask({ system: { reset: { delay: 0 } } });
-    rebooted.plug.stop();
+    expect((await rebooted.ask({ system: { reset: { delay: 0 } } })).system.reset).toEqual({ err_code: 0 });
+    rebooted.timers.advance(1000);
+    expect(rebooted.restarts).toBe(1);
+    // a reset goes back to the gains the board gives its driver (here none: the chip's constants),
+    // so that it undoes a wrong calibration (a 100 W load read as 1,600 W)
     const reset = testPlug({ model: "KP115" }, { store, clock: t.clock, meter });
-    expect((await reset.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ ...gains, err_code: 0 });
+    expect((await reset.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
+    reset.timers.advance(2000);
+    near((await realtime(reset)).voltage_mv, 239_200, 0.005);
   });
 
   it("set_vgain_igain scales voltage, current and power", async () => {
     const t = testPlug({ model: "HS110" }, { meter: offChip({ voltage: 1, current: 1, power: 1 }) });
     t.timers.advance(3000);
     const before = await realtime(t);
+    t.unlock();
     expect((await t.ask({ emeter: { set_vgain_igain: { vgain: Math.round(13462 * 1.1), igain: Math.round(16835 * 0.9) } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
     t.timers.advance(2000);
     const after = await realtime(t);
@@ -409,12 +417,15 @@ describe("calibration", () => {
   it("refuses to calibrate without a load, and refuses gains far off the chip's constants; nothing changes", async () => {
     const t = testPlug({ model: "KP115" }, { meter: offChip({ voltage: 1, current: 1, power: 1 }, 0) });
     t.timers.advance(3000);
+    t.unlock();
     expect((await t.ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual(CANNOT_CALIBRATE);
     const INVALID = { err_code: -3, err_msg: "invalid argument" };
     expect((await t.ask({ emeter: { set_vgain_igain: { vgain: 999999, igain: 16835 } } })).emeter.set_vgain_igain).toEqual(INVALID);
     expect((await t.ask({ emeter: { start_calibration: { vtarget: "230", itarget: 4348 } } })).emeter.start_calibration).toEqual(INVALID);
     expect((await t.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
     // no meter chip at all: nothing to calibrate against
-    expect((await testPlug({ model: "KP115" }).ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual(CANNOT_CALIBRATE);
+    const noChip = testPlug({ model: "KP115" });
+    noChip.unlock();
+    expect((await noChip.ask({ emeter: { start_calibration: { vtarget: 230_000, itarget: 4348 } } })).emeter.start_calibration).toEqual(CANNOT_CALIBRATE);
   });
 });

@@ -6,7 +6,6 @@
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { MAX_VALUE_BYTES } from "../src/core/settings.js";
-import { DEBOUNCE_MS } from "../src/core/timing.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
@@ -45,12 +44,9 @@ function stateOf(t: TestPlug): string {
   return `${plugState(t)} ${JSON.stringify([t.relay, t.led, t.restarts])}`;
 }
 
-/** A short press: opens the physical-presence lock (when the build has one) for methods that need it. */
+/** The unlock gesture (a 2-5 s hold): opens the physical-presence lock (when the build has one) for one command that needs it. */
 function press(t: TestPlug): void {
-  t.button(true);
-  t.timers.advance(DEBOUNCE_MS + 10);
-  t.button(false);
-  t.timers.advance(DEBOUNCE_MS + 10);
+  t.unlock();
 }
 
 const RULE_NAME = "n".repeat(32);
@@ -75,11 +71,13 @@ async function fillAll(t: TestPlug): Promise<void> {
   const answer = await t.ask({
     system: { set_dev_icon: { icon: "", hash: long }, set_dev_location: { latitude_i: -899999, longitude_i: -1799999 }, set_led_off: { off: 1 } },
     cnCloud: { set_server_url: { server: long } },
-    emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 } }, // the largest gains accepted: 16 × and 1 ×, power 16 ×
     schedule: { set_overall_enable: { enable: 0 } },
     anti_theft: { set_overall_enable: { enable: 0 } },
   });
   expect(errorCodes(answer).every((code) => code === 0)).toBe(true);
+  press(t); // one locked command per opening
+  const gains = await t.ask({ emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 } } }); // the largest gains accepted: 16 × and 1 ×, power 16 ×
+  expect(errorCodes(gains)).toEqual([0]);
 }
 
 const MODELS = ["HS100", "HS105", "HS110", "HS103", "KP115"];
@@ -229,8 +227,7 @@ describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {
     await fillAll(full);
     const bound = plugState(full).length;
     const texts = fc.sample(fc.oneof(mutatedRequestArb(REAL_REQUESTS).map((m) => m.text), requestShapedArb), { seed: fuzzed(1).seed, numRuns: runs(1500) });
-    const t = testPlug({ model: "HS110" });
-    press(t);
+    const t = testPlug({ model: "HS110", presenceLock: false }); // every locked command open for the whole run
     let largest = 0;
     for (const text of texts) {
       await t.plug.dispatcher.handle(utf8Encode(text), { afterReply() {} });

@@ -5,8 +5,8 @@ import { describe, expect, it } from "vitest";
 import { SWEEP_MS } from "../src/core/connections.js";
 import { DEVICE_LIMITS, HOST_LIMITS, LOG_LINES_PER_MINUTE, withOverrides } from "../src/core/limits.js";
 import { SCAN_TIMEOUT_MS } from "../src/core/modules/netif.js";
-import { PRESENCE_REQUIRED } from "../src/core/presence.js";
-import { PRESENCE_WINDOW_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
+import { PRESENCE_REQUIRED, PRESENCE_USED } from "../src/core/presence.js";
+import { PRESENCE_WINDOW_MS, SETTINGS_SAVE_DELAY_MS, UNLOCK_HOLD_MS } from "../src/core/timing.js";
 import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
 import { jsonWithin } from "../src/core/wire/json-shape.js";
 import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
@@ -389,21 +389,108 @@ describe("physical-presence lock", () => {
       for (const result of Object.values(module)) expect(result.err_code).toBe(0);
   });
 
-  it(`opens for ${PRESENCE_WINDOW_MS / 60000} minutes after any press of the button, then locks again`, async () => {
+  /** The plug's LED patterns and levels as it logged them, from `from` on. */
+  const ledLines = (t: TestPlug, from = 0) => t.logs.slice(from).filter((l) => l.startsWith("LED "));
+
+  it("does not open on a short press: it toggles the relay, which anyone can see, and unlocks nothing", async () => {
     const t = testPlug();
-    t.unlock(); // held 1.5 s: does nothing else
-    expect(t.relay).toEqual([false]);
-    t.timers.advance(PRESENCE_WINDOW_MS - 1600);
-    expect((await t.ask({ cnCloud: { set_server_url: { server: "a.example" } } })).cnCloud.set_server_url).toEqual({ err_code: 0 });
-    t.timers.advance(200);
-    expect((await t.ask({ cnCloud: { set_server_url: { server: "b.example" } } })).cnCloud.set_server_url).toEqual(LOCKED);
-    // a short press (it also toggles the relay) opens it too
     t.button(true);
     t.timers.advance(100);
     t.button(false);
     t.timers.advance(100);
     expect(t.relay).toEqual([false, true]);
-    expect((await t.ask({ system: { set_hw_id: { hwId: "C".repeat(32) } } })).system.set_hw_id).toEqual({ err_code: 0 });
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "evil.example" } } })).cnCloud.set_server_url).toEqual(LOCKED);
+    // nor does a 1-2 s press, nor a 5 s hold (setup), nor any number of short presses
+    for (let i = 0; i < 10; i++) {
+      t.button(true);
+      t.timers.advance(100);
+      t.button(false);
+      t.timers.advance(100);
+    }
+    t.button(true);
+    t.timers.advance(1500);
+    t.button(false);
+    t.timers.advance(100);
+    expect((await t.ask({ system: { set_hw_id: { hwId: "C".repeat(32) } } })).system.set_hw_id).toEqual(LOCKED);
+  });
+
+  it("opens with a 2-5 s hold, for ONE locked command, with nothing on the network showing it; the LED does", async () => {
+    const t = testPlug();
+    const info = (await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
+    const from = t.logs.length;
+    t.button(true);
+    t.timers.advance(UNLOCK_HOLD_MS + 100);
+    expect(ledLines(t, from)).toEqual(['LED pattern "holdUnlock"']); // "let go now to unlock"
+    t.button(false);
+    t.timers.advance(100);
+    expect(ledLines(t, from)).toEqual(['LED pattern "holdUnlock"', 'LED pattern "unlocked"']);
+    expect(t.relay).toEqual([false]);
+    expect((await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo).toEqual(info);
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "a.example" } } })).cnCloud.set_server_url).toEqual({ err_code: 0 });
+    expect(ledLines(t, from).at(-1)).toBe("LED off"); // back to the relay
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "b.example" } } })).cnCloud.set_server_url.err_code).toBe(-20);
+    expect((await t.ask({ cnCloud: { get_info: {} } })).cnCloud.get_info.server).toBe("a.example");
+    // two locked commands in one request: the first runs, the second is refused
+    t.unlock();
+    expect((await t.ask({ system: { set_hw_id: { hwId: "C".repeat(32) }, set_device_id: { deviceId: "D".repeat(40) } } })).system).toEqual({
+      set_hw_id: { err_code: 0 },
+      set_device_id: { err_code: -20, err_msg: PRESENCE_USED.err_msg },
+    });
+  });
+
+  it(`closes unused after ${PRESENCE_WINDOW_MS / 60000} minutes, and the LED goes back`, async () => {
+    const t = testPlug();
+    await t.ask({ system: { set_relay_state: { state: 1 } } });
+    t.unlock();
+    t.timers.advance(PRESENCE_WINDOW_MS - 100); // the lock opened 50 ms before unlock() returned
+    expect(ledLines(t).at(-1)).toBe('LED pattern "unlocked"');
+    t.timers.advance(100);
+    expect(ledLines(t).at(-1)).toBe("LED on");
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "b.example" } } })).cnCloud.set_server_url).toEqual(LOCKED);
+  });
+
+  it("answers a command with invalid parameters the same, locked or open, and such a command does not use the opening", async () => {
+    const invalid = {
+      system: { reset: { delay: -1 }, set_mac_addr: { mac: "01:23" }, set_device_id: { deviceId: "A" }, set_hw_id: { hwId: 5 } },
+      netif: { set_stainfo: { ssid: "Elsewhere", password: "1234567", key_type: 3 } },
+      cnCloud: { set_server_url: { server: "" } },
+      emeter: { set_vgain_igain: { vgain: 1, igain: 16835 }, start_calibration: { vtarget: 230000 } },
+    };
+    const open = await testPlug({ model: "HS110", forceModel: true, presenceLock: false }).ask(invalid);
+    const t = testPlug({ model: "HS110", forceModel: true });
+    const before = [...t.store.values];
+    const locked = await t.ask(invalid);
+    expect(locked).toEqual(open);
+    expect(JSON.stringify(locked)).not.toContain("-20");
+    t.unlock();
+    expect(await t.ask(invalid)).toEqual(open);
+    expect([...t.store.values]).toEqual(before);
+    expect((await t.ask({ system: { set_mac_addr: { mac: "01:23:45:67:89:AB" } } })).system.set_mac_addr).toEqual({ err_code: 0 });
+  });
+
+  it("lets the owner see that another command used the opening first: its refusal says so, and so does the log", async () => {
+    const t = testPlug();
+    t.unlock();
+    // a client on the LAN sending a locked command over and over is first after the gesture
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "evil.example" } } })).cnCloud.set_server_url).toEqual({ err_code: 0 });
+    const owner = (await t.ask({ cnCloud: { set_server_url: { server: "mine.example" } } })).cnCloud.set_server_url;
+    expect(owner).toEqual({ err_code: -20, err_msg: PRESENCE_USED.err_msg });
+    expect(owner.err_msg).toMatch(/used by an earlier command/);
+    expect(t.logs.some((l) => /used by an earlier command/.test(l))).toBe(true);
+    // later on, the plain refusal again
+    t.timers.advance(PRESENCE_WINDOW_MS);
+    expect((await t.ask({ cnCloud: { set_server_url: { server: "mine.example" } } })).cnCloud.set_server_url).toEqual(LOCKED);
+  });
+
+  it("guards the meter's calibration: a valid set_vgain_igain or start_calibration from the LAN changes nothing", async () => {
+    const t = testPlug({ model: "HS110", forceModel: true });
+    const before = [...t.store.values];
+    const answer = await t.ask({ emeter: { set_vgain_igain: { vgain: 215392, igain: 16835 }, start_calibration: { vtarget: 230_000, itarget: 4348 } } });
+    expect(answer.emeter).toEqual({ set_vgain_igain: LOCKED, start_calibration: LOCKED });
+    expect([...t.store.values]).toEqual(before);
+    expect((await t.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
+    t.unlock();
+    expect((await t.ask({ emeter: { set_vgain_igain: { vgain: 13000, igain: 16000 } } })).emeter.set_vgain_igain).toEqual({ err_code: 0 });
   });
 
   it("leaves onboarding open: an unprovisioned plug, or a client of the setup network while it is up, takes set_stainfo", async () => {

@@ -68,6 +68,7 @@ describe("identity", () => {
     t.unlock();
     expect(await t.ask({ system: { set_mac_addr: { mac: "50-c7-bf-01-02-03" } } })).toEqual({ system: { set_mac_addr: { err_code: 0 } } });
     expect((await sysinfo(t)).mac).toBe("50:C7:BF:01:02:03");
+    t.unlock(); // one locked command per opening
     await t.ask({ system: { set_mac_addr: { mac: "01:23:45:67:89:ab" } } });
     expect((await sysinfo(t.reboot())).mac).toBe("01:23:45:67:89:AB");
     for (const mac of ["01:23:45:67:89", "0123456789ag", 12, "01:23:45:67:89:ab:cd", "01;23;45;67;89;ab"])
@@ -78,10 +79,9 @@ describe("identity", () => {
     const t = testPlug();
     t.unlock();
     const id = "ab".repeat(20);
-    expect((await t.ask({ system: { set_device_id: { deviceId: id }, set_hw_id: { hwId: "1".repeat(32) } } })).system).toEqual({
-      set_device_id: { err_code: 0 },
-      set_hw_id: { err_code: 0 },
-    });
+    expect((await t.ask({ system: { set_device_id: { deviceId: id } } })).system).toEqual({ set_device_id: { err_code: 0 } });
+    t.unlock(); // one locked command per opening
+    expect((await t.ask({ system: { set_hw_id: { hwId: "1".repeat(32) } } })).system).toEqual({ set_hw_id: { err_code: 0 } });
     const info = await sysinfo(t.reboot());
     expect(info.deviceId).toBe(id.toUpperCase());
     expect(info.hwId).toBe("1".repeat(32));
@@ -234,10 +234,10 @@ describe("system", () => {
 
   it("keeps one delayed reboot or reset at most: the last one asked for replaces the one waiting", async () => {
     const t = testPlug();
-    t.unlock();
     const timers = t.timers.count;
     for (let i = 0; i < 1000; i++) await t.ask({ system: { reboot: { delay: 5 } } });
     expect(t.timers.count).toBe(timers + 1);
+    t.unlock(); // (its window's timer ends when the reset uses it)
     expect((await t.ask({ system: { reset: { delay: 1 } } })).system.reset).toEqual({ err_code: 0 });
     expect(t.timers.count).toBe(timers + 1);
     t.timers.advance(10_000);
@@ -278,6 +278,7 @@ describe("system", () => {
     const t = testPlug({ model: "HS110", forceModel: true });
     t.unlock();
     await t.ask({ system: { set_dev_alias: { alias: "Desk" }, set_relay_state: { state: 1 }, set_device_id: { deviceId: "C".repeat(40) } } });
+    t.unlock();
     expect(await t.ask({ system: { reset: {} } })).toEqual({ system: { reset: { err_code: 0 } } });
     t.timers.advance(1000);
     expect(t.restarts).toBe(1);
@@ -522,6 +523,7 @@ describe("emeter", () => {
   it("keeps gains and refuses string periods", async () => {
     const t = testPlug({ model: "HS110" });
     expect((await t.ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13462, igain: 16835, err_code: 0 });
+    t.unlock();
     await t.ask({ emeter: { set_vgain_igain: { vgain: 13000, igain: 16000 } } });
     expect((await t.reboot().ask({ emeter: { get_vgain_igain: {} } })).emeter.get_vgain_igain).toEqual({ vgain: 13000, igain: 16000, err_code: 0 });
     expect((await t.ask({ emeter: { get_daystat: { month: "12", year: "2016" } } })).emeter.get_daystat).toEqual(INVALID);

@@ -11,9 +11,18 @@ import { loadNetworks, SETUP_CLIENT_PREFIX, type VirtualNetwork } from "../src/h
 import { askOnce } from "./support/raw-client.js";
 import { until } from "./support/until.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
-import { DEBOUNCE_MS } from "../src/core/timing.js";
+import { DEBOUNCE_MS, UNLOCK_HOLD_MS } from "../src/core/timing.js";
+import { HostClock } from "../src/host/time.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The host's clock, moved on by `skew` ms: a button held for seconds without waiting for them. */
+class SkewedClock extends HostClock {
+  skew = 0;
+  override monotonic(): number {
+    return super.monotonic() + this.skew;
+  }
+}
 
 const NETWORKS: VirtualNetwork[] = [
   { ssid: "HomeNetwork", keyType: 3, rssi: -45, password: "right-password-1" },
@@ -80,17 +89,26 @@ describe("onboarding on the host target", () => {
   });
 
   it("a reset plug is back in setup mode; a --factory start wipes settings but keeps identity", async () => {
-    const plug = await start({ factory: true });
+    const clock = new SkewedClock();
+    const plug = await start({ factory: true, clock });
     await askOnce(plug.port, { netif: { set_stainfo: { ssid: "HomeNetwork", password: "right-password-1", key_type: 3 } } });
     await until(() => state(plug) === "joined", "joined");
     await askOnce(plug.port, { system: { set_dev_alias: { alias: "Lamp" } } });
     const mac = plug.plug.context.device.identity.mac;
-    // from the LAN alone a joined plug refuses; a press of its button opens the lock for 2 minutes
+    // from the LAN alone a joined plug refuses; a short press toggles and opens nothing; the button
+    // held 2-5 s opens the lock for one command (the plug's clock is moved on rather than waited for)
     expect((await askOnce(plug.port, { system: { reset: { delay: 0 } } })).system.reset.err_code).toBe(PRESENCE_REQUIRED.err_code);
     expect(state(plug)).toBe("joined");
     plug.button.down();
     await sleep(DEBOUNCE_MS + 50);
     plug.button.up();
+    await sleep(DEBOUNCE_MS + 50);
+    expect((await askOnce(plug.port, { system: { reset: { delay: 0 } } })).system.reset.err_code).toBe(PRESENCE_REQUIRED.err_code);
+    plug.button.down();
+    await sleep(DEBOUNCE_MS + 50);
+    clock.skew += UNLOCK_HOLD_MS + 500;
+    plug.button.up();
+    await sleep(DEBOUNCE_MS + 50);
     const booted = plug.waitForBoot();
     expect((await askOnce(plug.port, { system: { reset: { delay: 0 } } })).system.reset.err_code).toBe(0);
     await booted;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { JOIN_RESULT } from "../src/core/onboarding/onboarding.js";
 import {
-  DEBOUNCE_MS, JOIN_TIMEOUT_MS, LED_PATTERN, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SETUP_IDLE_MS,
+  DEBOUNCE_MS, JOIN_TIMEOUT_MS, LED_PATTERN, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SETUP_IDLE_MS, UNLOCK_HOLD_MS,
 } from "../src/core/timing.js";
 import { PRESENCE_REQUIRED } from "../src/core/presence.js";
 import { PRESENCE_WINDOW_MS, SETUP_MAX_MS } from "../src/core/timing.js";
@@ -292,7 +292,9 @@ describe("button", () => {
     t.button(false);
     t.timers.advance(DEBOUNCE_MS);
     expect(t.plug.context.device.relay).toBe(false);
-    hold(t, 2000); // held too long for a toggle, too short for setup
+    hold(t, 1500); // held too long for a toggle, too short for the unlock gesture (2-5 s)
+    expect(t.plug.context.device.relay).toBe(false);
+    hold(t, 3000); // the unlock gesture: no toggle either
     expect(t.plug.context.device.relay).toBe(false);
     expect(state(t)).toBe("joined");
   });
@@ -347,11 +349,22 @@ describe("status LED", () => {
     expect(LED_PATTERN.setup).toEqual([1000, 1000]);
   });
 
-  it("tells a held button what letting go will do: steady at 5 s, flicker at 10 s", () => {
+  it("a 2-5 s hold opens the presence lock and shows it with a double flash until a locked command uses it", async () => {
+    const t = testPlug();
+    hold(t, 3000);
+    expect(levels(t, 2000)).toBe("##...##" + ".".repeat(33)); // 100 on, 150 off, 100 on, 1650 off
+    expect((await t.ask({ system: { set_hw_id: { hwId: "C".repeat(32) } } })).system.set_hw_id).toEqual({ err_code: 0 });
+    expect(levels(t, 2000)).toBe(".".repeat(40)); // the relay (off) again
+  });
+
+  it("tells a held button what letting go will do: an even blink at 2 s (unlock), steady at 5 s, flicker at 10 s", () => {
     const t = testPlug();
     t.button(true);
-    t.timers.advance(SETUP_HOLD_MS - 100);
+    t.timers.advance(UNLOCK_HOLD_MS - 100);
     expect(t.led.at(-1)).toBe(false);
+    t.timers.advance(100 + DEBOUNCE_MS); // held UNLOCK_HOLD_MS since the press counted
+    expect(levels(t, 2000)).toBe("#####.....".repeat(4)); // 250 ms on, 250 ms off
+    t.timers.advance(SETUP_HOLD_MS - UNLOCK_HOLD_MS - 2000 - 100);
     t.timers.advance(200);
     expect(levels(t, 1000)).toBe("#".repeat(20));
     t.timers.advance(RESET_HOLD_MS - SETUP_HOLD_MS - 1100);

@@ -304,6 +304,11 @@ function everyMethod(now) {
     { anti_theft: { get_rules: {} } },
     { count_down: { get_rules: {} } },
     { emeter: { get_realtime: {}, get_daystat: day, get_monthstat: { year: now.year }, get_vgain_igain: {} } },
+    // the locked methods (the harness has no button: the lock stays closed): a valid one is refused
+    // (-20) after its parameters were checked, an invalid one answered -3 before the lock
+    { system: { set_mac_addr: { mac: "50:C7:BF:01:02:03" }, set_hw_id: { hwId: "not hex" } } },
+    { cnCloud: { set_server_url: { server: "chip.example" } } },
+    { emeter: { set_vgain_igain: { vgain: 13462, igain: 16835 }, start_calibration: { vtarget: 230000, itarget: 0 } } },
     { "smartlife.iot.homekit": { setup_info_get: {} } },
     { system: { get_sysinfo: {} }, nonsense: { x: {} } },
   ];

@@ -245,7 +245,7 @@ export interface TestPlug {
   udp: FakeDatagrams;
   /** The button pin's edges (true: pressed), as the adapter would report them. */
   button(pressed: boolean): void;
-  /** Someone at the plug: the button held 1.5 s (a gesture that does nothing else), which opens the presence lock. */
+  /** Someone at the plug opens the presence lock for one command: the button held 2.5 s and let go (a 2-5 s hold). */
   unlock(): void;
   restarts: number;
   logs: string[];
@@ -279,7 +279,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
     plug: undefined as unknown as Plug,
     unlock() {
       t.button(true);
-      timers.advance(1500);
+      timers.advance(2500);
       t.button(false);
       timers.advance(100);
     },

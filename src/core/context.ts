@@ -39,7 +39,7 @@ export interface PlugContext {
   readonly stats: RuntimeStats;
   /** Energy totals, statistics and calibration: on metering personalities only (with or without a meter chip). */
   readonly energy: EnergyStats | undefined;
-  /** Whether commands that can take the plug from its owner are open now (a recent button press). */
+  /** Whether commands that can take the plug from its owner are open now (the unlock gesture, for one command: presence.ts). */
   readonly presence: PresenceLock;
   /** The one delayed reboot or reset waiting to happen (system.reboot/reset with a delay): a new one replaces it. */
   delayedRestart: TimerHandle | undefined;

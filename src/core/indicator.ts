@@ -1,11 +1,12 @@
 // The status LED: one pattern at a time, chosen from the plug's state. Held-button feedback comes
-// first, then the Wi-Fi state (setup, joining, join failed); once joined the LED shows the relay
-// unless `led_off` (night mode) is set. Patterns and their timings are in core/timing.ts.
+// first, then an open presence lock (presence.ts), then the Wi-Fi state (setup, joining, join
+// failed); once joined the LED shows the relay unless `led_off` (night mode) is set. Patterns and their timings are in core/timing.ts.
 
 import type { LedPort, LogPort, TimerHandle, TimerPort } from "../ports/ports.js";
 import type { HoldStage } from "./button.js";
 import type { Device } from "./device.js";
 import type { Onboarding } from "./onboarding/onboarding.js";
+import type { PresenceLock } from "./presence.js";
 import { LED_PATTERN, type LedPatternName } from "./timing.js";
 
 export class Indicator {
@@ -21,6 +22,7 @@ export class Indicator {
     private readonly timers: TimerPort,
     private readonly device: Device,
     private readonly onboarding: Onboarding,
+    private readonly presence: PresenceLock,
     private readonly log: LogPort,
   ) {}
 
@@ -34,6 +36,8 @@ export class Indicator {
     const wifi = this.onboarding.state;
     if (this.hold === "reset") this.show("holdReset");
     else if (this.hold === "setup") this.show("holdSetup");
+    else if (this.hold === "unlock") this.show("holdUnlock");
+    else if (this.presence.unlocked()) this.show("unlocked");
     else if (wifi === "setup") this.show(this.onboarding.lastFailed ? "failed" : "setup");
     else if (wifi === "received" || wifi === "joining" || wifi === "offline") this.show("joining");
     else this.show(this.device.relay && this.device.ledOff === 0);

@@ -27,12 +27,13 @@ import { RuleTable, type RulesListener } from "./rules.js";
 import { RuntimeStats } from "./runtime-stats.js";
 import { Scheduler, type SchedulerListener } from "./scheduler.js";
 import { DEVICE_LIMITS, LOG_LINES_PER_MINUTE, ThrottledLog, type Limits } from "./limits.js";
-import { PresenceLock } from "./presence.js";
+import { PresenceLock, type PresenceListener } from "./presence.js";
 import { KasaServer } from "./server.js";
 import { SafeStore } from "./safe-store.js";
 import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
 import { WallClock } from "./time/clock.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
+import { PRESENCE_WINDOW_MS } from "./timing.js";
 import { hex } from "./params.js";
 import { Indicator } from "./indicator.js";
 import { Onboarding, type OnboardingListener, type OnboardingOptions, type WifiState } from "./onboarding/onboarding.js";
@@ -231,7 +232,7 @@ function assemble(ports: PlugPorts, options: PlugOptions, parts: Parts): Plug {
  * its code into RAM and keep an environment of the variables it uses (docs/MEMORY.md). The parts it
  * calls are reached through the context, one slot for them all.
  */
-class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener, RulesListener, SchedulerListener, OnboardingListener {
+class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener, RulesListener, SchedulerListener, OnboardingListener, PresenceListener {
   readonly context: PlugContext;
   readonly dispatcher: Dispatcher;
   readonly portal: SetupPortal;
@@ -265,7 +266,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       countdown: parts.countdown,
       stats: parts.stats,
       energy: parts.energy,
-      presence: new PresenceLock(options.presenceLock ?? true, now),
+      presence: new PresenceLock(options.presenceLock ?? true, now, ports.timers),
       delayedRestart: undefined,
     };
     this.context = context;
@@ -275,12 +276,13 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);
-    this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, parts.log);
+    this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, context.presence, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
     device.listener = this;
     parts.schedule.listener = parts.antiTheft.listener = parts.countdown.table.listener = this;
     parts.scheduler.listener = this;
     onboarding.listener = this;
+    context.presence.listener = this;
   }
 
   start(): void {
@@ -317,8 +319,11 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   }
 
   // The button's gestures.
-  pressed(): void {
-    this.context.presence.pressed();
+  unlock(): void {
+    const presence = this.context.presence;
+    if (!presence.enabled) return;
+    this.ports.log(`presence lock: open for one command, ${PRESENCE_WINDOW_MS / 60000} minutes at most`);
+    presence.unlock();
   }
 
   toggle(): void {
@@ -357,6 +362,10 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     context.device.setRelay(action === 1);
   }
 
+  presenceChanged(): void {
+    this.indicator.update();
+  }
+
   onboardingChanged(state: WifiState): void {
     if (state === "setup") this.portal.open(this.ports.http, this.ports.dns);
     else this.portal.close();
@@ -384,6 +393,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     context.countdown.stop();
     context.device.stop();
     this.button.stop();
+    context.presence.stop();
     context.onboarding.stop();
     this.indicator.stop();
     this.portal.close();

@@ -44,7 +44,7 @@ export const KEY = Object.freeze({
   energyTotal: "e_tot",
   energyDays: "ed",
   energyMonths: "em",
-  /** The meter's calibration gains, "v,i,p" in parts per million. */
+  /** The meter's calibration gains set by a user, "v,i,p" in parts per million (a factory reset wipes them: back to the board's). */
   calibration: "cal",
   // identity: kept by a factory reset
   model: "model",
@@ -56,8 +56,12 @@ export const KEY = Object.freeze({
   setupKey: "setup_key",
 });
 
-/** What a factory reset keeps: who the device is (and how its meter chip is calibrated), not what it was told. */
-export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey, KEY.calibration]);
+/**
+ * What a factory reset keeps: who the device is, not what it was told. A user's calibration is
+ * wiped with the rest: the meter goes back to the gains its board gives its driver (the chip's
+ * constants unless the board says otherwise), so that a reset undoes a wrong calibration.
+ */
+export const IDENTITY_KEYS: readonly string[] = Object.freeze([KEY.model, KEY.mac, KEY.deviceId, KEY.hwId, KEY.oemId, KEY.setupKey]);
 
 /**
  * The largest value a setting holds, bytes of UTF-8: 60, the Preference limit on ESP8266 (63) less

@@ -3,8 +3,10 @@
 
 /** A button level must hold this long to count (contact bounce is shorter). */
 export const DEBOUNCE_MS = 50;
-/** A press released before this toggles the relay; a longer one that ends before SETUP_HOLD_MS does nothing. */
+/** A press released before this toggles the relay; a longer one that ends before UNLOCK_HOLD_MS does nothing. */
 export const SHORT_PRESS_MAX_MS = 1000;
+/** Held at least this long (and let go before SETUP_HOLD_MS): the presence lock opens on release (presence.ts). */
+export const UNLOCK_HOLD_MS = 2000;
 /** Held at least this long: the setup network opens on release. */
 export const SETUP_HOLD_MS = 5000;
 /** Held at least this long: factory reset on release. */
@@ -39,14 +41,18 @@ export const SETTINGS_BUDGET_WINDOW_MS = 60 * 60 * 1000;
 
 /**
  * LED patterns: alternating on and off durations, repeated. Each is a rhythm of its own so that a
- * user can tell them apart without a manual: slow blink, fast flicker, triple flash, and the held
- * button's feedback. Joined (and an unprovisioned plug with its setup closed) shows the relay.
+ * user can tell them apart without a manual: slow blink, fast flicker, triple flash, double flash,
+ * and the held button's feedback. Joined (and an unprovisioned plug with its setup closed) shows the relay.
  */
 export const LED_PATTERN = Object.freeze({
   /** An empty pattern is steady on. */
   setup: Object.freeze([1000, 1000]),
   joining: Object.freeze([100, 100]),
   failed: Object.freeze([150, 150, 150, 150, 150, 1500]),
+  /** The presence lock is open (presence.ts): a double flash every 2 s, until a locked command used it or the window closed. */
+  unlocked: Object.freeze([100, 150, 100, 1650]),
+  /** Held past UNLOCK_HOLD_MS: an even blink ("release now to unlock"). */
+  holdUnlock: Object.freeze([250, 250]),
   /** Held past SETUP_HOLD_MS: steady on ("release now for setup"). */
   holdSetup: Object.freeze([] as number[]),
   /** Held past RESET_HOLD_MS: very fast ("release now to wipe"). */
@@ -67,5 +73,5 @@ export const ENERGY_SAMPLE_MS = 60 * 1000;
 /** Energy totals and statistics reach flash at most this often while they change (and before any restart). */
 export const ENERGY_SAVE_INTERVAL_MS = 30 * 60 * 1000;
 
-/** After a button press, commands behind the physical-presence lock are accepted this long (presence.ts). */
+/** After the unlock gesture, one command behind the physical-presence lock is accepted within this long (presence.ts). */
 export const PRESENCE_WINDOW_MS = 2 * 60 * 1000;

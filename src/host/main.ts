@@ -24,7 +24,7 @@ const USAGE = `Usage: npm start -- [options]
                     -11 "time not sync" until a client sets the time (the Kasa app's set_timezone)
   --no-presence-lock
                     let the LAN reset the plug, move it to another Wi-Fi network and change its identity
-                    without a button press first (Enter in this terminal is the button)
+                    without the button's unlock gesture (Enter in this terminal is the button)
   --factory         start unprovisioned (Wi-Fi and settings wiped, identity kept): the setup network opens
   --wifi FILE       the networks in range of the virtual radio: a JSON list of
                     {"ssid": "Home", "key_type": 3, "rssi": -50, "password": "the one that works"}
@@ -143,13 +143,19 @@ async function main(): Promise<void> {
     plug.log(`load: ${NOTHING_PLUGGED_IN} at ${DEFAULT_VOLTS} V, measured by a simulated ${DEFAULT_METER_CHIP} (--load W plugs something in)`);
   }
   if (process.stdin.isTTY) {
-    // The terminal is the plug's button: Enter is a short press (it toggles the relay and, like any
-    // press, opens the presence lock for reset, Wi-Fi and identity changes for 2 minutes).
-    plug.log("Enter presses the plug's button");
+    // The terminal is the plug's button: Enter alone is a short press (it toggles the relay); a
+    // number of seconds, then Enter, holds it that long: 3 opens the presence lock for one command
+    // (a 2-5 s hold), 6 opens the setup network, 11 wipes the plug.
+    plug.log("Enter presses the plug's button; a number of seconds, then Enter, holds it (3: unlock, 6: setup, 11: reset)");
     process.stdin.setEncoding("utf8");
-    process.stdin.on("data", () => {
+    process.stdin.on("data", (line: string) => {
+      const seconds = line.trim() === "" ? 0.15 : Number(line.trim());
+      if (!(seconds > 0 && seconds <= 15)) {
+        plug.log("the button: Enter alone, or a number of seconds (up to 15) to hold it");
+        return;
+      }
       plug.button.down();
-      setTimeout(() => plug.button.up(), 150);
+      setTimeout(() => plug.button.up(), seconds * 1000);
     });
   }
   const stop = () => {

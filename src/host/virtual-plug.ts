@@ -51,7 +51,7 @@ export interface VirtualPlugOptions {
   clock?: ClockPort;
   /** Resource bounds (default HOST_LIMITS). */
   limits?: Limits;
-  /** The physical-presence lock (default on; `button` presses open it). */
+  /** The physical-presence lock (default on; `button` held 2-5 s opens it for one command). */
   presenceLock?: boolean;
   /**
    * What is plugged in, for a simulated energy meter (`--load`): watts over time (t in ms from the

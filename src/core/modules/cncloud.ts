@@ -3,12 +3,17 @@
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved } from "../errors.js";
+import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved, type KasaError } from "../errors.js";
 import { str, type Params } from "../params.js";
 import { physical } from "../presence.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
 
 export const DEFAULT_CLOUD_SERVER = "devs.tplinkcloud.com";
+
+/** set_server_url's parameter check (presence.ts: before the lock). */
+function checkServer(_plug: PlugContext, params: Params): KasaError | undefined {
+  return str(params.server, MAX_VALUE_BYTES, 1) === undefined ? INVALID_ARGUMENT : undefined;
+}
 
 export const cnCloudModule: Module = Object.freeze({
   // All ten fields, with a factory-state plug's values (python-kasa's CloudInfo needs every one).
@@ -35,9 +40,13 @@ export const cnCloudModule: Module = Object.freeze({
   get_intl_fw_list: () => ({ fw_list: [] }),
 
   // Where the plug would phone home: behind the presence lock.
-  set_server_url: physical((plug: PlugContext, params: Params) => {
-    const server = str(params.server, MAX_VALUE_BYTES, 1);
-    if (server === undefined) return INVALID_ARGUMENT;
-    return saved(plug.settings.put(KEY.cloudServer, server));
-  }),
+  set_server_url: physical(
+    (plug: PlugContext, params: Params) => {
+      const server = str(params.server, MAX_VALUE_BYTES, 1);
+      if (server === undefined) return INVALID_ARGUMENT;
+      return saved(plug.settings.put(KEY.cloudServer, server));
+    },
+    undefined,
+    checkServer,
+  ),
 });

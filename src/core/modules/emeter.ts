@@ -9,9 +9,10 @@ import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
 import { DEFAULT_IGAIN, DEFAULT_VGAIN, Thousandths, type EnergyStats } from "../energy.js";
 import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
-import { GAIN_MAX, GAIN_MIN } from "../meter/meter.js";
+import { GAIN_MAX, GAIN_MIN, type Gains } from "../meter/meter.js";
 import { int, type Params } from "../params.js";
 import type { Personality } from "../personality.js";
+import { physical } from "../presence.js";
 import { readStatPeriod } from "./schedule.js";
 
 export { DEFAULT_IGAIN, DEFAULT_VGAIN };
@@ -27,6 +28,26 @@ function energy(plug: PlugContext): EnergyStats {
 
 function v2(plug: PlugContext): boolean {
   return plug.personality.emeter === "v2";
+}
+
+/** set_vgain_igain's gains; the power gain follows the product (power is volts times amps). Undefined when out of range. */
+function requestedGains(plug: PlugContext, params: Params): Gains | undefined {
+  const vgain = int(params.vgain, VGAIN[0], VGAIN[1]);
+  const igain = int(params.igain, IGAIN[0], IGAIN[1]);
+  if (vgain === undefined || igain === undefined) return undefined;
+  const old = energy(plug).gains();
+  const voltage = vgain / DEFAULT_VGAIN;
+  const current = igain / DEFAULT_IGAIN;
+  const power = (old.power * (voltage * current)) / (old.voltage * old.current);
+  return power >= GAIN_MIN && power <= GAIN_MAX ? { voltage, current, power } : undefined;
+}
+
+function checkGains(plug: PlugContext, params: Params): KasaError | undefined {
+  return requestedGains(plug, params) === undefined ? INVALID_ARGUMENT : undefined;
+}
+
+function checkTargets(_plug: PlugContext, params: Params): KasaError | undefined {
+  return int(params.vtarget, 1, 1_000_000) === undefined || int(params.itarget, 1, 100_000) === undefined ? INVALID_ARGUMENT : undefined;
 }
 
 /** The module of a plug with a meter (plug.ts reads its method names). */
@@ -58,26 +79,25 @@ export const METER: Module = Object.freeze({
     const g = energy(plug).gains();
     return { vgain: Math.round(DEFAULT_VGAIN * g.voltage), igain: Math.round(DEFAULT_IGAIN * g.current) };
   },
-  // The power gain follows the product: power is volts times amps.
-  set_vgain_igain: (plug: PlugContext, params: Params) => {
-    const vgain = int(params.vgain, VGAIN[0], VGAIN[1]);
-    const igain = int(params.igain, IGAIN[0], IGAIN[1]);
-    if (vgain === undefined || igain === undefined) return INVALID_ARGUMENT;
-    const e = energy(plug);
-    const old = e.gains();
-    const voltage = vgain / DEFAULT_VGAIN;
-    const current = igain / DEFAULT_IGAIN;
-    const power = (old.power * (voltage * current)) / (old.voltage * old.current);
-    if (!(power >= GAIN_MIN && power <= GAIN_MAX)) return INVALID_ARGUMENT;
-    return saved(e.setGains({ voltage, current, power }));
-  },
+  // Calibration changes what every reading says (a 100 W load shown as 1,600 W): behind the presence
+  // lock, its parameters checked first (presence.ts).
+  set_vgain_igain: physical(
+    (plug: PlugContext, params: Params) => {
+      const gains = requestedGains(plug, params);
+      return gains === undefined ? INVALID_ARGUMENT : saved(energy(plug).setGains(gains));
+    },
+    undefined,
+    checkGains,
+  ),
   // vtarget in mV and itarget in mA: the known load's true values while it runs
-  start_calibration: (plug: PlugContext, params: Params) => {
-    const vtarget = int(params.vtarget, 1, 1_000_000);
-    const itarget = int(params.itarget, 1, 100_000);
-    if (vtarget === undefined || itarget === undefined) return INVALID_ARGUMENT;
-    return energy(plug).calibrate(vtarget, itarget) ? {} : CANNOT_CALIBRATE;
-  },
+  start_calibration: physical(
+    (plug: PlugContext, params: Params) => {
+      if (checkTargets(plug, params) !== undefined) return INVALID_ARGUMENT;
+      return energy(plug).calibrate(params.vtarget as number, params.itarget as number) ? {} : CANNOT_CALIBRATE;
+    },
+    undefined,
+    checkTargets,
+  ),
 });
 
 /** fw 1.5+ without a meter answers every emeter method with -1. */

@@ -45,6 +45,16 @@ class ApList implements JsonWritable {
   }
 }
 
+function invalidCredentials(error: string): MethodResult {
+  return { err_code: INVALID_ARGUMENT.err_code, err_msg: error };
+}
+
+/** set_stainfo's parameter check (presence.ts: before the lock): the answer the method gives to bad credentials. */
+function checkStainfo(_plug: PlugContext, params: Params): MethodResult | undefined {
+  const checked = checkCredentials(params.ssid, params.password, params.key_type);
+  return checked.ok ? undefined : invalidCredentials(checked.error);
+}
+
 export const netifModule: Module = Object.freeze({
   get_scaninfo: (plug: PlugContext, params: Params) => {
     if (has(params, "refresh") && flag(params.refresh) === undefined) return INVALID_ARGUMENT;
@@ -76,11 +86,12 @@ export const netifModule: Module = Object.freeze({
   set_stainfo: physical(
     (plug: PlugContext, params: Params, request: RequestContext) => {
       const checked = checkCredentials(params.ssid, params.password, params.key_type);
-      if (!checked.ok) return { err_code: INVALID_ARGUMENT.err_code, err_msg: checked.error };
+      if (!checked.ok) return invalidCredentials(checked.error);
       // The answer leaves first; the radio changes mode RADIO_SWITCH_DELAY_MS later.
       request.afterReply(() => plug.onboarding.received(checked.credentials));
       return plug.personality.stainfoMac ? { mac: plug.device.identity.mac } : {};
     },
     (plug: PlugContext, request: RequestContext) => plug.onboarding.provisioned() && !(request.setupClient && plug.onboarding.state === "setup"),
+    checkStainfo,
   ),
 });

@@ -65,9 +65,30 @@ function setIdentity(plug: PlugContext, key: string, field: "mac" | "deviceId" |
   return {};
 }
 
+/** The delay of reboot or reset in seconds; undefined when invalid. python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now. */
+function delayOf(params: Params): number | undefined {
+  return has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
+}
+
+// The parameter checks of the locked methods (presence.ts: checked before the lock, the same answer locked or open).
+function checkMac(_plug: PlugContext, params: Params): KasaError | undefined {
+  return parseMac(params.mac) === undefined ? INVALID_ARGUMENT : undefined;
+}
+
+function checkDeviceId(_plug: PlugContext, params: Params): KasaError | undefined {
+  return hex(params.deviceId, 40) === undefined ? INVALID_ARGUMENT : undefined;
+}
+
+function checkHwId(_plug: PlugContext, params: Params): KasaError | undefined {
+  return hex(params.hwId, 32) === undefined ? INVALID_ARGUMENT : undefined;
+}
+
+function checkDelay(_plug: PlugContext, params: Params): KasaError | undefined {
+  return delayOf(params) === undefined ? INVALID_ARGUMENT : undefined;
+}
+
 function delayed(plug: PlugContext, params: Params, request: RequestContext, effect: () => void): MethodResult | KasaError {
-  // python-kasa's factory_reset() sends reset {} with no delay: a missing delay means now.
-  const delay = has(params, "delay") ? int(params.delay, 0, MAX_DELAY_SECONDS) : 0;
+  const delay = delayOf(params);
   if (delay === undefined) return INVALID_ARGUMENT;
   // The answer goes out first; then the wait; the plug never restarts under a pending reply.
   request.afterReply(() => {
@@ -124,11 +145,11 @@ export const systemModule: Module = Object.freeze({
   },
 
   // Identity changes make the plug another device to every client: behind the presence lock.
-  set_mac_addr: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac))),
+  set_mac_addr: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)), undefined, checkMac),
 
-  set_device_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40))),
+  set_device_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40)), undefined, checkDeviceId),
 
-  set_hw_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32))),
+  set_hw_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32)), undefined, checkHwId),
 
   // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
   get_dev_icon: (plug: PlugContext) => ({ icon: "", hash: plug.device.iconHash }),
@@ -146,10 +167,13 @@ export const systemModule: Module = Object.freeze({
     }),
 
   // A reset drops the plug off its network into setup: behind the presence lock.
-  reset: physical((plug: PlugContext, params: Params, request: RequestContext) =>
-    delayed(plug, params, request, () => {
-      plug.log("factory reset");
-      plug.restart.factoryReset();
-    }),
+  reset: physical(
+    (plug: PlugContext, params: Params, request: RequestContext) =>
+      delayed(plug, params, request, () => {
+        plug.log("factory reset");
+        plug.restart.factoryReset();
+      }),
+    undefined,
+    checkDelay,
   ),
 });
