@@ -23,8 +23,8 @@ export const MAX_QUEUED_FRAMES = 8;
 /** Collects the effects a request wants run once its answer is out. */
 export class Effects implements RequestContext {
   private list: (() => void)[] | null = null;
-
-  constructor(readonly setupClient = false) {}
+  /** Set on a request from a client of the setup network only: no slot for it in every other request's. */
+  declare setupClient?: boolean;
 
   afterReply(effect: () => void): void {
     (this.list ??= []).push(effect);
@@ -160,7 +160,8 @@ class Connection implements StreamHandler, Bounded {
         else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
-      const effects = new Effects(this.setupClient);
+      const effects = new Effects();
+      if (this.setupClient) effects.setupClient = true;
       let answer: Answer | Promise<Answer>;
       try {
         // The shape check runs before the dispatcher, not around it: no stack frame under every request.
