@@ -219,6 +219,7 @@ function hash(address: string): number {
 export const HOST_LIMITS: Limits = Object.freeze({
   ...DEVICE_LIMITS,
   maxConnections: 32,
+  udpSenders: 16,
   maxFrameBytes: 16 * 1024,
   maxJsonItems: 512,
   answerBufferBytes: 16 * 1024,
