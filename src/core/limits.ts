@@ -136,76 +136,64 @@ export const UDP_DATAGRAM_BYTES = 64;
  * the plug's budget is the bound against a flood from many addresses, and the byte count bounds what
  * a forged source address can have sent to its owner (the plug must not be an amplifier).
  *
- * All of it is one Float64Array of 2 numbers per sender (a 32-bit hash of its address, its budget)
- * and the plug's budget last: nothing is kept per datagram, and no name or object is made from an
- * address. Two addresses with the same hash share one budget.
+ * All of it is one Float64Array (no object of its own: the ESP8266's heap has a few hundred bytes
+ * spare): 2 numbers per sender (a 32-bit hash of its address, its budget), then the plug's budget
+ * and the monotonic ms it was all last refilled to. Nothing is kept per datagram, and no name or
+ * object is made from an address. Two addresses with the same hash share one budget.
  */
-export class UdpBudget {
-  private readonly rows: Float64Array;
-  /** Monotonic ms the budgets were last refilled to. */
-  private refilled: number;
+export function udpBudgets(limits: Limits, now: number): Float64Array {
+  const senders = limits.udpSenders;
+  const rows = new Float64Array(2 * senders + 2);
+  for (let i = 0; i < senders; i++) rows[2 * i + 1] = limits.udpSenderBurstBytes;
+  rows[2 * senders] = limits.udpBurstBytes;
+  rows[2 * senders + 1] = now;
+  return rows;
+}
 
-  constructor(
-    private readonly limits: Limits,
-    private readonly now: () => number,
-  ) {
-    const senders = limits.udpSenders;
-    this.rows = new Float64Array(2 * senders + 1);
-    for (let i = 0; i < senders; i++) this.rows[2 * i + 1] = limits.udpSenderBurstBytes;
-    this.rows[2 * senders] = limits.udpBurstBytes;
-    this.refilled = now();
+/** Takes a datagram's cost from its sender's budget and the plug's; false, taking nothing, when either is spent. */
+export function udpAdmit(rows: Float64Array, limits: Limits, now: number, address: string): boolean {
+  const plug = rows.length - 2;
+  // every budget grown by the time since the last refill, up to its burst
+  const ms = now - rows[plug + 1];
+  if (ms > 0) {
+    rows[plug + 1] = now;
+    for (let at = 0; at < plug; at += 2) rows[at + 1] = Math.min(limits.udpSenderBurstBytes, rows[at + 1] + (ms * limits.udpSenderBytesPerSecond) / 1000);
+    rows[plug] = Math.min(limits.udpBurstBytes, rows[plug] + (ms * limits.udpBytesPerSecond) / 1000);
   }
+  const at = senderRow(rows, hash(address), limits.udpSenderBurstBytes);
+  if (rows[at + 1] <= 0 || rows[plug] <= 0) return false;
+  rows[at + 1] -= UDP_DATAGRAM_BYTES;
+  rows[plug] -= UDP_DATAGRAM_BYTES;
+  return true;
+}
 
-  /** Takes a datagram's cost from its sender's budget and the plug's; false, taking nothing, when either is spent. */
-  admit(address: string): boolean {
-    this.refill();
-    const rows = this.rows;
-    const plug = rows.length - 1;
-    const at = this.rowOf(hash(address), true);
-    if (rows[at + 1] <= 0 || rows[plug] <= 0) return false;
-    rows[at + 1] -= UDP_DATAGRAM_BYTES;
-    rows[plug] -= UDP_DATAGRAM_BYTES;
-    return true;
-  }
-
-  /** Takes an answer's bytes from its sender's budget (if it still has one) and the plug's. */
-  spend(address: string, bytes: number): void {
-    const rows = this.rows;
-    const at = this.rowOf(hash(address), false);
-    if (at >= 0) rows[at + 1] -= bytes;
-    rows[rows.length - 1] -= bytes;
-  }
-
-  /** Every budget grown by the time since the last refill, up to its burst. */
-  private refill(): void {
-    const now = this.now();
-    const ms = now - this.refilled;
-    if (ms <= 0) return;
-    this.refilled = now;
-    const rows = this.rows;
-    const plug = rows.length - 1;
-    const { udpSenderBurstBytes, udpSenderBytesPerSecond, udpBurstBytes, udpBytesPerSecond } = this.limits;
-    for (let at = 0; at < plug; at += 2) rows[at + 1] = Math.min(udpSenderBurstBytes, rows[at + 1] + (ms * udpSenderBytesPerSecond) / 1000);
-    rows[plug] = Math.min(udpBurstBytes, rows[plug] + (ms * udpBytesPerSecond) / 1000);
-  }
-
-  /**
-   * The index of the row of the sender with this key; when it has none: -1, or (`take`) the row
-   * with the most budget left, given to it with a full budget.
-   */
-  private rowOf(key: number, take: boolean): number {
-    const rows = this.rows;
-    const plug = rows.length - 1;
-    let most = 0;
-    for (let at = 0; at < plug; at += 2) {
-      if (rows[at] === key) return at;
-      if (rows[at + 1] > rows[most + 1]) most = at;
+/** Takes an answer's bytes from its sender's budget (if it still has one) and the plug's. */
+export function udpSpend(rows: Float64Array, address: string, bytes: number): void {
+  const plug = rows.length - 2;
+  const key = hash(address);
+  for (let at = 0; at < plug; at += 2) {
+    if (rows[at] === key) {
+      rows[at + 1] -= bytes;
+      break;
     }
-    if (!take) return -1;
-    rows[most] = key;
-    rows[most + 1] = this.limits.udpSenderBurstBytes;
-    return most;
   }
+  rows[plug] -= bytes;
+}
+
+/**
+ * The index of the row of the sender with this key; when it has none, the row with the most budget
+ * left (a full one has nothing to remember) is given to it with a full budget (`burst`).
+ */
+function senderRow(rows: Float64Array, key: number, burst: number): number {
+  const plug = rows.length - 2;
+  let most = 0;
+  for (let at = 0; at < plug; at += 2) {
+    if (rows[at] === key) return at;
+    if (rows[at + 1] > rows[most + 1]) most = at;
+  }
+  rows[most] = key;
+  rows[most + 1] = burst;
+  return most;
 }
 
 /** FNV-1a over an address's characters, as a whole number from 1 to 2^32 - 1 (0 is an unused row). */

@@ -5,14 +5,14 @@
 // Everything a client can make it hold is bounded (limits.ts): connections (at the bound the one idle
 // longest makes room for a new client: connections.ts), their idle and frame deadlines, frame size,
 // JSON depth and members, answer output left unsent, and UDP answers: bytes per sender address and
-// for the whole plug, and one datagram's length at most (limits.ts, UdpBudget). A UDP port that
+// for the whole plug, and one datagram's length at most (limits.ts, udpBudgets). A UDP port that
 // cannot be listened on leaves the plug serving TCP without discovery.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
 import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, UdpBudget, type Limits } from "./limits.js";
+import { SERVER_LOG_LINES_PER_MINUTE, throttledLog, udpAdmit, udpBudgets, udpSpend, type Limits } from "./limits.js";
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
 import { JsonOut } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
@@ -277,8 +277,8 @@ export class KasaServer {
   readonly out: JsonOut;
   /** The answer to a request over the depth or member bound: what was refused, in numbers. */
   readonly tooComplex: Answer;
-  /** The UDP answer budgets, per sender address and for the whole plug. */
-  private readonly udpBudget: UdpBudget;
+  /** The UDP answer budgets, per sender address and for the whole plug (limits.ts, udpBudgets). */
+  private readonly udpRows: Float64Array;
   /** Datagrams left unanswered since the last one answered (logged then). */
   private udpDropped = 0;
 
@@ -294,7 +294,7 @@ export class KasaServer {
     this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
     this.out = new JsonOut(new Uint8Array(limits.answerBufferBytes));
     this.tooComplex = Object.freeze({ err_code: -3, err_msg: `request too complex: over ${limits.maxJsonDepth} levels or ${limits.maxJsonItems} members` });
-    this.udpBudget = new UdpBudget(limits, ports.now);
+    this.udpRows = udpBudgets(limits, ports.now());
   }
 
   start(tcp: TcpListenerPort, udp: DatagramPort): void {
@@ -344,7 +344,7 @@ export class KasaServer {
 
   /** Whether a datagram from this address may be answered now (its sender's and the plug's budgets). */
   private udpAllowed(address: string): boolean {
-    if (this.udpBudget.admit(address)) {
+    if (udpAdmit(this.udpRows, this.limits, this.now(), address)) {
       if (this.udpDropped > 0) this.log(`udp: ${this.udpDropped} datagrams left unanswered (over their sender's or the plug's budget)`);
       this.udpDropped = 0;
       return true;
@@ -393,7 +393,7 @@ export class KasaServer {
       return;
     }
     this.udp?.send(bytes, address, port);
-    this.udpBudget.spend(address, bytes.length);
+    udpSpend(this.udpRows, address, bytes.length);
     effects.run(this.log);
   }
 }
