@@ -287,6 +287,16 @@ describe("host plug over UDP", () => {
     expect(info).toMatchObject({ model: "KP115(EU)", mic_type: "IOT.SMARTPLUGSWITCH", err_code: 0 });
   });
 
+  it("answers tplink-smarthome-api using UDP as its transport every time: 20 requests at once, then 30 one after another", async () => {
+    const plug = await start({ model: "HS110" });
+    const client = new Client({ defaultSendOptions: { transport: "udp", timeout: 5000 } });
+    const device = await client.getDevice({ host: "127.0.0.1", port: plug.port });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => device.sendCommand('{"system":{"get_sysinfo":{}}}')));
+    expect(burst.map((a: any) => a.err_code)).toEqual(Array(20).fill(0));
+    for (let i = 0; i < 30; i++) expect(((await (device as any).getInfo()) as any).sysInfo.err_code).toBe(0);
+    expect(plug.lines.filter((l) => l.includes("udp:"))).toEqual([]);
+  });
+
   it("accepts any command over UDP", async () => {
     const plug = await start();
     const { text } = await udpAsk(plug.port, '{"system":{"set_relay_state":{"state":1}}}');
