@@ -1,19 +1,20 @@
 // The host plug on real loopback sockets, driven by raw frames and by the real tplink-smarthome-api.
 
+import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
-import { CLOSE_LINGER_MS } from "../src/host/net.js";
+import { CLOSE_LINGER_MS, NodeUdp } from "../src/host/net.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
 import { until } from "./support/until.js";
 import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
 import type { WifiNetwork } from "../src/ports/ports.js";
-import { encodeFrame } from "./support/wire.js";
+import { encodeDatagram, encodeFrame } from "./support/wire.js";
 import { FrameDecoder } from "../src/core/wire/frame.js";
 import { utf8Decode } from "../src/core/wire/utf8.js";
 
@@ -286,6 +287,16 @@ describe("host plug over UDP", () => {
     expect(info).toMatchObject({ model: "KP115(EU)", mic_type: "IOT.SMARTPLUGSWITCH", err_code: 0 });
   });
 
+  it("answers tplink-smarthome-api using UDP as its transport every time: 20 requests at once, then 30 one after another", async () => {
+    const plug = await start({ model: "HS110" });
+    const client = new Client({ defaultSendOptions: { transport: "udp", timeout: 5000 } });
+    const device = await client.getDevice({ host: "127.0.0.1", port: plug.port });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => device.sendCommand('{"system":{"get_sysinfo":{}}}')));
+    expect(burst.map((a: any) => a.err_code)).toEqual(Array(20).fill(0));
+    for (let i = 0; i < 30; i++) expect(((await (device as any).getInfo()) as any).sysInfo.err_code).toBe(0);
+    expect(plug.lines.filter((l) => l.includes("udp:"))).toEqual([]);
+  });
+
   it("accepts any command over UDP", async () => {
     const plug = await start();
     const { text } = await udpAsk(plug.port, '{"system":{"set_relay_state":{"state":1}}}');
@@ -437,5 +448,59 @@ describe("host plug lifecycle", () => {
     const ib = (await udpAsk(b.port, '{"system":{"get_sysinfo":{}}}')).text;
     expect(JSON.parse(ia).system.get_sysinfo.deviceId).not.toBe(JSON.parse(ib).system.get_sysinfo.deviceId);
     expect(JSON.parse(ib).system.get_sysinfo.model).toBe("KP115(EU)");
+  });
+});
+
+/**
+ * Sends one UDP datagram from source port 0 to 127.0.0.1:port through a raw socket (the only way to
+ * forge that port: a bound socket never has it). Needs CAP_NET_RAW and python3; false without them.
+ */
+function sendFromPortZero(port: number, payload: Uint8Array): boolean {
+  const script = [
+    "import socket, struct, sys",
+    "data = bytes.fromhex(sys.argv[2])",
+    "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)",
+    "s.sendto(struct.pack('!HHHH', 0, int(sys.argv[1]), 8 + len(data), 0) + data, ('127.0.0.1', 0))",
+  ].join("\n");
+  const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; // a version manager's shim can take seconds
+  const run = spawnSync(python, ["-c", script, String(port), Buffer.from(payload).toString("hex")], { timeout: 30_000 });
+  return run.status === 0;
+}
+const rawSockets = sendFromPortZero(9, new Uint8Array(0)); // to the discard port: nothing listens
+
+describe("host plug and datagrams from source port 0", () => {
+  it("the UDP adapter drops a send it cannot make (port 0) rather than throwing", async () => {
+    const udp = await NodeUdp.open(0, "127.0.0.1");
+    const peer = createSocket("udp4");
+    try {
+      await new Promise<void>((r) => peer.bind(0, "127.0.0.1", () => r()));
+      const got = new Promise<Buffer>((r) => peer.once("message", (m) => r(m)));
+      expect(() => udp.send(Uint8Array.of(1, 2, 3), "127.0.0.1", 0)).not.toThrow();
+      udp.send(Uint8Array.of(4, 5), "127.0.0.1", peer.address().port);
+      expect([...(await got)]).toEqual([4, 5]);
+    } finally {
+      udp.unbind();
+      peer.close();
+    }
+  });
+
+  it.skipIf(!rawSockets)("a forged datagram from port 0 to the Kasa port and to the captive DNS port changes nothing, and the plug serves on", async () => {
+    const plug = await start({ factory: true, dnsPort: 0 });
+    expect(plug.dnsPort).toBeGreaterThan(0);
+    expect(sendFromPortZero(plug.port, encodeDatagram('{"system":{"set_relay_state":{"state":1}}}'))).toBe(true);
+    const dnsQuery = Uint8Array.from([0xbe, 0xef, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 7, ...Buffer.from("captive"), 5, ...Buffer.from("apple"), 3, ...Buffer.from("com"), 0, 0, 1, 0, 1]);
+    expect(sendFromPortZero(plug.dnsPort, dnsQuery)).toBe(true);
+    // each port takes its datagrams in order: once a later one is answered, the forged one was handled
+    const { text } = await udpAsk(plug.port, '{"system":{"get_sysinfo":{}}}');
+    expect(JSON.parse(text).system.get_sysinfo.relay_state).toBe(0);
+    expect(plug.relay.on).toBe(false);
+    const dns = createSocket("udp4");
+    try {
+      const answer = new Promise<Buffer>((r) => dns.once("message", (m) => r(m)));
+      dns.send(dnsQuery, plug.dnsPort, "127.0.0.1");
+      expect((await answer).subarray(0, 2)).toEqual(Buffer.from([0xbe, 0xef]));
+    } finally {
+      dns.close();
+    }
   });
 });

@@ -282,24 +282,94 @@ describe("Kasa server bounds", () => {
     c.send(SYSINFO);
     expect(JSON.parse(c.answers.at(-1)!).system.get_sysinfo.relay_state).toBe(0);
   });
+});
 
-  it(`answers at most ${L.udpBurst} datagrams at once and ${L.udpRepliesPerSecond} a second after that`, async () => {
+describe("UDP budgets (per sender address, and the whole plug's)", () => {
+  const discovery = encodeDatagram(SYSINFO);
+  /** Datagrams the plug answered to this address. */
+  const answeredTo = (t: TestPlug, address: string) => t.udp.sent.filter((s) => s.address === address);
+  const bytesTo = (t: TestPlug, address: string) => answeredTo(t, address).reduce((n, s) => n + s.bytes.length, 0);
+
+  it("answers every request of a client that uses UDP as its transport: 20 at once, then 30 one after another", async () => {
     const t = testPlug();
-    const discovery = encodeDatagram(SYSINFO);
-    for (let i = 0; i < 100; i++) t.udp.receive(discovery, "10.0.0.66", 9999);
+    for (let i = 0; i < 20; i++) t.udp.receive(discovery, "192.168.1.30", 50000 + i);
     await flush();
-    expect(t.udp.sent).toHaveLength(L.udpBurst);
-    for (let s = 0; s < 10; s++) {
-      t.timers.advance(1000);
-      for (let i = 0; i < 100; i++) t.udp.receive(discovery, "10.0.0.66", 9999);
+    expect(answeredTo(t, "192.168.1.30")).toHaveLength(20);
+    for (let i = 0; i < 30; i++) {
+      t.udp.receive(encodeDatagram(i % 2 ? SYSINFO : '{"schedule":{"get_rules":{}},"time":{"get_time":{}}}'), "192.168.1.30", 51000);
+      await flush();
+      expect(answeredTo(t, "192.168.1.30")).toHaveLength(21 + i);
     }
-    expect(t.udp.sent).toHaveLength(L.udpBurst + 10 * L.udpRepliesPerSecond);
-    // discovery as clients do it (python-kasa: 3 packets; tplink-smarthome-api: one each 10 s) is all answered
+    expect(t.logs.filter((l) => l.startsWith("udp:"))).toEqual([]);
+  });
+
+  it("holds one address flooding to its own budget: every other sender is still answered", async () => {
+    const t = testPlug();
+    for (let s = 0; s < 10; s++) {
+      for (let i = 0; i < 400; i++) t.udp.receive(discovery, "10.0.0.66", 9999);
+      // discovery as clients do it (python-kasa: 3 packets), from two other hosts
+      for (let i = 0; i < 3; i++) t.udp.receive(discovery, "192.168.1.20", 50000 + i);
+      t.udp.receive(discovery, "192.168.1.21", 40000);
+      t.timers.advance(1000);
+    }
+    await flush();
+    expect(answeredTo(t, "192.168.1.20")).toHaveLength(30);
+    expect(answeredTo(t, "192.168.1.21")).toHaveLength(10);
+    const flooded = answeredTo(t, "10.0.0.66");
+    expect(flooded.length).toBeGreaterThan(0);
+    expect(flooded.length).toBeLessThan(4000 / 4);
+    // at most its burst and its rate for the 9 s after, plus one answer over the line
+    expect(bytesTo(t, "10.0.0.66")).toBeLessThanOrEqual(L.udpSenderBurstBytes + 9 * L.udpSenderBytesPerSecond + L.udpMaxAnswerBytes);
+    expect(t.logs.some((l) => /^udp: \d+ datagrams left unanswered/.test(l))).toBe(true);
+  });
+
+  it("holds a flood from many addresses to the plug's budget, and answers again once it stops", async () => {
+    const t = testPlug();
+    for (let s = 0; s < 5; s++) {
+      for (let i = 0; i < 400; i++) t.udp.receive(discovery, `10.1.${i >> 8}.${i & 255}`, 9999);
+      t.timers.advance(1000);
+    }
+    await flush();
+    const total = t.udp.sent.reduce((n, s) => n + s.bytes.length, 0);
+    expect(total).toBeLessThanOrEqual(L.udpBurstBytes + 4 * L.udpBytesPerSecond + L.udpMaxAnswerBytes);
+    expect(total).toBeGreaterThan(L.udpBurstBytes / 2);
     t.timers.advance(10_000);
     const before = t.udp.sent.length;
-    for (let i = 0; i < 3; i++) t.udp.receive(discovery);
-    expect(t.udp.sent.length - before).toBe(3);
-    expect(t.logs.some((l) => /^udp: \d+ datagrams left unanswered/.test(l))).toBe(true);
+    t.udp.receive(discovery, "192.168.1.20", 50000);
+    expect(t.udp.sent.length - before).toBe(1);
+  });
+
+  it(`answers over UDP in one datagram of at most ${L.udpMaxAnswerBytes} bytes: a longer answer is a short error (TCP gets it whole)`, async () => {
+    const t = testPlug();
+    const c = client(t);
+    const rule = { name: "x".repeat(32), enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 600, sact: 1, etime_opt: -1, emin: 0, eact: -1 };
+    for (let i = 0; i < 20; i++) expect((await t.ask({ schedule: { add_rule: rule } })).schedule.add_rule.err_code).toBe(0);
+    const request = '{"schedule":{"get_rules":{}}}';
+    c.send(request);
+    await flush();
+    expect(utf8Encode(c.answers[0]).length).toBeGreaterThan(L.udpMaxAnswerBytes);
+    expect(JSON.parse(c.answers[0]).schedule.get_rules.rule_list).toHaveLength(20);
+    t.udp.receive(encodeDatagram(request));
+    await flush();
+    const answer = t.udp.sent.at(-1)!.bytes;
+    expect(answer.length).toBeLessThanOrEqual(80);
+    expect(JSON.parse(decodeDatagram(answer))).toEqual({ err_code: -5, err_msg: `answer over ${L.udpMaxAnswerBytes} bytes: ask over TCP` });
+    // while the rules are few the list fits: a client asking over UDP gets it
+    expect((await t.ask({ schedule: { delete_all_rules: {} } })).schedule.delete_all_rules.err_code).toBe(0);
+    for (let i = 0; i < 4; i++) await t.ask({ schedule: { add_rule: rule } });
+    t.udp.receive(encodeDatagram(request));
+    await flush();
+    expect(JSON.parse(decodeDatagram(t.udp.sent.at(-1)!.bytes)).schedule.get_rules.rule_list).toHaveLength(4);
+  });
+
+  it("drops a datagram from source port 0 (forged: nothing can be sent to it) and serves on", async () => {
+    const t = testPlug();
+    t.udp.receive(encodeDatagram('{"system":{"set_relay_state":{"state":1}}}'), "192.168.1.20", 0);
+    await flush();
+    expect(t.udp.sent).toEqual([]);
+    expect(t.relay).toEqual([false]);
+    t.udp.receive(discovery, "192.168.1.20", 50000);
+    expect(t.udp.sent).toHaveLength(1);
   });
 });
 
@@ -524,8 +594,8 @@ describe("physical-presence lock", () => {
 describe("per-board limits", () => {
   it("takes a board's whole-number overrides within 10x the default and ignores the rest, saying so", () => {
     const warnings: string[] = [];
-    const limits = withOverrides(DEVICE_LIMITS, { maxConnections: "8", maxFrameBytes: 4096, idleMs: 0, udpBurst: 1e9, typo: 1 }, (l) => warnings.push(l));
-    expect(limits).toMatchObject({ maxConnections: 8, maxFrameBytes: 4096, idleMs: DEVICE_LIMITS.idleMs, udpBurst: DEVICE_LIMITS.udpBurst });
+    const limits = withOverrides(DEVICE_LIMITS, { maxConnections: "8", maxFrameBytes: 4096, idleMs: 0, udpSenders: 1e9, typo: 1 }, (l) => warnings.push(l));
+    expect(limits).toMatchObject({ maxConnections: 8, maxFrameBytes: 4096, idleMs: DEVICE_LIMITS.idleMs, udpSenders: DEVICE_LIMITS.udpSenders });
     expect(warnings).toHaveLength(3);
     expect(Object.isFrozen(limits)).toBe(true);
     expect(withOverrides(DEVICE_LIMITS, undefined, () => {})).toBe(DEVICE_LIMITS);
@@ -534,7 +604,8 @@ describe("per-board limits", () => {
   it("gives the host room for a benchmark's clients with the same protocol bounds", () => {
     expect(HOST_LIMITS.maxConnections).toBeGreaterThanOrEqual(16);
     expect(HOST_LIMITS.maxJsonDepth).toBe(DEVICE_LIMITS.maxJsonDepth);
-    expect(HOST_LIMITS.udpRepliesPerSecond).toBe(DEVICE_LIMITS.udpRepliesPerSecond);
+    expect(HOST_LIMITS.udpSenderBytesPerSecond).toBe(DEVICE_LIMITS.udpSenderBytesPerSecond);
+    expect(HOST_LIMITS.udpMaxAnswerBytes).toBe(DEVICE_LIMITS.udpMaxAnswerBytes);
   });
 });
 

@@ -393,6 +393,22 @@ describe("anti_theft (away mode)", () => {
     for (const [key, value] of records) if (/^aw[0-9]/.test(key)) expect([key, t.store.values.get(key)]).toEqual([key, value]);
   });
 
+  it("takes the 5 away rules tplink-smarthome-api's own test suite adds before it deletes any", async () => {
+    const t = await plugAt(utc(2024, 1, 16, 2, 30));
+    // as the library sends them (its test/plug/away.js): one-shot, weekly, disabled, then two more
+    const never = [false, false, false, false, false, false, false];
+    const once = { frequency: 5, name: "", enable: 1, stime_opt: 0, etime_opt: 0, day: 16, month: 1, year: 2024, wday: [false, false, true, false, false, false, false], repeat: false };
+    const requests = [
+      { ...once, smin: 60, emin: 120 },
+      { ...once, smin: 120, emin: 240, wday: [true, ...never.slice(1, 6), true], repeat: true, day: 0, month: 0, year: 0 },
+      { ...once, smin: 120, emin: 600, name: "disabled", enable: 0 },
+      { ...once, smin: 60, emin: 240 },
+      { ...once, smin: 60, emin: 240 },
+    ];
+    for (const rule of requests) expect((await t.ask({ anti_theft: { add_rule: rule } })).anti_theft.add_rule).toMatchObject({ err_code: 0 });
+    expect((await t.ask({ anti_theft: { get_rules: {} } })).anti_theft.get_rules.rule_list).toHaveLength(5);
+  });
+
   it("needs a frequency; the table is bounded", async () => {
     const t = await plugAt(utc(2024, 1, 16, 2, 30));
     expect((await t.ask({ anti_theft: { add_rule: { ...away, frequency: undefined } } })).anti_theft.add_rule).toEqual(INVALID);

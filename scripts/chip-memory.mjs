@@ -8,7 +8,7 @@
 // with the chip's limits), then runs the whole life of a plug in it:
 //   first boot from a fresh flash (unprovisioned: setup network, the setup page and captive DNS
 //   asked), provisioning with netif.set_stainfo, a second boot that rejoins; python-kasa's combined
-//   update; every rule table filled (20 schedule rules with 32-byte names, 4 away rules, a countdown);
+//   update; every rule table filled (MAX_SCHEDULE_RULES schedule rules with 32-byte names, MAX_AWAY_RULES away rules, a countdown);
 //   every Kasa method the plug answers, in turn; 1,000 sequential requests while a second client
 //   sends requests and never reads what comes back.
 // It reports, per board, pass/fail at the board's block (32,768 bytes on an ESP8266), the smallest
@@ -33,6 +33,8 @@ import { join } from "node:path";
 import { FrameDecoder } from "../dist/core/wire/frame.js";
 import { frame } from "./bench-load.mjs";
 import { utf8Decode } from "../dist/core/wire/utf8.js";
+import { MAX_AWAY_RULES } from "../dist/core/modules/anti_theft.js";
+import { MAX_SCHEDULE_RULES } from "../dist/core/modules/schedule.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";
 
 const fail = (message) => stopWith(`chip memory check: ${message}`, 2);
@@ -391,11 +393,11 @@ async function scenario(program, board, heap) {
     const name = "ü".repeat(16); // 32 bytes of UTF-8
     const everyDay = [1, 1, 1, 1, 1, 1, 1];
     const setup = [{ system: { set_dev_location: { latitude: 51.5, longitude: -0.125 } } }];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < MAX_SCHEDULE_RULES; i++) {
       const smin = (minute + 1 + (i % 5)) % 1440;
       setup.push({ schedule: { add_rule: { name, enable: 1, wday: everyDay, repeat: 1, stime_opt: i % 3, smin, soffset: i - 10, sact: i % 2, etime_opt: 0, emin: (smin + 2) % 1440, eact: 1 - (i % 2) } } });
     }
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < MAX_AWAY_RULES; i++) {
       const smin = i === 0 ? (minute + 1439) % 1440 : (minute + 60 * i) % 1440; // the first window is open now
       setup.push({ anti_theft: { add_rule: { name, enable: 1, wday: everyDay, repeat: 1, stime_opt: 0, smin, etime_opt: 0, emin: (smin + 30) % 1440, frequency: 60 } } });
     }
@@ -424,7 +426,7 @@ async function scenario(program, board, heap) {
     const cycle = [
       [UPDATE, (a) => okUpdate(a, metered)],
       [{ schedule: { get_rules: {}, get_next_action: {} }, count_down: { get_rules: {} }, anti_theft: { get_rules: {} } },
-        (a) => a?.schedule?.get_rules?.rule_list?.length === 20 && a?.anti_theft?.get_rules?.rule_list?.length === 4 && ok(a, "count_down", "get_rules")],
+        (a) => a?.schedule?.get_rules?.rule_list?.length === MAX_SCHEDULE_RULES && a?.anti_theft?.get_rules?.rule_list?.length === MAX_AWAY_RULES && ok(a, "count_down", "get_rules")],
       [{ system: { set_relay_state: { state: 1 } } }, (a) => ok(a, "system", "set_relay_state")],
       [{ system: { get_sysinfo: {} } }, (a) => ok(a, "system", "get_sysinfo")],
       [{ system: { set_relay_state: { state: 0 } } }, (a) => ok(a, "system", "set_relay_state")],

@@ -16,10 +16,25 @@ export interface Limits {
   readonly maxJsonDepth: number;
   /** Object members plus array elements in one request, counted together. */
   readonly maxJsonItems: number;
-  /** UDP answers per second, sustained (a plug must not be a reflector). */
-  readonly udpRepliesPerSecond: number;
-  /** UDP answers allowed in a burst before the rate applies. */
-  readonly udpBurst: number;
+  /**
+   * UDP budgets are kept in answer bytes (each datagram also costs UDP_DATAGRAM_BYTES) for this many
+   * sender addresses, the most recent: a new one takes the place of the one with the most budget
+   * left (a full one has nothing to remember), so that one address flooding is held to its own budget.
+   */
+  readonly udpSenders: number;
+  /** Answer bytes one sender address may be sent at once (a client's burst of requests) ... */
+  readonly udpSenderBurstBytes: number;
+  /** ... and each second after that: a sender beyond it gets no answer until its budget refills. */
+  readonly udpSenderBytesPerSecond: number;
+  /** Answer bytes the whole plug sends over UDP at once, to every address together (a flood from many) ... */
+  readonly udpBurstBytes: number;
+  /** ... and each second after that. */
+  readonly udpBytesPerSecond: number;
+  /**
+   * The longest UDP answer: one datagram that needs no IP fragments on Ethernet/Wi-Fi (1500-byte MTU
+   * less the IP and UDP headers). A longer answer is replaced by a short error that says to ask over TCP.
+   */
+  readonly udpMaxAnswerBytes: number;
   /** At most this many relay changes in any RELAY window ... */
   readonly relayChanges: number;
   /** ... of this length (ms); changes beyond it wait, and the last state asked for wins. */
@@ -56,8 +71,12 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   maxFrameBytes: 2048,
   maxJsonDepth: 8,
   maxJsonItems: 96,
-  udpRepliesPerSecond: 4,
-  udpBurst: 8,
+  udpSenders: 4,
+  udpSenderBurstBytes: 64 * 1024,
+  udpSenderBytesPerSecond: 32 * 1024,
+  udpBurstBytes: 128 * 1024,
+  udpBytesPerSecond: 96 * 1024,
+  udpMaxAnswerBytes: 1472,
   relayChanges: 10,
   relayWindowMs: 20 * 1000,
   relayGapMs: 100,
@@ -145,10 +164,90 @@ export function escapeControls(text: string): string {
   return out + text.slice(from);
 }
 
+/** What a UDP datagram costs its sender's budget and the plug's besides its answer: reading it, and the headers. */
+export const UDP_DATAGRAM_BYTES = 64;
+
+/**
+ * UDP answer budgets, in bytes: one for each of the `udpSenders` most recent sender addresses, and
+ * one for the whole plug. A datagram is answered only while both its sender's and the plug's are
+ * above zero; it costs UDP_DATAGRAM_BYTES when let in and its answer's bytes when the answer goes out
+ * (so a budget may go below zero by one answer). A client that asks one thing at a time, or a burst
+ * of a few dozen, stays within its own budget; one address flooding spends its own and only its own;
+ * the plug's budget is the bound against a flood from many addresses, and the byte count bounds what
+ * a forged source address can have sent to its owner (the plug must not be an amplifier).
+ *
+ * All of it is one Float64Array (no object of its own: the ESP8266's heap has a few hundred bytes
+ * spare): 2 numbers per sender (a 32-bit hash of its address, its budget), then the plug's budget
+ * and the monotonic ms it was all last refilled to. Nothing is kept per datagram, and no name or
+ * object is made from an address. Two addresses with the same hash share one budget.
+ */
+export function udpBudgets(limits: Limits, now: number): Float64Array {
+  const senders = limits.udpSenders;
+  const rows = new Float64Array(2 * senders + 2);
+  for (let i = 0; i < senders; i++) rows[2 * i + 1] = limits.udpSenderBurstBytes;
+  rows[2 * senders] = limits.udpBurstBytes;
+  rows[2 * senders + 1] = now;
+  return rows;
+}
+
+/** Takes a datagram's cost from its sender's budget and the plug's; false, taking nothing, when either is spent. */
+export function udpAdmit(rows: Float64Array, limits: Limits, now: number, address: string): boolean {
+  const plug = rows.length - 2;
+  // every budget grown by the time since the last refill, up to its burst
+  const ms = now - rows[plug + 1];
+  if (ms > 0) {
+    rows[plug + 1] = now;
+    for (let at = 0; at < plug; at += 2) rows[at + 1] = Math.min(limits.udpSenderBurstBytes, rows[at + 1] + (ms * limits.udpSenderBytesPerSecond) / 1000);
+    rows[plug] = Math.min(limits.udpBurstBytes, rows[plug] + (ms * limits.udpBytesPerSecond) / 1000);
+  }
+  const at = senderRow(rows, hash(address), limits.udpSenderBurstBytes);
+  if (rows[at + 1] <= 0 || rows[plug] <= 0) return false;
+  rows[at + 1] -= UDP_DATAGRAM_BYTES;
+  rows[plug] -= UDP_DATAGRAM_BYTES;
+  return true;
+}
+
+/** Takes an answer's bytes from its sender's budget (if it still has one) and the plug's. */
+export function udpSpend(rows: Float64Array, address: string, bytes: number): void {
+  const plug = rows.length - 2;
+  const key = hash(address);
+  for (let at = 0; at < plug; at += 2) {
+    if (rows[at] === key) {
+      rows[at + 1] -= bytes;
+      break;
+    }
+  }
+  rows[plug] -= bytes;
+}
+
+/**
+ * The index of the row of the sender with this key; when it has none, the row with the most budget
+ * left (a full one has nothing to remember) is given to it with a full budget (`burst`).
+ */
+function senderRow(rows: Float64Array, key: number, burst: number): number {
+  const plug = rows.length - 2;
+  let most = 0;
+  for (let at = 0; at < plug; at += 2) {
+    if (rows[at] === key) return at;
+    if (rows[at + 1] > rows[most + 1]) most = at;
+  }
+  rows[most] = key;
+  rows[most + 1] = burst;
+  return most;
+}
+
+/** FNV-1a over an address's characters, as a whole number from 1 to 2^32 - 1 (0 is an unused row). */
+function hash(address: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
+  return h >>> 0 || 1;
+}
+
 /** The virtual plug on Node: the same protocol bounds, room for a benchmark's clients. */
 export const HOST_LIMITS: Limits = Object.freeze({
   ...DEVICE_LIMITS,
   maxConnections: 32,
+  udpSenders: 16,
   maxFrameBytes: 16 * 1024,
   maxJsonItems: 512,
   answerBufferBytes: 16 * 1024,

@@ -4,14 +4,15 @@
 // through one small buffer per server (wire/json-out.ts), never as one string or one frame.
 // Everything a client can make it hold is bounded (limits.ts): connections (at the bound the one idle
 // longest makes room for a new client: connections.ts), their idle and frame deadlines, frame size,
-// JSON depth and members, answer output left unsent, and UDP answers per second. A UDP port that
+// JSON depth and members, answer output left unsent, and UDP answers: bytes per sender address and
+// for the whole plug, and one datagram's length at most (limits.ts, udpBudgets). A UDP port that
 // cannot be listened on leaves the plug serving TCP without discovery.
 
 import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
 import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import type { Limits } from "./limits.js";
+import { udpAdmit, udpBudgets, udpSpend, type Limits } from "./limits.js";
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
 import { JsonOut } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
@@ -282,9 +283,9 @@ export class KasaServer {
   readonly out: JsonOut;
   /** The answer to a request over the depth or member bound: what was refused, in numbers. */
   readonly tooComplex: Answer;
-  /** UDP answers that may go out now (refilled at udpRepliesPerSecond up to udpBurst). */
-  private udpTokens: number;
-  private udpRefilled: number;
+  /** The UDP answer budgets, per sender address and for the whole plug (limits.ts, udpBudgets). */
+  private readonly udpRows: Float64Array;
+  /** Datagrams left unanswered since the last one answered (logged then). */
   private udpDropped = 0;
 
   constructor(
@@ -302,8 +303,7 @@ export class KasaServer {
     this.connections = new ConnectionSet<Connection>(ports.timers, ports.now, limits.maxConnections);
     this.out = new JsonOut(new Uint8Array(limits.answerBufferBytes));
     this.tooComplex = Object.freeze({ err_code: -3, err_msg: `request too complex: over ${limits.maxJsonDepth} levels or ${limits.maxJsonItems} members` });
-    this.udpTokens = limits.udpBurst;
-    this.udpRefilled = ports.now();
+    this.udpRows = udpBudgets(limits, ports.now());
   }
 
   start(tcp: TcpListenerPort, udp: DatagramPort): void {
@@ -333,6 +333,8 @@ export class KasaServer {
   }
 
   private received(bytes: Uint8Array, address: string, port: number): void {
+    // Port 0 is no sender's: such a datagram is forged, and no answer can be sent to it.
+    if (port === 0) return;
     this.clientSign(address);
     this.datagram(bytes, address, port);
   }
@@ -349,15 +351,10 @@ export class KasaServer {
     return jsonWithin(plaintext, this.limits.maxJsonDepth, this.limits.maxJsonItems);
   }
 
-  /** Takes one UDP answer from the budget; false when the rate cap says no answer now. */
-  private udpAllowed(): boolean {
-    const { udpBurst, udpRepliesPerSecond } = this.limits;
-    const now = this.now();
-    this.udpTokens = Math.min(udpBurst, this.udpTokens + ((now - this.udpRefilled) * udpRepliesPerSecond) / 1000);
-    this.udpRefilled = now;
-    if (this.udpTokens >= 1) {
-      this.udpTokens -= 1;
-      if (this.udpDropped > 0) this.log(`udp: ${this.udpDropped} datagrams left unanswered (over ${udpRepliesPerSecond}/s)`);
+  /** Whether a datagram from this address may be answered now (its sender's and the plug's budgets). */
+  private udpAllowed(address: string): boolean {
+    if (udpAdmit(this.udpRows, this.limits, this.now(), address)) {
+      if (this.udpDropped > 0) this.log(`udp: ${this.udpDropped} datagrams left unanswered (over their sender's or the plug's budget)`);
       this.udpDropped = 0;
       return true;
     }
@@ -366,7 +363,7 @@ export class KasaServer {
   }
 
   private datagram(bytes: Uint8Array, address: string, port: number): void {
-    if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed()) return;
+    if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed(address)) return;
     const effects = new Effects(); // (a datagram's source may be forged: never a setup client)
     let answer: Answer | Promise<Answer>;
     try {
@@ -385,16 +382,27 @@ export class KasaServer {
     }
   }
 
-  /** A datagram is one write: its size pass, then the answer encrypted into one array of that size. */
+  /**
+   * A datagram is one write: its size pass, then the answer encrypted into one array of that size.
+   * An answer longer than one datagram (udpMaxAnswerBytes) is not sent: a short error says to ask
+   * over TCP (what the request changed is changed all the same).
+   */
   private reply(answer: Answer, effects: Effects, address: string, port: number): void {
     let bytes: Uint8Array;
     try {
-      bytes = this.out.datagram(answer, this.out.measure(answer));
+      let size = this.out.measure(answer);
+      if (size > this.limits.udpMaxAnswerBytes) {
+        this.log(`udp: an answer of ${size} bytes replaced by an error (over ${this.limits.udpMaxAnswerBytes})`);
+        answer = { err_code: -5, err_msg: `answer over ${this.limits.udpMaxAnswerBytes} bytes: ask over TCP` };
+        size = this.out.measure(answer);
+      }
+      bytes = this.out.datagram(answer, size);
     } catch (e) {
       this.log(`datagram failed: ${errorText(e)}`);
       return;
     }
     this.udp?.send(bytes, address, port);
+    udpSpend(this.udpRows, address, bytes.length);
     effects.run(this.log);
   }
 }

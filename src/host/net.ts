@@ -135,8 +135,14 @@ export class NodeUdp implements DatagramPort {
     this.receive = receive;
   }
 
+  /** Never throws: a datagram that cannot be sent (port 0, a closed socket, no route) is dropped. */
   send(bytes: Uint8Array, address: string, port: number): void {
-    this.socket.send(bytes, port, address);
+    try {
+      this.socket.send(bytes, port, address);
+    } catch {
+      // dgram throws at once on a bad port or a closed socket; errors from the network arrive as
+      // "error" events, handled in open
+    }
   }
 
   close(): void {

@@ -7,8 +7,13 @@ import { flag, int, type Params } from "../params.js";
 import { DATE_FIELDS, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
 import { KEY } from "../settings.js";
 
-/** Most away-mode rules kept (the Kasa app makes one; the protocol allows several). */
-export const MAX_AWAY_RULES = 4;
+/**
+ * Most away-mode rules kept. The Kasa app makes one and real plugs' bound is not known; the
+ * protocol allows several, and tplink-smarthome-api's own test suite adds 5 before it deletes any.
+ * Each full rule costs about 130 bytes of an ESP8266's heap: 6 did not fit blitzwolf_shp's 30 KB
+ * with every table full (docs/MEMORY.md), 5 does.
+ */
+export const MAX_AWAY_RULES = 5;
 
 export function readAwayRule(params: Params): { [field: string]: unknown } | undefined {
   const name = readName(params);

@@ -149,6 +149,7 @@ export class SetupPortal {
   }
 
   private query(bytes: Uint8Array, address: string, port: number): void {
+    if (port === 0) return; // forged: no answer can go to port 0
     const ip = ipv4Bytes(this.ports.wifi.accessPointAddress());
     const answer = ip === undefined ? undefined : captiveAnswer(bytes, ip);
     if (answer === undefined) return;
