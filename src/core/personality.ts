@@ -8,7 +8,7 @@
  */
 export type Generation = "v1" | "v2" | "new";
 
-/** Energy meter units: v1 floats (A, V, W, kWh; written with 6 decimals, energy.ts Thousandths), v2 integers (mA, mV, mW, Wh); none without a meter. */
+/** Energy meter units: v1 floats (A, V, W, kWh; written with 6 decimals, JsonOut.thousandths), v2 integers (mA, mV, mW, Wh); none without a meter. */
 export type EmeterUnits = "none" | "v1" | "v2";
 
 export interface Personality {

@@ -173,8 +173,8 @@ export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
 interface Parts {
   /** The plug's one limited log (ThrottledLog.line): every part that can log what a client caused writes through it. */
   readonly log: LogPort;
-  /** The lines the owner must see whatever a client does (ThrottledLog.notice): escaped, never dropped. */
-  readonly notice: LogPort;
+  /** The limiter itself: its `notice` writes the lines the owner must see whatever a client does (escaped, never dropped). */
+  readonly throttle: ThrottledLog;
   readonly settings: Settings;
   readonly device: Device;
   readonly now: () => number;
@@ -191,18 +191,20 @@ interface Parts {
 /** The device first (the relay gets its boot state before anything slow), then the rest that reads settings, in a frame with few locals. */
 function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, personality: Personality): Plug {
   const now = () => ports.clock.monotonic();
-  // The one limiter of the lines a client can cause (LOG_LINES_PER_MINUTE), as bound methods: the
-  // parts take log functions. Only the owner's lines (identity, setup network) bypass it.
-  const throttled = new ThrottledLog(ports.log, now, LOG_LINES_PER_MINUTE);
-  const log: LogPort = throttled.line.bind(throttled);
-  const notice: LogPort = throttled.notice.bind(throttled);
+  // The one limiter of the lines a client can cause (LOG_LINES_PER_MINUTE), as a bound method: the
+  // parts take a log function. Only the owner's lines bypass it: the identity line and a factory
+  // reset (ThrottledLog.notice, escaped: the alias came from the network), and the setup network's
+  // lines, all made by the plug itself (its SSID and passphrase), straight to the port: one bound
+  // function less in RAM.
+  const throttle = new ThrottledLog(ports.log, now, LOG_LINES_PER_MINUTE);
+  const log: LogPort = throttle.line.bind(throttle);
   const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
     limits: options.limits ?? DEVICE_LIMITS,
     log,
   });
   const onboarding = new Onboarding(
-    { wifi: ports.wifi, timers: ports.timers, random: ports.random, log, notice, now },
+    { wifi: ports.wifi, timers: ports.timers, random: ports.random, log, notice: ports.log, now },
     settings,
     Device.defaultAlias(device.identity.mac),
     options.onboarding,
@@ -213,7 +215,7 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   const countdown = new Countdown(new RuleTable(COUNTDOWN_RULES, settings, ports.random), device, clock, now, ports.timers, settings, log);
   const stats = new RuntimeStats(settings, clock, device, now);
   return assemble(ports, options, {
-    log, notice, settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
+    log, throttle, settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
     scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, log),
     energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
   });
@@ -239,8 +241,8 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   private readonly server: KasaServer;
   private readonly indicator: Indicator;
   private readonly button: ButtonGestures;
-  /** The owner's lines: escaped, never dropped (Parts.notice). */
-  private readonly notice: LogPort;
+  /** The plug's log limiter: its `notice` writes the owner's lines, escaped, never dropped. */
+  private readonly throttle: ThrottledLog;
 
   constructor(
     private readonly ports: PlugPorts,
@@ -270,7 +272,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       delayedRestart: undefined,
     };
     this.context = context;
-    this.notice = parts.notice;
+    this.throttle = parts.throttle;
     const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
     this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, parts.log);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
@@ -292,7 +294,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     const button = this.button;
     ports.button.listen((pressed) => button.edge(pressed));
     this.server.start(ports.tcp, ports.udp);
-    this.notice(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
+    this.throttle.notice(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
     context.onboarding.start(); // its first state change lights the LED
     context.scheduler.start();
     context.energy?.start();
@@ -310,7 +312,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   }
 
   factoryReset(): void {
-    this.notice("factory reset: Wi-Fi, settings and rules wiped, identity kept");
+    this.throttle.notice("factory reset: Wi-Fi, settings and rules wiped, identity kept");
     this.save(); // nothing left pending to write after the wipe
     this.halt();
     this.ports.wifi.forget();

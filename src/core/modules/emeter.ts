@@ -7,7 +7,7 @@
 
 import type { PlugContext } from "../context.js";
 import type { Module } from "../dispatcher.js";
-import { DEFAULT_IGAIN, DEFAULT_VGAIN, Thousandths, type EnergyStats } from "../energy.js";
+import { DEFAULT_IGAIN, DEFAULT_VGAIN, V1Realtime, type EnergyStats } from "../energy.js";
 import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
 import { GAIN_MAX, GAIN_MIN, type Gains } from "../meter/meter.js";
 import { int, type Params } from "../params.js";
@@ -59,13 +59,8 @@ export const METER: Module = Object.freeze({
     if (v2(plug)) {
       return { voltage_mv: r?.voltage_mv ?? 0, current_ma: r?.current_ma ?? 0, power_mw: r?.power_mw ?? 0, total_wh: Math.floor(total / 1000) };
     }
-    // V, A, W and kWh with 6 decimals, whole values and 0 too (energy.ts Thousandths)
-    return {
-      voltage: new Thousandths(r?.voltage_mv ?? 0),
-      current: new Thousandths(r?.current_ma ?? 0),
-      power: new Thousandths(r?.power_mw ?? 0),
-      total: new Thousandths(Math.floor(total / 1000)),
-    };
+    // V, A, W and kWh with 6 decimals, whole values and 0 too (energy.ts V1Realtime)
+    return new V1Realtime(r?.voltage_mv ?? 0, r?.current_ma ?? 0, r?.power_mw ?? 0, Math.floor(total / 1000));
   },
   get_daystat: (plug: PlugContext, params: Params) =>
     readStatPeriod(params, true) ? { day_list: energy(plug).days(params.year as number, params.month as number, v2(plug)) } : INVALID_ARGUMENT,

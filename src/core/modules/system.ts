@@ -8,53 +8,128 @@ import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR, type KasaError } from "../error
 import { parseMac } from "../identity.js";
 import { flag, has, hex, int, num, str, type Params } from "../params.js";
 import { physical } from "../presence.js";
+import type { Personality } from "../personality.js";
 import { KEY, MAX_VALUE_BYTES } from "../settings.js";
+import type { JsonOut, JsonWritable } from "../wire/json-out.js";
 
 /** The longest alias accepted, in bytes of UTF-8 (what one setting can hold on an ESP8266). */
 export const MAX_ALIAS_BYTES = MAX_VALUE_BYTES;
 /** The longest reboot/reset delay accepted, in seconds. */
 export const MAX_DELAY_SECONDS = 3600;
 
-/** The sysinfo object of the personality's generation, key for key as the real dumps have it. */
-export function sysinfo(plug: PlugContext): MethodResult {
-  const { device, personality: p, wifi } = plug;
-  const id = device.identity;
-  const info: MethodResult = { err_code: 0, sw_ver: p.swVer, hw_ver: p.hwVer };
-  if (p.generation === "new") info.mic_type = "IOT.SMARTPLUGSWITCH";
-  else info.type = "IOT.SMARTPLUGSWITCH";
-  info.model = p.model;
-  info.mac = id.mac;
-  info.dev_name = p.devName;
-  info.alias = device.alias;
-  // The state asked for: the relay reaches it now, or as soon as its flood guard allows (device.ts).
-  info.relay_state = device.target ? 1 : 0;
-  info.on_time = device.onTime();
-  info.active_mode = plug.scheduler.activeMode();
-  info.feature = p.emeter === "none" ? "TIM" : "TIM:ENE";
-  info.updating = 0;
-  info.icon_hash = device.iconHash;
-  info.rssi = wifi.rssi();
-  info.led_off = device.ledOff;
-  if (p.generation === "v1") {
-    info.longitude = device.longitudeI / 10000;
-    info.latitude = device.latitudeI / 10000;
-  } else {
-    info.longitude_i = device.longitudeI;
-    info.latitude_i = device.latitudeI;
+/**
+ * The sysinfo object of the personality's generation, key for key as the real dumps have it.
+ * A JsonWritable rather than an object: it keeps only what can change (read once, when asked, so
+ * that the answer's size pass and its write agree even if it goes out in parts while other requests
+ * run) and writes the rest from the personality, in flash. An object with every member took 46 slots
+ * and 352 chunk bytes per answer in flight; on an ESP8266 two can be in flight at once (a client
+ * that does not read keeps its answer), docs/MEMORY.md.
+ */
+export class Sysinfo implements JsonWritable {
+  /** A method's result (dispatcher.ts MethodResult); its own err_code, so the dispatcher adds none. */
+  [member: string]: unknown;
+  readonly err_code = 0;
+  private readonly personality: Personality;
+  private readonly alias: string;
+  private readonly relay: number;
+  private readonly onTime: number;
+  private readonly activeMode: string;
+  private readonly iconHash: string;
+  private readonly rssi: number;
+  private readonly ledOff: number;
+  private readonly longitudeI: number;
+  private readonly latitudeI: number;
+  private readonly mac: string;
+  private readonly hwId: string;
+  private readonly deviceId: string;
+  private readonly oemId: string;
+  private readonly nextAction: unknown;
+  private readonly configured: boolean;
+
+  constructor(plug: PlugContext) {
+    const { device, personality: p, wifi } = plug;
+    const id = device.identity;
+    this.personality = p;
+    this.alias = device.alias;
+    // The state asked for: the relay reaches it now, or as soon as its flood guard allows (device.ts).
+    this.relay = device.target ? 1 : 0;
+    this.onTime = device.onTime();
+    this.activeMode = plug.scheduler.activeMode();
+    this.iconHash = device.iconHash;
+    this.rssi = wifi.rssi();
+    this.ledOff = device.ledOff;
+    this.longitudeI = device.longitudeI;
+    this.latitudeI = device.latitudeI;
+    this.mac = id.mac;
+    this.hwId = id.hwId;
+    this.deviceId = id.deviceId;
+    this.oemId = id.oemId;
+    this.nextAction = p.generation !== "v1" ? plug.scheduler.nextAction("schd_sec") : undefined;
+    this.configured = wifi.saved() !== undefined;
   }
-  info.hwId = id.hwId;
-  if (p.generation !== "new") info.fwId = "00000000000000000000000000000000";
-  info.deviceId = id.deviceId;
-  info.oemId = id.oemId;
-  if (p.generation !== "v1") info.next_action = plug.scheduler.nextAction("schd_sec");
-  if (p.generation === "new") {
-    info.status = wifi.saved() === undefined ? "new" : "configured";
-    if (p.ntcObd) {
-      info.ntc_state = 0;
-      info.obd_src = "tplink";
+
+  writeJson(out: JsonOut): void {
+    const p = this.personality;
+    out.byte(0x7b);
+    out.string("err_code");
+    out.byte(0x3a);
+    out.number(0);
+    text(out, "sw_ver", p.swVer);
+    text(out, "hw_ver", p.hwVer);
+    text(out, p.generation === "new" ? "mic_type" : "type", "IOT.SMARTPLUGSWITCH");
+    text(out, "model", p.model);
+    text(out, "mac", this.mac);
+    text(out, "dev_name", p.devName);
+    text(out, "alias", this.alias);
+    number(out, "relay_state", this.relay);
+    number(out, "on_time", this.onTime);
+    text(out, "active_mode", this.activeMode);
+    text(out, "feature", p.emeter === "none" ? "TIM" : "TIM:ENE");
+    number(out, "updating", 0);
+    text(out, "icon_hash", this.iconHash);
+    number(out, "rssi", this.rssi);
+    number(out, "led_off", this.ledOff);
+    if (p.generation === "v1") {
+      number(out, "longitude", this.longitudeI / 10000);
+      number(out, "latitude", this.latitudeI / 10000);
+    } else {
+      number(out, "longitude_i", this.longitudeI);
+      number(out, "latitude_i", this.latitudeI);
     }
+    text(out, "hwId", this.hwId);
+    if (p.generation !== "new") text(out, "fwId", "00000000000000000000000000000000");
+    text(out, "deviceId", this.deviceId);
+    text(out, "oemId", this.oemId);
+    if (p.generation !== "v1") {
+      key(out, "next_action");
+      out.value(this.nextAction);
+    }
+    if (p.generation === "new") {
+      text(out, "status", this.configured ? "configured" : "new");
+      if (p.ntcObd) {
+        number(out, "ntc_state", 0);
+        text(out, "obd_src", "tplink");
+      }
+    }
+    out.byte(0x7d);
   }
-  return info;
+}
+
+/** `,"name":` (sysinfo's members after its first). */
+function key(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+}
+
+function text(out: JsonOut, name: string, value: string): void {
+  key(out, name);
+  out.string(value);
+}
+
+function number(out: JsonOut, name: string, value: number): void {
+  key(out, name);
+  out.number(value);
 }
 
 /** Stores a validated identity field (kept by factory reset) and shows it at once. */
@@ -102,7 +177,7 @@ function delayed(plug: PlugContext, params: Params, request: RequestContext, eff
 }
 
 export const systemModule: Module = Object.freeze({
-  get_sysinfo: (plug: PlugContext) => sysinfo(plug),
+  get_sysinfo: (plug: PlugContext) => new Sysinfo(plug),
 
   set_relay_state: (plug: PlugContext, params: Params) => {
     const state = flag(params.state);
