@@ -100,10 +100,7 @@ export class Sysinfo implements JsonWritable {
     if (p.generation !== "new") text(out, "fwId", "00000000000000000000000000000000");
     text(out, "deviceId", this.deviceId);
     text(out, "oemId", this.oemId);
-    if (p.generation !== "v1") {
-      key(out, "next_action");
-      out.value(this.nextAction);
-    }
+    if (p.generation !== "v1") writeFlat(out, "next_action", this.nextAction as { [key: string]: unknown });
     if (p.generation === "new") {
       text(out, "status", this.configured ? "configured" : "new");
       if (p.ntcObd) {
@@ -115,20 +112,37 @@ export class Sysinfo implements JsonWritable {
   }
 }
 
-/** `,"name":` (sysinfo's members after its first). */
-function key(out: JsonOut, name: string): void {
+// Sysinfo's members after its first: `,"name":value`, each in one frame (the serving stack's
+// deepest path writes an answer: no frame more than needed).
+function text(out: JsonOut, name: string, value: string): void {
   out.byte(0x2c);
   out.string(name);
   out.byte(0x3a);
-}
-
-function text(out: JsonOut, name: string, value: string): void {
-  key(out, name);
   out.string(value);
 }
 
+/** `,"name":{…}` of an object whose members are numbers and strings (next_action), without the writer's recursion. */
+function writeFlat(out: JsonOut, name: string, o: { [key: string]: unknown }): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+  out.byte(0x7b);
+  const names = Object.keys(o);
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0) out.byte(0x2c);
+    out.string(names[i]);
+    out.byte(0x3a);
+    const v = o[names[i]];
+    if (typeof v === "string") out.string(v);
+    else out.number(v as number);
+  }
+  out.byte(0x7d);
+}
+
 function number(out: JsonOut, name: string, value: number): void {
-  key(out, name);
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
   out.number(value);
 }
 
