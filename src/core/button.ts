@@ -43,7 +43,7 @@ export class ButtonGestures {
   edge(pressed: boolean): void {
     this.raw = pressed;
     this.timers.cancel(this.settle);
-    this.settle = this.timers.after(DEBOUNCE_MS, () => this.settled());
+    this.settle = this.timers.after(DEBOUNCE_MS, this); // fired: no closure made per edge
   }
 
   stop(): void {
@@ -51,8 +51,12 @@ export class ButtonGestures {
     this.timers.cancel(this.stageTimer);
   }
 
-  /** Its stage timer (a TimerTarget): the held button passed its next threshold. */
-  fired(): void {
+  /** Its timers (a TimerTarget): the level settled, or the held button passed its next threshold. */
+  fired(handle: TimerHandle): void {
+    if (handle === this.settle) {
+      this.settled();
+      return;
+    }
     const stage = ++this.stage;
     this.actions.holding(STAGES[stage]);
     this.stageTimer = stage + 1 < STAGE_AT.length ? this.timers.after(STAGE_AT[stage + 1] - STAGE_AT[stage], this) : undefined;

@@ -12,14 +12,11 @@ export class TerminalRelay implements RelayPort {
   }
 }
 
-/** The LED's level, and every change in order (the core logs the pattern, not each blink). */
+/** The LED's level (the core logs the pattern, not each blink; nothing else is kept: a plug blinks for days). */
 export class TerminalLed implements LedPort {
   on = false;
-  readonly changes: boolean[] = [];
   set(on: boolean): void {
-    if (on === this.on) return;
     this.on = on;
-    this.changes.push(on);
   }
 }
 
