@@ -308,21 +308,13 @@ export class V1Realtime implements JsonWritable {
     out.string("voltage");
     out.byte(0x3a);
     out.thousandths(this.voltage);
-    out.byte(0x2c);
-    out.string("current");
-    out.byte(0x3a);
+    out.member("current");
     out.thousandths(this.current);
-    out.byte(0x2c);
-    out.string("power");
-    out.byte(0x3a);
+    out.member("power");
     out.thousandths(this.power);
-    out.byte(0x2c);
-    out.string("total");
-    out.byte(0x3a);
+    out.member("total");
     out.thousandths(this.total);
-    out.byte(0x2c);
-    out.string("err_code");
-    out.byte(0x3a);
+    out.member("err_code");
     out.number(0);
     out.byte(0x7d);
   }
@@ -353,17 +345,17 @@ class StatList implements JsonWritable {
       out.string("year");
       out.byte(0x3a);
       out.number(this.year);
-      member(out, "month");
+      out.member("month");
       out.number(this.month === 0 ? i + 1 : this.month);
       if (this.month !== 0) {
-        member(out, "day");
+        out.member("day");
         out.number(i + 1);
       }
       if (this.wh) {
-        member(out, "energy_wh");
+        out.member("energy_wh");
         out.number(values[i]);
       } else {
-        member(out, "energy");
+        out.member("energy");
         out.thousandths(values[i]);
       }
       out.byte(0x7d);
@@ -372,12 +364,6 @@ class StatList implements JsonWritable {
   }
 }
 
-/** Writes `,"name":` (a member after the first). */
-function member(out: JsonOut, name: string): void {
-  out.byte(0x2c);
-  out.string(name);
-  out.byte(0x3a);
-}
 
 function validGains(g: Gains): boolean {
   return inRange(g.voltage) && inRange(g.current) && inRange(g.power);

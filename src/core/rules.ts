@@ -342,11 +342,11 @@ export class RuleList implements JsonWritable {
         for (let shift = 28; shift >= 0; shift -= 4) out.byte(hexDigit((z >>> shift) & 15));
       }
       out.byte(0x22);
-      member(out, "name");
+      out.member("name");
       out.string(records[i].slice(kind.packed));
       for (let f = 0; f < kind.fields.length; f++) {
         const name = kind.fields[f][0];
-        member(out, name);
+        out.member(name);
         if (name !== "wday") out.number(values[f + 1]);
         else {
           out.byte(0x5b);
@@ -358,7 +358,7 @@ export class RuleList implements JsonWritable {
         }
       }
       if (this.remain !== undefined) {
-        member(out, "remain");
+        out.member("remain");
         out.number(this.remain >= 0 ? this.remain : values[1 + this.table.fieldIndex("delay")]);
       }
       out.byte(0x7d);
@@ -367,12 +367,6 @@ export class RuleList implements JsonWritable {
   }
 }
 
-/** Writes `,"name":` (a member after the first). */
-function member(out: JsonOut, name: string): void {
-  out.byte(0x2c);
-  out.string(name);
-  out.byte(0x3a);
-}
 
 /** Rule changes wait for the clock: a rule means nothing without the time (PROTOCOL §2.0, -11). */
 export function whenTimeKnown(plug: PlugContext, change: () => MethodResult | KasaError): MethodResult | KasaError {
