@@ -308,13 +308,21 @@ export class V1Realtime implements JsonWritable {
     out.string("voltage");
     out.byte(0x3a);
     out.thousandths(this.voltage);
-    out.member("current");
+    out.byte(0x2c);
+    out.string("current");
+    out.byte(0x3a);
     out.thousandths(this.current);
-    out.member("power");
+    out.byte(0x2c);
+    out.string("power");
+    out.byte(0x3a);
     out.thousandths(this.power);
-    out.member("total");
+    out.byte(0x2c);
+    out.string("total");
+    out.byte(0x3a);
     out.thousandths(this.total);
-    out.member("err_code");
+    out.byte(0x2c);
+    out.string("err_code");
+    out.byte(0x3a);
     out.number(0);
     out.byte(0x7d);
   }
@@ -345,17 +353,17 @@ class StatList implements JsonWritable {
       out.string("year");
       out.byte(0x3a);
       out.number(this.year);
-      out.member("month");
+      member(out, "month");
       out.number(this.month === 0 ? i + 1 : this.month);
       if (this.month !== 0) {
-        out.member("day");
+        member(out, "day");
         out.number(i + 1);
       }
       if (this.wh) {
-        out.member("energy_wh");
+        member(out, "energy_wh");
         out.number(values[i]);
       } else {
-        out.member("energy");
+        member(out, "energy");
         out.thousandths(values[i]);
       }
       out.byte(0x7d);
@@ -364,6 +372,12 @@ class StatList implements JsonWritable {
   }
 }
 
+/** Writes `,"name":` (a member after the first). */
+function member(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+}
 
 function validGains(g: Gains): boolean {
   return inRange(g.voltage) && inRange(g.current) && inRange(g.power);

@@ -100,11 +100,8 @@ export class RuleTable {
    * copy of at most 20 references), so that a rule list being sent keeps the rules it started with.
    */
   private records: string[] = [];
-  /**
-   * Parallel to `records` (its first `records.length` bytes): each rule's settings slot. Bytes, not
-   * an array of numbers: a 20-rule table's array took 360 bytes of an ESP8266's heap, this 20.
-   */
-  private readonly slots: Uint8Array;
+  /** Parallel to `records`: each rule's settings slot. */
+  private slots: number[] = [];
   enable: 0 | 1 = 1;
   listener: RulesListener | undefined;
 
@@ -115,13 +112,12 @@ export class RuleTable {
     private readonly random: RandomPort,
   ) {
     this.enable = settings.int(kind.key + "_on", 0, 1, 1) as 0 | 1;
-    this.slots = new Uint8Array(kind.max);
     for (let slot = 0; slot < kind.max; slot++) {
       const text = settings.text(kind.key + slot, "");
       // absent or unreadable: the slot is free
       if (text === "" || unpack(text, kind.ranges) === undefined) continue;
-      this.slots[this.records.length] = slot;
       this.records.push(text);
+      this.slots.push(slot);
     }
   }
 
@@ -197,14 +193,14 @@ export class RuleTable {
     if (fields === undefined) return INVALID_ARGUMENT;
     if (this.records.length >= this.kind.max) return this.kind.full;
     let slot = 0;
-    while (this.slotUsed(slot)) slot++;
+    while (this.slots.indexOf(slot) >= 0) slot++;
     let seed = this.newSeed();
     // a poor random source must not hang the plug: after a few draws, the next free seed
     for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
     const text = pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string);
     if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
-    this.slots[this.records.length] = slot;
     this.records = this.records.concat(text);
+    this.slots.push(slot);
     this.listener?.rulesChanged();
     return { id: ruleId(seed) };
   }
@@ -231,21 +227,16 @@ export class RuleTable {
     const at = this.find(params.id);
     if (at < 0) return ENTRY_NOT_EXIST;
     this.settings.remove(this.kind.key + this.slots[at]);
-    this.slots.copyWithin(at, at + 1, this.records.length);
     this.records = this.records.slice(0, at).concat(this.records.slice(at + 1));
+    this.slots.splice(at, 1);
     this.listener?.rulesChanged();
     return {};
   }
 
-  /** Whether a rule holds settings slot `slot`. */
-  private slotUsed(slot: number): boolean {
-    for (let i = 0; i < this.records.length; i++) if (this.slots[i] === slot) return true;
-    return false;
-  }
-
   clear(): MethodResult {
-    for (let i = 0; i < this.records.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
+    for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
     this.records = [];
+    this.slots = [];
     this.listener?.rulesChanged();
     return {};
   }
@@ -351,11 +342,11 @@ export class RuleList implements JsonWritable {
         for (let shift = 28; shift >= 0; shift -= 4) out.byte(hexDigit((z >>> shift) & 15));
       }
       out.byte(0x22);
-      out.member("name");
+      member(out, "name");
       out.string(records[i].slice(kind.packed));
       for (let f = 0; f < kind.fields.length; f++) {
         const name = kind.fields[f][0];
-        out.member(name);
+        member(out, name);
         if (name !== "wday") out.number(values[f + 1]);
         else {
           out.byte(0x5b);
@@ -367,7 +358,7 @@ export class RuleList implements JsonWritable {
         }
       }
       if (this.remain !== undefined) {
-        out.member("remain");
+        member(out, "remain");
         out.number(this.remain >= 0 ? this.remain : values[1 + this.table.fieldIndex("delay")]);
       }
       out.byte(0x7d);
@@ -376,6 +367,12 @@ export class RuleList implements JsonWritable {
   }
 }
 
+/** Writes `,"name":` (a member after the first). */
+function member(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+}
 
 /** Rule changes wait for the clock: a rule means nothing without the time (PROTOCOL §2.0, -11). */
 export function whenTimeKnown(plug: PlugContext, change: () => MethodResult | KasaError): MethodResult | KasaError {

@@ -249,13 +249,6 @@ export class JsonOut {
     this.byte(0x30);
   }
 
-  /** Writes `,"name":`, a member after an object's first, for JsonWritables that write their own objects. */
-  member(name: string): void {
-    this.byte(0x2c);
-    this.string(name);
-    this.byte(0x3a);
-  }
-
   /** Writes one byte of JSON text as it is (ASCII: punctuation, digits). */
   byte(b: number): void {
     this.count++;
