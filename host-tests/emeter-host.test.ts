@@ -2,8 +2,7 @@
 // real sockets whose load is measured by a simulated chip (CSE7766 frames, BL0937 pulses) through
 // the real driver, read by tplink-smarthome-api and by python-kasa's combined update.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,20 +11,15 @@ import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.j
 import type { SimulatedChipModel } from "../src/core/meter/simulate.js";
 import { convertStatData, emeterStatus, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
 import { RawClient, askOnce, udpAsk } from "./support/raw-client.js";
+import { HostPlugs } from "./support/host-plugs.js";
 
-const plugs: VirtualPlug[] = [];
-const dirs: string[] = [];
-
-function stateDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "plug-emeter-"));
-  dirs.push(d);
-  return d;
-}
+const host = new HostPlugs("plug-emeter-");
+const plugs = host.plugs;
+const stateDir = (): string => host.stateDir();
 
 // The socket tests run concurrently (each has its own plugs and ports): the file takes as long as its slowest test.
 afterAll(() => {
-  for (const p of plugs.splice(0)) p.stop();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  host.stopAll();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,8 +2,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { Client } from "tplink-smarthome-api";
@@ -11,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { CLOSE_LINGER_MS, NodeUdp } from "../src/host/net.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
+import { HostPlugs } from "./support/host-plugs.js";
 import { until } from "./support/until.js";
 import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
 import type { WifiNetwork } from "../src/ports/ports.js";
@@ -22,14 +22,9 @@ const RELAY_ON = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8
 const RELAY_OFF = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDEA3DEA3", "hex");
 const ANSWER = "0000002dd0f281f88bff9af7d5ef94b6c5a0d48bf99cf091e8b7c4b0d1a5c0e2d8a381e496e4bbd8b7d3b694ae9ee39ee3";
 
-const plugs: VirtualPlug[] = [];
-const dirs: string[] = [];
-
-function stateDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "plug-test-"));
-  dirs.push(d);
-  return d;
-}
+const host = new HostPlugs("plug-test-");
+const plugs = host.plugs;
+const stateDir = (): string => host.stateDir();
 
 async function start(options: Partial<VirtualPlugOptions> = {}): Promise<VirtualPlug & { lines: string[] }> {
   const lines: string[] = [];
@@ -39,8 +34,7 @@ async function start(options: Partial<VirtualPlugOptions> = {}): Promise<Virtual
 }
 
 afterEach(() => {
-  for (const p of plugs.splice(0)) p.stop();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  host.stopAll();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,23 +2,18 @@
 // saved network its password), one plug at a time on it, and the user's `--wifi` list never written.
 
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { afterEach, describe, expect, it } from "vitest";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { loadNetworks } from "../src/host/wifi.js";
 import { RawClient } from "./support/raw-client.js";
+import { HostPlugs } from "./support/host-plugs.js";
 
-const plugs: VirtualPlug[] = [];
-const dirs: string[] = [];
-
-function stateDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "plug-state-"));
-  dirs.push(d);
-  return d;
-}
+const host = new HostPlugs("plug-state-");
+const plugs = host.plugs;
+const stateDir = (): string => host.stateDir();
 
 async function start(options: Partial<VirtualPlugOptions> & { stateDir: string }): Promise<VirtualPlug> {
   const plug = await VirtualPlug.start({ port: 0, httpPort: 0, log: () => {}, rebootMs: 50, ...options });
@@ -27,8 +22,7 @@ async function start(options: Partial<VirtualPlugOptions> & { stateDir: string }
 }
 
 afterEach(() => {
-  for (const p of plugs.splice(0)) p.stop();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  host.stopAll();
 });
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
