@@ -44,14 +44,26 @@ const FNV_PRIME = 0x01000193;
 /**
  * The 3-character check of `value` stored under setting `key`: FNV-1a (32 bits) over the UTF-8 bytes
  * of key, a NUL and value (lone surrogates as U+FFFD, as utf8.ts encodes them), folded to 18 bits.
- * One loop and no calls: it runs on every read.
+ * It runs on every read (as checkBits, below).
  */
 export function checkOf(key: string, value: string): string {
+  const v = checkBits(key, value, 0);
+  return DIGITS[v >> 12] + DIGITS[(v >> 6) & 63] + DIGITS[v & 63];
+}
+
+/** checkOf's 18 bits, of `value` from character `start` on (a record's value, without slicing it off). */
+function checkBits(key: string, value: string, start: number): number {
   let h = FNV_OFFSET;
   for (let part = 0; part < 2; part++) {
-    for (const ch of part === 0 ? key : value) {
-      let c = ch.codePointAt(0)!;
-      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    const text = part === 0 ? key : value;
+    // by character code, not `for (const ch of text)`: that makes a string per character, and every
+    // setting read (each rule, whenever a rule is looked at: rules.ts) runs this
+    for (let i = part === 0 ? 0 : start; i < text.length; i++) {
+      let c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(i + 1) - 0xdc00);
+        i++;
+      } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
       const n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
       // the lead byte (0xxxxxxx, 110xxxxx, 1110xxxx or 11110xxx), then 10xxxxxx for each 6 bits left
       h = Math.imul(h ^ (n === 1 ? c : ((0xff00 >> n) & 0xff) | (c >> (6 * (n - 1)))), FNV_PRIME);
@@ -60,15 +72,16 @@ export function checkOf(key: string, value: string): string {
     if (part === 0) h = Math.imul(h, FNV_PRIME); // the NUL between key and value
   }
   h >>>= 0;
-  const v = (h ^ (h >>> 18)) & 0x3ffff;
-  return DIGITS[v >> 12] + DIGITS[(v >> 6) & 63] + DIGITS[v & 63];
+  return (h ^ (h >>> 18)) & 0x3ffff;
 }
 
 /** The value in a stored record when its check matches, else undefined (absent, torn or corrupt). */
 export function checked(key: string, record: string | undefined): string | undefined {
   if (record === undefined || record.length < CHECK_CHARS) return undefined;
-  const value = record.slice(CHECK_CHARS);
-  return record.slice(0, CHECK_CHARS) === checkOf(key, value) ? value : undefined;
+  // compared by character code: a read makes no string but the value it returns
+  const v = checkBits(key, record, CHECK_CHARS);
+  if (record.charCodeAt(0) !== DIGITS.charCodeAt(v >> 12) || record.charCodeAt(1) !== DIGITS.charCodeAt((v >> 6) & 63) || record.charCodeAt(2) !== DIGITS.charCodeAt(v & 63)) return undefined;
+  return record.slice(CHECK_CHARS);
 }
 
 /** A setting key this store takes: 1-14 characters, no "~" (the spare slot's and the marker's). */
