@@ -205,6 +205,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 class Plug {
   constructor(program, heap, prefs) {
     this.console = "";
+    this.prefs = prefs;
     lastPlug = this;
     const argv = [...launcher, program, "--heap", String(heap), "--prefs", prefs, ...(stackSlots ? ["--stack", String(stackSlots)] : [])];
     this.child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], detached: true, env: censusWanted ? { ...process.env, CHIP_CENSUS: "1" } : process.env });
@@ -457,10 +458,35 @@ async function scenario(program, board, heap) {
     hog.close();
     await plug.stop();
   }
+  result.sectorBytes = sectorBytes(plug.prefs);
   const end = /chip: end peak slots (\d+) chunks (\d+) stack (\d+) reserved (\d+)/.exec(plug.console);
   if (plug.aborted) throw new Error(plug.aborted);
   if (end !== null) [result.peakSlots, result.peakChunks, , result.reserved] = end.slice(1).map(Number);
   return result;
+}
+
+/**
+ * Bytes of the settings sector that hold live records at the end of a run (memory/chip/preference.c's
+ * format: a 4-byte signature, then records of domain, key, type and value rounded up to 4 bytes, a
+ * deleted one zeroed). An ESP8266 has 4,096 bytes for all of them.
+ */
+function sectorBytes(path) {
+  const sector = readFileSync(path);
+  let at = 4;
+  let used = 4;
+  while (at < sector.length) {
+    if (sector[at] === 0) {
+      at++;
+      continue;
+    }
+    const key = sector.indexOf(0, sector.indexOf(0, at) + 1) + 1;
+    const type = sector[key];
+    const value = type === 1 ? 2 : type === 2 ? 5 : type === 3 ? sector.indexOf(0, key + 1) - key + 1 : 3 + (sector[key + 1] | (sector[key + 2] << 8));
+    const size = (key - at + value + 3) & ~3;
+    used += size;
+    at += size;
+  }
+  return used;
 }
 
 async function attempt(program, board, heap) {
@@ -516,15 +542,15 @@ for (const [board, family] of boards) {
   table.push({ board, family, block, atBlock, smallest });
 }
 
-console.log("\n| board | block | at block | smallest block that passes | first boot stack | boot stack | serving stack | live set, full tables (slots / chunk bytes / KB) | peak slots / chunks while serving | update answer |");
-console.log("|---|---|---|---|---|---|---|---|---|---|");
+console.log("\n| board | block | at block | smallest block that passes | first boot stack | boot stack | serving stack | live set, full tables (slots / chunk bytes / KB) | peak slots / chunks while serving | update answer | settings sector used |");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const { board, block, atBlock, smallest: s } of table) {
   // the stack and live set of the run at the board's block, or of the smallest block that passed
   const r = atBlock.pass || s === undefined ? atBlock : { ...s, pass: true, why: undefined };
   const verdict = atBlock.pass ? "pass" : `FAIL: ${atBlock.why}`;
   const stackOf = CREATION[BOARDS.find(([b]) => b === board)[1]].stack;
   const live = r.pass ? `${r.liveSlots} / ${r.liveChunks} / ${((r.liveSlots * 16 + r.liveChunks) / 1024).toFixed(1)}` : "-";
-  console.log(`| ${board} | ${block} | ${verdict} | ${s ? `${s.heap} (${(s.heap / 1024).toFixed(2)} KB)` : "none"} | ${r.pass ? `${r.firstBootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.bootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.servingStack}/${stackOf}` : "-"} | ${live} | ${r.pass ? `${r.servingSlots} / ${r.servingChunks}` : "-"} | ${r.pass ? r.updateBytes : "-"} |`);
+  console.log(`| ${board} | ${block} | ${verdict} | ${s ? `${s.heap} (${(s.heap / 1024).toFixed(2)} KB)` : "none"} | ${r.pass ? `${r.firstBootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.bootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.servingStack}/${stackOf}` : "-"} | ${live} | ${r.pass ? `${r.servingSlots} / ${r.servingChunks}` : "-"} | ${r.pass ? r.updateBytes : "-"} | ${r.pass ? `${r.sectorBytes} / 4096` : "-"} |`);
 }
 const esp = table.filter((t) => t.family === "esp");
 const target = esp.every((t) => t.smallest !== undefined && t.smallest.heap <= TARGET);
