@@ -339,7 +339,7 @@ describe("UDP budgets (per sender address, and the whole plug's)", () => {
     expect(t.udp.sent.length - before).toBe(1);
   });
 
-  it(`answers over UDP in one datagram of at most ${L.udpMaxAnswerBytes} bytes: a longer answer is a short error (TCP gets it whole)`, async () => {
+  it(`answers over UDP in one datagram of at most ${L.udpMaxAnswerBytes} bytes: in a longer answer each method gets a short error (TCP gets it whole)`, async () => {
     const t = testPlug();
     const c = client(t);
     const rule = { name: "x".repeat(32), enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 600, sact: 1, etime_opt: -1, emin: 0, eact: -1 };
@@ -352,8 +352,15 @@ describe("UDP budgets (per sender address, and the whole plug's)", () => {
     t.udp.receive(encodeDatagram(request));
     await flush();
     const answer = t.udp.sent.at(-1)!.bytes;
-    expect(answer.length).toBeLessThanOrEqual(80);
-    expect(JSON.parse(decodeDatagram(answer))).toEqual({ err_code: -5, err_msg: `answer over ${L.udpMaxAnswerBytes} bytes: ask over TCP` });
+    expect(answer.length).toBeLessThanOrEqual(120);
+    const tooLong = { err_code: -5, err_msg: `answer over ${L.udpMaxAnswerBytes} bytes: ask over TCP` };
+    expect(JSON.parse(decodeDatagram(answer))).toEqual({ schedule: { get_rules: tooLong } });
+    // every method asked gets it in its place, a module's own error kept
+    t.udp.receive(encodeDatagram('{"schedule":{"get_rules":{},"get_next_action":{}},"system":{"get_sysinfo":{}},"nope":{"x":{}}}'));
+    await flush();
+    expect(JSON.parse(decodeDatagram(t.udp.sent.at(-1)!.bytes))).toEqual({
+      schedule: { get_rules: tooLong, get_next_action: tooLong }, system: { get_sysinfo: tooLong }, nope: { err_code: -1, err_msg: "module not support" },
+    });
     // while the rules are few the list fits: a client asking over UDP gets it
     expect((await t.ask({ schedule: { delete_all_rules: {} } })).schedule.delete_all_rules.err_code).toBe(0);
     for (let i = 0; i < 4; i++) await t.ask({ schedule: { add_rule: rule } });

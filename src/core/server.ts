@@ -14,7 +14,7 @@ import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
 import { udpAdmit, udpBudgets, udpSpend, type Limits } from "./limits.js";
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
-import { JsonOut } from "./wire/json-out.js";
+import { JsonOut, Members } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";
 import { decrypt } from "./wire/xor.js";
 
@@ -384,8 +384,11 @@ export class KasaServer {
 
   /**
    * A datagram is one write: its size pass, then the answer encrypted into one array of that size.
-   * An answer longer than one datagram (udpMaxAnswerBytes) is not sent: a short error says to ask
-   * over TCP (what the request changed is changed all the same).
+   * An answer longer than one datagram (udpMaxAnswerBytes) is not sent: each method asked gets a
+   * short error in its place instead, saying to ask over TCP, as a client reads a method's error
+   * (tplink-smarthome-api, which can use UDP for everything, then reports that error rather than
+   * "err_code missing"); what the request changed is changed all the same. Where even that is too
+   * long (many methods in one datagram), one error answers the whole request.
    */
   private reply(answer: Answer, effects: Effects, address: string, port: number): void {
     let bytes: Uint8Array;
@@ -393,8 +396,10 @@ export class KasaServer {
       let size = this.out.measure(answer);
       if (size > this.limits.udpMaxAnswerBytes) {
         this.log(`udp: an answer of ${size} bytes replaced by an error (over ${this.limits.udpMaxAnswerBytes})`);
-        answer = { err_code: -5, err_msg: `answer over ${this.limits.udpMaxAnswerBytes} bytes: ask over TCP` };
+        const error = { err_code: -5, err_msg: `answer over ${this.limits.udpMaxAnswerBytes} bytes: ask over TCP` };
+        answer = eachMethod(answer, error);
         size = this.out.measure(answer);
+        if (size > this.limits.udpMaxAnswerBytes) size = this.out.measure((answer = error));
       }
       bytes = this.out.datagram(answer, size);
     } catch (e) {
@@ -405,4 +410,28 @@ export class KasaServer {
     udpSpend(this.udpRows, address, bytes.length);
     effects.run(this.log);
   }
+}
+
+/**
+ * `answer` with each method's answer replaced by `error`, in the same order under the same names (the
+ * request's own strings: no key is made); a module answered with an error of its own keeps it.
+ */
+function eachMethod(answer: Answer, error: Answer): Answer {
+  if (!(answer instanceof Members)) return error;
+  const out = new Members();
+  for (let m = 0; m < answer.names.length; m++) {
+    const module = answer.values[m];
+    let value = module;
+    if (module instanceof Members) {
+      const methods = new Members();
+      for (let k = 0; k < module.names.length; k++) {
+        methods.names.push(module.names[k]);
+        methods.values.push(error);
+      }
+      value = methods;
+    }
+    out.names.push(answer.names[m]);
+    out.values.push(value);
+  }
+  return out;
 }
