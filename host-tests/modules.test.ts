@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { FakeWifi, testPlug } from "./support/fakes.js";
@@ -468,7 +469,7 @@ describe("rules", () => {
     const t = testPlug();
     for (const bad of [{ ...rule, smin: 1440 }, { ...rule, wday: [1, 1] }, { ...rule, sact: 2 }, { ...rule, repeat: 0 }, { ...rule, name: "n".repeat(33) }])
       expect((await t.ask({ schedule: { add_rule: bad } })).schedule.add_rule).toEqual(INVALID);
-    for (let i = 0; i < 20; i++) expect((await t.ask({ schedule: { add_rule: rule } })).schedule.add_rule.err_code).toBe(0);
+    for (let i = 0; i < MAX_SCHEDULE_RULES; i++) expect((await t.ask({ schedule: { add_rule: rule } })).schedule.add_rule.err_code).toBe(0);
     expect((await t.ask({ schedule: { add_rule: rule } })).schedule.add_rule).toEqual({ err_code: -10, err_msg: "table is full" });
     await t.ask({ schedule: { set_overall_enable: { enable: false } } });
     expect((await t.ask({ schedule: { get_rules: {} } })).schedule.get_rules.enable).toBe(0);

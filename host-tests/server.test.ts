@@ -307,7 +307,7 @@ describe("an answer larger than the socket's room", () => {
     expect(t.logs).toContain("client not reading its answer: closing connection");
   });
 
-  it("sends a rule list as it was when its answer began, though a rule changes between its parts", async () => {
+  it("never sends a torn rule list: a change between its parts closes the connection, and asking again gets the new list", async () => {
     const t = testPlug({ presenceLock: false });
     t.plug.start();
     const add = { schedule: { add_rule: { name: "n", enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 60, sact: 1, etime_opt: -1, emin: 0, eact: -1 } } };
@@ -318,8 +318,43 @@ describe("an answer larger than the socket's room", () => {
     expect((await t.ask(add)).schedule.add_rule.err_code).toBe(0); // another client's change, between the parts
     c.more(1000);
     await flush();
-    expect(c.closed).toBe(false);
-    expect(JSON.parse(c.answers[0]).schedule.get_rules.rule_list).toHaveLength(1);
+    expect(c.closed).toBe(true);
+    expect(c.answers).toHaveLength(0); // the first part went out; the rest, which would not match it, did not
+    expect(t.logs.some((line) => line.includes("the rules changed while their list was sent"))).toBe(true);
     expect((await t.ask({ schedule: { get_rules: {} } })).schedule.get_rules.rule_list).toHaveLength(2);
+  });
+
+  it("keeps the countdown's rule as its answer began when the countdown ends between the parts", async () => {
+    const t = testPlug({ presenceLock: false });
+    t.plug.start();
+    const add = { schedule: { add_rule: { name: "n", enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 60, sact: 1, etime_opt: -1, emin: 0, eact: -1 } } };
+    for (let i = 0; i < 3; i++) expect((await t.ask(add)).schedule.add_rule.err_code).toBe(0);
+    expect((await t.ask({ count_down: { add_rule: { enable: 1, delay: 1, act: 1, name: "c" } } })).count_down.add_rule.err_code).toBe(0);
+    const c = slowClient(t, 50);
+    c.handler.data(encodeFrame('{"schedule":{"get_rules":{}},"count_down":{"get_rules":{}}}'));
+    await flush();
+    t.timers.advance(1500); // the countdown ends: its rule is disabled
+    expect((await t.ask({ count_down: { get_rules: {} } })).count_down.get_rules.rule_list[0].enable).toBe(0);
+    c.more(1000);
+    await flush();
+    expect(c.closed).toBe(false);
+    const answer = JSON.parse(c.answers[0]);
+    expect(answer.schedule.get_rules.rule_list).toHaveLength(3);
+    expect(answer.count_down.get_rules.rule_list[0].enable).toBe(1);
+  });
+
+  it("sends a rule list in parts whole when nothing changes in between", async () => {
+    const t = testPlug({ presenceLock: false });
+    t.plug.start();
+    const add = { schedule: { add_rule: { name: "n", enable: 1, wday: [1, 1, 1, 1, 1, 1, 1], repeat: 1, stime_opt: 0, smin: 60, sact: 1, etime_opt: -1, emin: 0, eact: -1 } } };
+    for (let i = 0; i < 3; i++) expect((await t.ask(add)).schedule.add_rule.err_code).toBe(0);
+    const c = slowClient(t, 50);
+    c.handler.data(encodeFrame('{"schedule":{"get_rules":{}}}'));
+    await flush();
+    await t.ask({ system: { get_sysinfo: {} } }); // another client's read changes nothing
+    c.more(1000);
+    await flush();
+    expect(c.closed).toBe(false);
+    expect(JSON.parse(c.answers[0]).schedule.get_rules.rule_list).toHaveLength(3);
   });
 });

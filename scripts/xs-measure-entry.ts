@@ -2,6 +2,8 @@
 // on a fixed clock, driven by globals the script calls. Bundled by esbuild into one plain script.
 
 import type { RequestContext } from "../src/core/dispatcher.js";
+import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
+import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
 import { JsonOut } from "../src/core/wire/json-out.js";
 import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
 import { decrypt } from "../src/core/wire/xor.js";
@@ -51,15 +53,15 @@ g.boot = (model: string) => {
   quiet();
 };
 
-/** 20 schedule rules (fixed, sunrise, sunset with an end), 4 away rules (one in its window) and a countdown, all named NAME. */
+/** Every table full: schedule rules (fixed, sunrise, sunset with an end), away rules (one in its window) and a countdown, all named NAME. */
 g.fillRules = () => {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < MAX_SCHEDULE_RULES; i++) {
     const extra = i % 4 === 1 ? { stime_opt: 1, soffset: -15 } : i % 4 === 2 ? { stime_opt: 2, soffset: 20, etime_opt: 0, emin: 1380, eact: 0 } : {};
     const added = JSON.parse(ask(JSON.stringify({ schedule: { add_rule: weekly((i * 67) % 1440, i % 2, extra) } }))).schedule.add_rule;
     if (added.err_code !== 0) throw new Error("add_rule failed");
     lastId = added.id;
   }
-  for (let i = 0; i < 4; i++) ask(JSON.stringify({ anti_theft: { add_rule: { ...weekly(i === 0 ? 0 : 600 + i, 1), etime_opt: 0, emin: i === 0 ? 1439 : 700, frequency: 5 } } }));
+  for (let i = 0; i < MAX_AWAY_RULES; i++) ask(JSON.stringify({ anti_theft: { add_rule: { ...weekly(i === 0 ? 0 : 600 + i, 1), etime_opt: 0, emin: i === 0 ? 1439 : 700, frequency: 5 } } }));
   ask(JSON.stringify({ count_down: { add_rule: { enable: 1, delay: 3600, act: 1, name: NAME } } }));
   t!.timers.advance(0);
   quiet();

@@ -2,7 +2,7 @@
 // Memory of the core as the XS engine holds it, without a Moddable SDK: the plug runs inside
 // @agoric/xsnap's XS worker (as in host-tests/xs-engine.test.ts), on a test plug's fakes.
 //
-//   node scripts/xs-measure.mjs heap [model]    live heap of a plug: no rules, then 20 schedule + 4 away
+//   node scripts/xs-measure.mjs heap [model]    live heap of a plug: no rules, then every rule table full
 //                                               rules + a countdown (added, rebooted, two minutes on)
 //   node scripts/xs-measure.mjs stack [model]   XS stack slots used by the boot (with those rules stored)
 //                                               and by a few requests, above an idle baseline
@@ -147,7 +147,7 @@ if (mode === "heap") {
     ['{"schedule":{"get_rules":{},"get_next_action":{}}}', "schedule get_rules + get_next_action"],
     ['{"anti_theft":{"get_rules":{}}}', "anti_theft get_rules"],
     ['{"count_down":{"get_rules":{}}}', "count_down get_rules"],
-    ["edit", "schedule edit_rule (finds the last of 20 rules, writes its setting)"],
+    ["edit", "schedule edit_rule (finds the last rule of a full table, writes its setting)"],
   ];
   for (const [what, label] of cases) {
     const f = await free(what, perFrame);

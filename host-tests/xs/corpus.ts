@@ -315,8 +315,8 @@ export const fullRuleName = (i: number) => "ü".repeat((MAX_RULE_NAME_BYTES - 2)
 
 /**
  * An HS110 (entry.ts gives it no meter driver: it reads zero) with every rule table full, as
- * `npm run sim:memory` fills them (scripts/chip-memory.mjs): 20 schedule rules with 32-byte names,
- * fixed, sunrise and sunset times and end actions, MAX_AWAY_RULES (5) away rules, a countdown. Then the requests the
+ * `npm run sim:memory` fills them (scripts/chip-memory.mjs): MAX_SCHEDULE_RULES (32) schedule rules with 32-byte names,
+ * fixed, sunrise and sunset times and end actions, MAX_AWAY_RULES (6) away rules, a countdown. Then the requests the
  * budget measures: python-kasa's combined update and each table's get_rules. The clock is synced
  * (entry.ts), as rule changes need; the all-zero random source makes the rule ids the same each run.
  */

@@ -6,11 +6,14 @@
 // A rule's id is 32 hex characters made from a 30-bit seed, so the setting holds 5 characters for
 // it, not 32: seed, fields and name fit one value (the name is at most 32 bytes).
 //
-// In RAM a table is its settings records and nothing more: the text of each rule's setting as read
-// or written (at most 60 bytes), its slot, and the table's switch. A rule becomes values only while
-// it is checked or written out, one at a time: `fields(i)` decodes one rule's numbers for the
-// scheduler, `idAt(i)` derives its id from the seed when asked (never kept), and get_rules' list is
-// written into the answer straight from the records (RuleList), one rule object at a time.
+// In RAM a table is one byte per rule (its settings slot, in list order), a count and the table's
+// switch: the rules themselves stay in the settings (flash on a plug), as a real plug keeps them, and
+// are read one at a time when they are needed (a change that waits for flash is read from the
+// settings' queue, settings.ts). So a table's size costs flash, not the ESP8266's 30 KB of heap
+// (docs/MEMORY.md). A rule becomes values only while it is checked or written out: `fields(i)`
+// decodes one rule's numbers for the scheduler, `idAt(i)` derives its id from the seed when asked
+// (never kept), and get_rules' list is written into the answer straight from the settings (RuleList),
+// one rule object at a time.
 
 import type { RandomPort } from "../ports/ports.js";
 import type { PlugContext } from "./context.js";
@@ -40,6 +43,8 @@ export interface RuleKind {
   readonly read: RuleReader;
   /** The answer when the table is full. */
   readonly full: KasaError;
+  /** What a rule whose setting cannot be read is taken for: seed 0, every field at its least (a disabled rule). */
+  readonly blank: string;
 }
 
 /** One rule's stored numbers by field name, as the scheduler checks them ("wday" as its 7-bit mask, bit 0 Sunday). */
@@ -56,8 +61,11 @@ export function ruleKind(key: string, max: number, read: RuleReader, fields: rea
     Object.freeze(fields[i]);
     ranges.push(Object.freeze([fields[i][1], fields[i][2]] as const));
   }
+  const least: number[] = [];
+  for (let i = 0; i < ranges.length; i++) least.push(ranges[i][0]);
   return Object.freeze({
     key, max, read, full: TABLE_FULL, fields: Object.freeze(fields.slice()), ranges: Object.freeze(ranges), packed: packedLength(ranges),
+    blank: pack(least, ranges),
   });
 }
 
@@ -95,13 +103,15 @@ export interface RulesListener {
 
 export class RuleTable {
   /**
-   * Each rule's setting as stored (`pack(seed, fields) + name`), checked by unpack when read or
-   * written: `unpack` never fails on one. A change replaces the array rather than changing it (a
-   * copy of at most 20 references), so that a rule list being sent keeps the rules it started with.
+   * Each rule's settings slot, in list order, as the character codes of a short string (one slot and
+   * a chunk of at most 32 characters: cheaper in XS than a typed array and a count). A rule's setting
+   * is `pack(seed, fields) + name`.
    */
-  private records: string[] = [];
-  /** Parallel to `records`: each rule's settings slot. */
-  private slots: number[] = [];
+  private order = "";
+  /** Counts the table's changes: a list sent in parts checks that its table did not change in between (RuleList). */
+  version = 0;
+  /** anyEnabled's answer since the last change: 1 or 0; -1 not known. */
+  private anyOn = -1;
   enable: 0 | 1 = 1;
   listener: RulesListener | undefined;
 
@@ -116,13 +126,23 @@ export class RuleTable {
       const text = settings.text(kind.key + slot, "");
       // absent or unreadable: the slot is free
       if (text === "" || unpack(text, kind.ranges) === undefined) continue;
-      this.records.push(text);
-      this.slots.push(slot);
+      this.order += String.fromCharCode(slot);
     }
   }
 
   get size(): number {
-    return this.records.length;
+    return this.order.length;
+  }
+
+  /**
+   * Rule i's setting, read anew (a fresh string, not kept). One the store cannot give back (a write
+   * that failed after its change was answered, a failing flash) reads as the kind's blank rule: a
+   * disabled rule that can be listed and deleted, never a crash.
+   */
+  record(i: number): string {
+    const text = this.settings.text(this.kind.key + this.order.charCodeAt(i), "");
+    // its fields were checked when it was read at boot or written: only a missing one is looked for
+    return text.length < this.kind.packed ? this.kind.blank : text;
   }
 
   // The methods below call unpack themselves rather than through one another: they run under
@@ -130,21 +150,21 @@ export class RuleTable {
 
   /** Rule i's id, derived from its seed (32 hex characters, made anew on every call). */
   idAt(i: number): string {
-    return ruleId((unpack(this.records[i], SEED_ONLY) as number[])[0]);
+    return ruleId((unpack(this.record(i), SEED_ONLY) as number[])[0]);
   }
 
   /** Rule i's seed: what its id is made from, and what tells it apart while its fields change. */
   seedAt(i: number): number {
-    return (unpack(this.records[i], SEED_ONLY) as number[])[0];
+    return (unpack(this.record(i), SEED_ONLY) as number[])[0];
   }
 
   nameAt(i: number): string {
-    return this.records[i].slice(this.kind.packed);
+    return this.record(i).slice(this.kind.packed);
   }
 
   /** Rule i's fields, decoded into a fresh object of numbers (wday as a mask): for checking, not kept. */
   fields(i: number): RuleFields {
-    const values = unpack(this.records[i], this.kind.ranges) as number[];
+    const values = unpack(this.record(i), this.kind.ranges) as number[];
     const fields = this.kind.fields;
     const out: { [field: string]: number } = {};
     for (let f = 0; f < fields.length; f++) out[fields[f][0]] = values[f + 1];
@@ -154,36 +174,34 @@ export class RuleTable {
   /** One field of rule i (wday as a mask). */
   field(i: number, name: string): number {
     const at = this.fieldIndex(name) + 1;
-    return (unpack(this.records[i], this.kind.ranges) as number[])[at];
+    return (unpack(this.record(i), this.kind.ranges) as number[])[at];
   }
 
-  /** Whether any rule is enabled (its own switch; the table's is `enable`). */
+  /** Whether any rule is enabled (its own switch; the table's is `enable`): read once per change of the table (sysinfo asks it each time). */
   anyEnabled(): boolean {
-    const at = this.fieldIndex("enable") + 1;
-    for (let i = 0; i < this.records.length; i++) if ((unpack(this.records[i], this.kind.ranges) as number[])[at] === 1) return true;
-    return false;
+    if (this.anyOn < 0) {
+      const at = this.fieldIndex("enable") + 1;
+      this.anyOn = 0;
+      for (let i = 0; i < this.order.length && this.anyOn === 0; i++) if ((unpack(this.record(i), this.kind.ranges) as number[])[at] === 1) this.anyOn = 1;
+    }
+    return this.anyOn === 1;
   }
 
   /** The rule with this id (any case), or -1: each rule's id is derived and compared (at most 20). */
   find(id: string): number {
     const wanted = id.toUpperCase();
     if (wanted.length !== 32) return -1;
-    for (let i = 0; i < this.records.length; i++) if (ruleId((unpack(this.records[i], SEED_ONLY) as number[])[0]) === wanted) return i;
+    for (let i = 0; i < this.order.length; i++) if (ruleId((unpack(this.record(i), SEED_ONLY) as number[])[0]) === wanted) return i;
     return -1;
   }
 
   /** The rule whose seed this is, or -1. */
   indexOfSeed(seed: number): number {
-    for (let i = 0; i < this.records.length; i++) if ((unpack(this.records[i], SEED_ONLY) as number[])[0] === seed) return i;
+    for (let i = 0; i < this.order.length; i++) if ((unpack(this.record(i), SEED_ONLY) as number[])[0] === seed) return i;
     return -1;
   }
 
-  /** The records as they are now (the array is replaced, never changed, when a rule changes). */
-  recordsNow(): readonly string[] {
-    return this.records;
-  }
-
-  /** The rules as get_rules answers them: written out straight from the records, one rule object at a time. */
+  /** The rules as get_rules answers them: written out straight from the settings, one rule object at a time. */
   list(adjust?: ListAdjust, context?: unknown, remain?: number): RuleList {
     return new RuleList(this, adjust, context, remain);
   }
@@ -191,17 +209,16 @@ export class RuleTable {
   add(params: Params): MethodResult | KasaError {
     const fields = this.kind.read(params);
     if (fields === undefined) return INVALID_ARGUMENT;
-    if (this.records.length >= this.kind.max) return this.kind.full;
+    if (this.order.length >= this.kind.max) return this.kind.full;
     let slot = 0;
-    while (this.slots.indexOf(slot) >= 0) slot++;
+    while (this.holds(slot)) slot++;
     let seed = this.newSeed();
     // a poor random source must not hang the plug: after a few draws, the next free seed
     for (let tries = 0; this.indexOfSeed(seed) >= 0; tries++) seed = tries < 4 ? this.newSeed() : (seed + 1) & 0x3fffffff;
     const text = pack(this.valuesOf(seed, fields), this.kind.ranges) + (fields.name as string);
     if (!this.settings.put(this.kind.key + slot, text)) return UNKNOWN_ERROR;
-    this.records = this.records.concat(text);
-    this.slots.push(slot);
-    this.listener?.rulesChanged();
+    this.order += String.fromCharCode(slot);
+    this.changed();
     return { id: ruleId(seed) };
   }
 
@@ -216,8 +233,8 @@ export class RuleTable {
 
   /** Sets one field of rule `at` (a one-shot rule disabled after it ran); false when there is none or it could not be stored. */
   update(at: number, field: string, value: number): boolean {
-    if (at < 0 || at >= this.records.length) return false;
-    const values = unpack(this.records[at], this.kind.ranges) as number[];
+    if (at < 0 || at >= this.order.length) return false;
+    const values = unpack(this.record(at), this.kind.ranges) as number[];
     values[this.fieldIndex(field) + 1] = value;
     return this.replace(at, pack(values, this.kind.ranges) + this.nameAt(at)) !== UNKNOWN_ERROR;
   }
@@ -226,18 +243,16 @@ export class RuleTable {
     if (typeof params.id !== "string") return INVALID_ARGUMENT;
     const at = this.find(params.id);
     if (at < 0) return ENTRY_NOT_EXIST;
-    this.settings.remove(this.kind.key + this.slots[at]);
-    this.records = this.records.slice(0, at).concat(this.records.slice(at + 1));
-    this.slots.splice(at, 1);
-    this.listener?.rulesChanged();
+    this.settings.remove(this.kind.key + this.order.charCodeAt(at));
+    this.order = this.order.slice(0, at) + this.order.slice(at + 1);
+    this.changed();
     return {};
   }
 
   clear(): MethodResult {
-    for (let i = 0; i < this.slots.length; i++) this.settings.remove(this.kind.key + this.slots[i]);
-    this.records = [];
-    this.slots = [];
-    this.listener?.rulesChanged();
+    for (let i = 0; i < this.order.length; i++) this.settings.remove(this.kind.key + this.order.charCodeAt(i));
+    this.order = "";
+    this.changed();
     return {};
   }
 
@@ -271,14 +286,24 @@ export class RuleTable {
   // as add does: what waits on the stack under the settings write, the deepest point of add_rule and
   // edit_rule, is kept small.
 
-  /** Writes rule `at`'s setting; once it is stored, the same text is its record. */
+  /** Writes rule `at`'s setting (what the table reads from then on). */
   private replace(at: number, text: string): MethodResult | KasaError {
-    if (!this.settings.put(this.kind.key + this.slots[at], text)) return UNKNOWN_ERROR;
-    const records = this.records.slice();
-    records[at] = text;
-    this.records = records;
-    this.listener?.rulesChanged();
+    if (!this.settings.put(this.kind.key + this.order.charCodeAt(at), text)) return UNKNOWN_ERROR;
+    this.changed();
     return {};
+  }
+
+  /** Whether settings slot `slot` holds a rule. */
+  private holds(slot: number): boolean {
+    for (let i = 0; i < this.order.length; i++) if (this.order.charCodeAt(i) === slot) return true;
+    return false;
+  }
+
+  /** After any change to the rules: a new version, anyEnabled to be read again, and the listener told. */
+  private changed(): void {
+    this.version++;
+    this.anyOn = -1;
+    this.listener?.rulesChanged();
   }
 
   private newSeed(): number {
@@ -303,14 +328,16 @@ export type ListAdjust = (values: number[], kind: RuleKind, context: unknown) =>
 
 /**
  * A table's rules in an answer (get_rules' rule_list): a JSON array written straight from the
- * records as the answer is written (wire/json-out.ts JsonWritable), with no object per rule: each
+ * settings as the answer is written (wire/json-out.ts JsonWritable), with no object per rule: each
  * record is unpacked into its numbers and written key by key, the id from its seed digit by digit.
  * Exactly the text JSON.stringify gives for the rule objects real plugs list: id, name, then the
  * fields in the kind's order (wday as 7 flags), then `remain` where the list has one (count_down).
  */
 export class RuleList implements JsonWritable {
-  /** The records as the first pass found them (once the whole request ran). */
-  private records: readonly string[] | null = null;
+  /** The table's version at the first pass (once the whole request ran); -1 before it. */
+  private version = -1;
+  /** A one-rule table's rule (the countdown's) as the first pass read it: kept, it is one short string. */
+  private kept: string | undefined = undefined;
 
   constructor(
     private readonly table: RuleTable,
@@ -321,16 +348,26 @@ export class RuleList implements JsonWritable {
   ) {}
 
   /**
-   * The list as its first pass found it (once the whole request ran). Each pass writes it again (a
-   * slow client takes a long answer in parts, server.ts), from the same records: a rule that changes
-   * in between (a countdown ending, another client's edit) replaces the table's array, not this one.
+   * The list as the table is at its first pass (once the whole request ran). Each pass writes it
+   * again from the settings (a slow client takes a long answer in parts, server.ts; the table keeps
+   * no copy in RAM). A rule that changed between two passes (another client's edit, a one-shot rule
+   * done) would make the parts disagree: then the pass throws, and the server drops the connection
+   * (its client asks again) rather than send a list that is not one. The countdown's one rule is kept
+   * from the first pass instead: it changes on its own when it ends, and python-kasa's update, a long
+   * answer, lists it with the other tables.
    */
   writeJson(out: JsonOut): void {
-    const records = (this.records ??= this.table.recordsNow());
-    const kind = this.table.kind;
+    const table = this.table;
+    if (this.version < 0) {
+      this.version = table.version;
+      if (table.kind.max === 1 && table.size === 1) this.kept = table.record(0);
+    } else if (this.version !== table.version && this.kept === undefined) throw new Error("the rules changed while their list was sent");
+    const kind = table.kind;
+    const n = this.kept !== undefined ? 1 : table.size;
     out.byte(0x5b);
-    for (let i = 0; i < records.length; i++) {
-      const values = unpack(records[i], kind.ranges) as number[];
+    for (let i = 0; i < n; i++) {
+      const record = this.kept ?? table.record(i);
+      const values = unpack(record, kind.ranges) as number[];
       if (this.adjust !== undefined) this.adjust(values, kind, this.context);
       if (i > 0) out.byte(0x2c);
       out.byte(0x7b);
@@ -343,7 +380,7 @@ export class RuleList implements JsonWritable {
       }
       out.byte(0x22);
       member(out, "name");
-      out.string(records[i].slice(kind.packed));
+      out.string(record.slice(kind.packed));
       for (let f = 0; f < kind.fields.length; f++) {
         const name = kind.fields[f][0];
         member(out, name);
@@ -359,7 +396,7 @@ export class RuleList implements JsonWritable {
       }
       if (this.remain !== undefined) {
         member(out, "remain");
-        out.number(this.remain >= 0 ? this.remain : values[1 + this.table.fieldIndex("delay")]);
+        out.number(this.remain >= 0 ? this.remain : values[1 + table.fieldIndex("delay")]);
       }
       out.byte(0x7d);
     }

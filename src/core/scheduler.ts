@@ -64,8 +64,9 @@ export interface SchedulerListener {
 
 export class Scheduler {
   private timer: TimerHandle | undefined;
-  /** Each schedule rule's next switching (see `occurrence`), parallel to the table; NONE: none within DAYS_AHEAD. */
-  private next: number[] = [];
+  /** Each schedule rule's next switching (see `occurrence`), parallel to the table (its first `nextCount`); NONE: none within DAYS_AHEAD. */
+  private readonly next: Float64Array;
+  private nextCount = 0;
   private dirty = true;
   private known = false;
   private lastUtc = 0;
@@ -94,7 +95,9 @@ export class Scheduler {
     private readonly settings: Settings,
     private readonly random: RandomPort,
     private readonly log: LogPort,
-  ) {}
+  ) {
+    this.next = new Float64Array(schedule.kind.max);
+  }
 
   /** The first look comes from the timer, not from inside the boot's deep call stack. */
   start(): void {
@@ -130,7 +133,7 @@ export class Scheduler {
     // few locals: this runs under get_sysinfo, on the XS stack of a request
     let at = this.countdown.endsAt();
     let by = -1; // the schedule rule that comes first; -1: the countdown, if it runs
-    for (let i = 0; i < this.next.length && i < this.schedule.size; i++) {
+    for (let i = 0; i < this.nextCount && i < this.schedule.size; i++) {
       if (atOf(this.next[i]) < at) {
         at = atOf(this.next[i]);
         by = i;
@@ -181,7 +184,7 @@ export class Scheduler {
     this.stats.flushIfDue();
 
     let wake = now + SCHEDULER_TICK_MS - (now % SCHEDULER_TICK_MS);
-    for (let i = 0; i < this.next.length; i++) if (atOf(this.next[i]) < wake) wake = atOf(this.next[i]);
+    for (let i = 0; i < this.nextCount; i++) if (atOf(this.next[i]) < wake) wake = atOf(this.next[i]);
     if (this.away !== undefined) wake = Math.min(wake, this.away.toggle, this.away.end);
     else wake = Math.min(wake, this.awayNextStart);
     this.timers.cancel(this.timer); // a rule change during this tick asked for another
@@ -192,10 +195,10 @@ export class Scheduler {
     this.dirty = false;
     this.clockChanges = this.clock.changes;
     const table = this.schedule;
-    this.next = [];
-    for (let i = 0; i < table.size; i++) {
+    this.nextCount = table.size;
+    for (let i = 0; i < this.nextCount; i++) {
       const rule = table.enable === 1 ? table.fields(i) : undefined;
-      this.next.push(rule !== undefined && rule.enable === 1 ? this.nextOf(rule, now) : NONE);
+      this.next[i] = rule !== undefined && rule.enable === 1 ? this.nextOf(rule, now) : NONE;
     }
     this.awayNextStart = Infinity;
     const away = this.awayRules;
@@ -219,7 +222,7 @@ export class Scheduler {
     let latest = NONE;
     let by = -1;
     let done: number[] | undefined;
-    for (let i = 0; i < this.next.length && i < table.size; i++) {
+    for (let i = 0; i < this.nextCount && i < table.size; i++) {
       let n = this.next[i];
       if (!(atOf(n) <= now)) continue;
       const rule = table.fields(i); // decoded only when due

@@ -8,12 +8,13 @@ import { DATE_FIELDS, readDate, readName, readWday, ruleMethods, type RuleKind, 
 import { KEY } from "../settings.js";
 
 /**
- * Most away-mode rules kept. The Kasa app makes one and real plugs' bound is not known; the
- * protocol allows several, and tplink-smarthome-api's own test suite adds 5 before it deletes any.
- * Each full rule costs about 130 bytes of an ESP8266's heap: 6 did not fit blitzwolf_shp's 30 KB
- * with every table full (docs/MEMORY.md), 5 does.
+ * Most away-mode rules kept, on every board. The Kasa app makes one and real plugs' bound is not
+ * known; tplink-smarthome-api's own test suite adds 5 before it deletes any. Rules live in the
+ * settings, not the heap (rules.ts), so the bound is the ESP8266's 4 KB settings sector: with 32
+ * schedule rules and these 6, each with a 32-byte name, two years of statistics, the energy records
+ * and the Wi-Fi network, a write still has a record's room (host-tests/rules.test.ts); 8 would not.
  */
-export const MAX_AWAY_RULES = 5;
+export const MAX_AWAY_RULES = 6;
 
 export function readAwayRule(params: Params): { [field: string]: unknown } | undefined {
   const name = readName(params);

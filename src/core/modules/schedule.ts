@@ -8,8 +8,12 @@ import { flag, int, type Params } from "../params.js";
 import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
 import { KEY } from "../settings.js";
 
-/** Most schedule rules kept (each is one setting of at most 60 bytes, settings.ts). */
-export const MAX_SCHEDULE_RULES = 20;
+/**
+ * Most schedule rules kept, on every board: 32, what TP-Link gives for its plugs' schedules (the one
+ * figure published, for Tapo plugs; none is for the HS1xx). Each is one setting of at most 60 bytes
+ * (settings.ts) kept in flash, not in the heap (rules.ts).
+ */
+export const MAX_SCHEDULE_RULES = 32;
 
 /** stime_opt/etime_opt: -1 none, 0 fixed minute, 1 sunrise, 2 sunset; sact/eact: -1 none, 0 off, 1 on. */
 export function readScheduleRule(params: Params): { [field: string]: unknown } | undefined {
