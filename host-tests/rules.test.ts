@@ -12,6 +12,7 @@ import { MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
 import { SETTINGS_SAVE_DELAY_MS, STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+import { report } from "./support/report.js";
 
 const INVALID = { err_code: -3, err_msg: "invalid argument" };
 const NOT_SYNC = { err_code: -11, err_msg: "time not sync" };
@@ -554,7 +555,7 @@ describe("persistence", () => {
     }
     // one 4 KB sector holds everything, with room for Wi-Fi credentials (about 150 bytes) and the rest
     expect(bytes).toBeLessThanOrEqual(3200);
-    console.log(`settings footprint with every table full: ${bytes} bytes in ${t.store.values.size} records`);
+    report(`settings footprint with every table full: ${bytes} bytes in ${t.store.values.size} records`);
   });
 });
 
