@@ -13,6 +13,7 @@ import { utf8Encode } from "../src/core/wire/utf8.js";
 import { FakeClock, FakeTimers, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
 import { numberTokens, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
 import { answerText } from "./support/wire.js";
+import { report } from "./support/report.js";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -342,7 +343,7 @@ describe("persistence", () => {
     }
     expect(keys.sort()).toEqual(["cal", "e_tot", "ed0", "ed1", "ed2", "ed3", "em0", "em1"]);
     expect(bytes).toBeLessThan(600);
-    console.log(`energy settings footprint: ${bytes} bytes in ${keys.length} records`);
+    report(`energy settings footprint: ${bytes} bytes in ${keys.length} records`);
   });
 
   it("erase_emeter_stat zeroes the total and the statistics, on flash too", async () => {

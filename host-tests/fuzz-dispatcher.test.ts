@@ -12,6 +12,7 @@ import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
 import { answerProblems, errorCodes, fuzzed, fuzzTimeout, jsonArb, mutatedRequestArb, nameArb, REAL_REQUESTS, requestShapedArb, runs } from "./support/fuzz.js";
+import { report } from "./support/report.js";
 
 /**
  * What the getters can answer together, at most (bytes): measured below with full rule tables and
@@ -201,7 +202,7 @@ const measured: string[] = [];
 
 afterAll(() => {
   const rows = [...tallies].map(([name, c]) => `  ${name}: ${c.runs} runs, ${c.requests} requests (${c.accepted} with something accepted, ${c.nothingAccepted} with nothing accepted and the state compared, ${c.notAnObject} answered {}), largest answer/request ${c.largestRatio.toFixed(1)}x`);
-  console.log(`dispatcher fuzzing (seed ${fuzzed(1).seed}):\n${rows.join("\n")}\n${measured.map((m) => `  ${m}`).join("\n")}`);
+  report(`dispatcher fuzzing (seed ${fuzzed(1).seed}):\n${rows.join("\n")}\n${measured.map((m) => `  ${m}`).join("\n")}`);
 });
 
 describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {

@@ -24,6 +24,7 @@ import { utf8Decode } from "../src/core/wire/utf8.js";
 import { decrypt } from "../src/core/wire/xor.js";
 import { answerProblems, concat, FUZZ_SEED, fuzzTimeout, isObject, jsonArb, lengthHeader, mutatedRequestArb, PYTHON_KASA_UPDATE, REAL_REQUESTS, requestShapedArb, runs } from "./support/fuzz.js";
 import { RawClient, udpAsk } from "./support/raw-client.js";
+import { report } from "./support/report.js";
 
 /** Frames to send over TCP in all (FUZZ_RUNS scales it). */
 const TARGET_FRAMES = runs(100_000);
@@ -406,7 +407,7 @@ describe("host plug under a socket-level fuzz run", () => {
     for (const c of clients) c.destroy();
 
     const logged = (pattern: RegExp) => lines.filter((l) => pattern.test(l)).length;
-    const report = {
+    const summary = {
       seed: FUZZ_SEED,
       seconds: Number(fuzzSeconds.toFixed(1)),
       framesSent: totalFrames(),
@@ -420,7 +421,7 @@ describe("host plug under a socket-level fuzz run", () => {
         lines: lines.length,
       },
     };
-    console.log(`socket fuzz run: ${JSON.stringify(report, null, 1)}`);
+    report(`socket fuzz run: ${JSON.stringify(summary, null, 1)}`);
 
     expect(totalFrames()).toBeGreaterThanOrEqual(TARGET_FRAMES);
     expect(counts.answers).toBe(counts.owed);

@@ -12,6 +12,7 @@ import { MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
 import { SETTINGS_SAVE_DELAY_MS, STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+import { report } from "./support/report.js";
 
 const INVALID = { err_code: -3, err_msg: "invalid argument" };
 const NOT_SYNC = { err_code: -11, err_msg: "time not sync" };
@@ -560,6 +561,7 @@ describe("persistence", () => {
     // (safe-store.ts).
     const largest = record("sc31~", "x".repeat(63));
     expect(bytes + 600 + 2 * 80 + largest).toBeLessThanOrEqual(4096 - 4);
+    report(`settings footprint with every table full: ${bytes} bytes in ${t.store.values.size} records`);
   }, 120_000); // 400 simulated days of 64 switchings each: seconds of work, longer on a loaded machine
 });
 

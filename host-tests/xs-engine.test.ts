@@ -5,6 +5,9 @@
 // The XS side runs in a child process (host-tests/xs/run-xsnap.mjs): xsnap's API needs SES, whose
 // '@endo/init' would lock down this process's globals. Nothing is skipped when xsnap is missing or
 // the XS run fails: every test awaits the one shared run, so every test then fails with its error.
+// `npm ci` does not build xsnap's worker (.npmrc: ignore-scripts): this file builds it on first use
+// (scripts/xsnap.mjs), saying so; where it cannot be built (no make or no C compiler) the file is
+// one failing test whose message is one line saying what to install.
 //
 // The same run measures what the core allocates in XS for a few requests to a plug with every rule
 // table full, and what it keeps live; host-tests/xs/alloc-budget.ts holds the budget they must stay
@@ -17,6 +20,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
+import { ensureXsnap } from "../scripts/xsnap.mjs";
+import { report } from "./support/report.js";
 import { FrameDecoder } from "../src/core/wire/frame.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
@@ -135,7 +140,7 @@ async function run(): Promise<Results> {
   const memory = xs.sequences.find((s) => s.name === BUDGET_SEQUENCE)?.memory;
   const budgeted = sequences.find((s) => s.name === BUDGET_SEQUENCE)!;
   const [first, last] = xs.sequences.find((s) => s.name === NEW_NAMES_SEQUENCE)?.heaps ?? [];
-  console.log(
+  report(
     `XS engine check: ${xs.engine}; ${requestCount} frames in ${sequences.length} sequences ` +
       `(${sequences.map((s) => `${s.name} ${s.requests.length}`).join(", ")}); ` +
       `bundle ${Math.round(t1 - t0)} ms, Node ${Math.round(t2 - t1)} ms, XS process ${Math.round(t3 - t1)} ms ` +
@@ -156,7 +161,16 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
+/** Why the XS engine cannot run here (one line), or undefined once its worker is built (now, if need be). */
+const notBuilt = await ensureXsnap().then(() => undefined, (error: Error) => error);
+
+if (notBuilt !== undefined) {
+  describe("XS engine check (@agoric/xsnap)", () => {
+    it("has the XS engine: @agoric/xsnap's worker is built", () => {
+      throw notBuilt;
+    });
+  });
+} else describe("XS engine check (@agoric/xsnap)", { timeout: TIMEOUT_MS }, () => {
   it("runs the bundled core in XS as strict code", async () => {
     const { xs } = await results();
     expect(xs.engine).toMatch(/^xsnap \d+\.\d+\.\d+ \(XS \d+\.\d+\.\d+\)$/);

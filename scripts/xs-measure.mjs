@@ -25,11 +25,19 @@ import fs from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureXsnap } from "./xsnap.mjs";
 
 const [mode = "heap", model = "HS100"] = process.argv.slice(2);
 if (mode !== "heap" && mode !== "stack") {
   console.error("usage: node scripts/xs-measure.mjs heap|stack [model]");
   process.exit(2);
+}
+// npm ci does not build xsnap's worker (.npmrc: ignore-scripts): build it now, or say what to install
+try {
+  await ensureXsnap();
+} catch (error) {
+  console.error(error.message);
+  process.exit(1);
 }
 const dir = fs.mkdtempSync(join(os.tmpdir(), "kasa-xs-measure-"));
 const bundlePath = join(dir, "measure.js");
