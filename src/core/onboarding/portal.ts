@@ -2,8 +2,10 @@
 // networks in range, a form and the outcome of the last attempt; `POST /join` takes the credentials
 // (validated as netif.set_stainfo's); any other path redirects to the page, which is what makes
 // phones open it by themselves. HTTP/1.1 with one request per connection, parsed on bytes, bounded.
-// The page is constant text (in flash on a device) sent in pieces; only the network list and the
-// status line are made per request. Its connections are bounded as the Kasa port's: at the bound the
+// Its screens (the form, the joining page, the refusal) are constant text (in flash on a device)
+// written in pieces as the socket has room, resuming when it is writable: a page costs the heap one
+// piece at a time, however long it is; only the heading, the status line, the network rows and the
+// choice kept after an error are made per request, each bounded. Its connections are bounded as the Kasa port's: at the bound the
 // oldest one still waiting for its request makes room for a new client (a phone's captive-portal
 // probe or a browser's unused preconnection must not keep the page from loading until the frame
 // deadline). A DNS port that cannot be listened on leaves the page up without captive DNS.
@@ -36,7 +38,7 @@ export const MAX_FORM_BYTES = 640;
 /** Most networks listed on the page (strongest first, each name once). */
 export const MAX_PAGE_NETWORKS = 16;
 /** A network name longer than this (in UTF-8) is not shown again after an error (32 is the most a valid one has). */
-export const MAX_KEPT_NAME_BYTES = 128;
+export const MAX_KEPT_NAME_BYTES = 64;
 /** A scan older than this is repeated when the page is loaded. */
 export const SCAN_MAX_AGE_MS = 20000;
 
@@ -287,7 +289,7 @@ export class SetupPortal implements TimerTarget {
     }
     const checked = checkCredentials(ssid, form.p ?? "", keyType);
     if (!checked.ok) {
-      // the choice is shown again (a name at most 32 bytes long is kept; never the password)
+      // the choice is shown again (a name of at most MAX_KEPT_NAME_BYTES; never the password)
       const kept = ssid !== undefined && utf8Length(ssid) <= MAX_KEPT_NAME_BYTES ? ssid : "";
       const key = keyType === 0 || keyType === 2 || keyType === 3 ? keyType : 3;
       const status = `&#9888; Not sent: ${escapeHtml(checked.error)}.`;
