@@ -123,6 +123,7 @@ describe.skipIf(executablePath === undefined)("setup page in headless Chromium",
     expect(await valid(page)).toBe(false); // another network needs its name
     await page.getByLabel("Network name").fill("Cafe");
     expect(await valid(page)).toBe(true); // an open one no password
+    await shot(page, "1b-another-network");
     await page.goto(`${base()}/`);
     await shot(page, "1-first");
     await page.close();
