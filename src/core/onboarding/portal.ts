@@ -5,10 +5,10 @@
 // Its screens (the form, the joining page, the refusal) are constant text (in flash on a device)
 // written in pieces as the socket has room, resuming when it is writable: a page costs the heap one
 // piece at a time, however long it is; only the heading, the status line, the network rows and the
-// choice kept after an error are made per request, each bounded. Its connections are bounded as the Kasa port's: at the bound the
-// oldest one still waiting for its request makes room for a new client (a phone's captive-portal
-// probe or a browser's unused preconnection must not keep the page from loading until the frame
-// deadline). A DNS port that cannot be listened on leaves the page up without captive DNS.
+// choice kept after an error are made per request, each bounded. Its connections are bounded as
+// the Kasa port's: at the bound the oldest one still waiting for its request makes room for a new
+// client (a phone's captive-portal probe or a browser's unused preconnection must not keep the page
+// from loading until the frame deadline). A DNS port that cannot be listened on leaves the page up without captive DNS.
 //
 // Cross-site posts are refused (a page on another site must not move the plug by submitting a form
 // to /join): the page is served only under the plug's own address (any other Host is redirected to
@@ -45,7 +45,7 @@ export const SCAN_MAX_AGE_MS = 20000;
 const CRLF2: readonly number[] = Object.freeze([13, 10, 13, 10]);
 const CRLF: readonly number[] = Object.freeze([13, 10]);
 
-// The page's constant text (in flash on a device), in pieces of at most about 700 bytes: each is
+// The page's constant text (in flash on a device), in pieces of at most about 900 bytes: each is
 // encoded and written as the socket has room (HttpConnection.pump), so the page's size costs no RAM.
 const HEAD_A =
   '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">' +
