@@ -68,7 +68,7 @@ describe("onboarding on the host target", () => {
     expect(wrong.netif.set_stainfo).toEqual({ mac: plug.plug.context.device.identity.mac, err_code: 0 });
     await until(() => plug.lines.some((l) => l.includes('joining "HomeNetwork" failed: wrong password')), "the failed join");
     expect(state(plug)).toBe("setup");
-    expect((await page(plug)).text).toContain("Last attempt: &ldquo;HomeNetwork&rdquo;: wrong password.");
+    expect((await page(plug)).text).toContain("Could not join &ldquo;HomeNetwork&rdquo;: wrong password.");
     expect((await askOnce(plug.port, { netif: { get_stainfo: {} } })).netif.get_stainfo).toEqual({ ssid: "", key_type: 0, rssi: 0, err_code: 0 });
 
     await askOnce(plug.port, { netif: { set_stainfo: { ssid: "HomeNetwork", password: "right-password-1", key_type: 3 } } });

@@ -187,17 +187,30 @@ export class FakeListener implements TcpListenerPort {
   close() {
     this.accept = null;
   }
-  /** A client connection: what the core writes is collected as text (all of it is read at once); `closed` once it closed. */
-  connect(from = this.defaultClient) {
+  /**
+   * A client connection: what the core writes is collected as text (all of it is read at once); `closed` once it closed.
+   * With `room`, the socket's send buffer holds that many bytes: `overRoom` says whether the core ever wrote more than
+   * it had room for (which an adapter then queues as copies in the heap), and `take()` plays the client reading it all.
+   */
+  connect(from = this.defaultClient, room = Infinity) {
     if (this.accept === null) throw new Error("not listening");
-    const conn = { text: "", closed: false, handler: null as unknown as StreamHandler };
+    const conn = {
+      text: "", closed: false, handler: null as unknown as StreamHandler, room, overRoom: false, writes: 0,
+      take() {
+        conn.room = room;
+        conn.handler.writable?.();
+      },
+    };
     const decoder = new TextDecoder();
     conn.handler = this.accept({
       write: (bytes) => {
+        if (bytes.length > conn.room) conn.overRoom = true;
+        conn.room -= bytes.length;
+        conn.writes++;
         conn.text += decoder.decode(bytes, { stream: true });
       },
       unsent: () => 0,
-      room: () => Infinity,
+      room: () => Math.max(0, conn.room),
       close: () => {
         conn.closed = true;
       },
