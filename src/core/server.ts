@@ -27,6 +27,11 @@ export class Effects implements RequestContext {
   /** Set on a request from a client of the setup network only: no slot for it in every other request's. */
   declare setupClient?: boolean;
 
+  constructor(
+    /** The client's address (for the log). */
+    readonly client: string,
+  ) {}
+
   afterReply(effect: () => void): void {
     (this.list ??= []).push(effect);
   }
@@ -73,6 +78,8 @@ class Connection implements StreamHandler, Bounded {
     private readonly server: KasaServer,
     /** A client of the setup network (RequestContext.setupClient). */
     private readonly setupClient: boolean,
+    /** Its address (RequestContext.client). */
+    private readonly address: string,
   ) {
     this.decoder = new FrameDecoder(server.limits.maxFrameBytes);
     this.lastRequest = server.now();
@@ -161,7 +168,7 @@ class Connection implements StreamHandler, Bounded {
         else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
-      const effects = new Effects();
+      const effects = new Effects(this.address);
       if (this.setupClient) effects.setupClient = true;
       let answer: Answer | Promise<Answer>;
       try {
@@ -327,7 +334,7 @@ export class KasaServer {
       socket.close();
       return REFUSED;
     }
-    const connection = new Connection(socket, this, setupClient);
+    const connection = new Connection(socket, this, setupClient, address);
     this.connections.admit(connection);
     return connection;
   }
@@ -364,7 +371,7 @@ export class KasaServer {
 
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed(address)) return;
-    const effects = new Effects(); // (a datagram's source may be forged: never a setup client)
+    const effects = new Effects(address); // (a datagram's source may be forged: never a setup client)
     let answer: Answer | Promise<Answer>;
     try {
       const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone
