@@ -213,6 +213,21 @@ describe("npm start", () => {
     expect(r.stderr).toBe("--load needs a model with an energy meter (HS110 or KP115); this plug is an HS100 (the default): add --model HS110; see --help\n");
   }, 30_000);
 
+  it("a port in use: one line naming the port and the flag that picks another; exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await run("--port", String(port), "--state-dir", join(host.stateDir(), "s"));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`cannot start: 127.0.0.1:${port} is in use (another plug?): pick another with --port\n`);
+      const page = await run("--http-port", String(port), "--port", String(await freePort()), "--state-dir", join(host.stateDir(), "s"));
+      expect(page.stderr).toBe(`cannot start: 127.0.0.1:${port} is in use (another plug?): pick another with --http-port\n`);
+    } finally {
+      taken.close();
+    }
+  }, 30_000);
+
   it("runs two fresh plugs side by side given only their ports: each prints the setup page's port it took", async () => {
     const [a, b] = [await freePort(), await freePort()];
     const first = launch("--port", String(a), "--state-dir", join(host.stateDir(), "a"));
@@ -263,6 +278,19 @@ describe("the terminal", () => {
     await c.ask({ system: { set_relay_state: { state: 1 } } });
     await until(() => plug.lines.includes("relay ON"), "the relay line");
     c.destroy();
+  });
+
+  it("--verbose: a line for each request with the client's address, module and method, no parameter", async () => {
+    const plug = await start({ stateDir: host.stateDir(), verbose: true });
+    const c = await RawClient.connect(plug.port);
+    await c.ask({ system: { get_sysinfo: {} }, netif: { set_stainfo: { ssid: "HomeNetwork", password: "correct horse battery", key_type: 3 } } });
+    c.destroy();
+    expect(plug.lines).toContain("request from 127.0.0.1: system.get_sysinfo");
+    expect(plug.lines).toContain("request from 127.0.0.1: netif.set_stainfo");
+    expect(plug.lines.filter((l) => l.includes("horse"))).toEqual([]);
+    const quiet = await start({ stateDir: host.stateDir() });
+    await (await RawClient.connect(quiet.port)).ask({ system: { get_sysinfo: {} } });
+    expect(quiet.lines.filter((l) => l.startsWith("request from"))).toEqual([]);
   });
 
   it("gives each line the time", async () => {

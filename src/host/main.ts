@@ -33,10 +33,11 @@ async function main(): Promise<void> {
       load: load && { profile: repeatingProfile(load.points, load.volts), chip: load.chip },
     });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
+    const err = e as NodeJS.ErrnoException & { port?: number };
+    const flag = err.port !== undefined && err.port === cl.httpPort ? "--http-port" : err.port === cl.dnsPort ? "--dns-port" : "--port";
     console.error(
       err.code === "EADDRINUSE"
-        ? `cannot start: a port on ${cl.bind} is in use (${err.message}; another plug?): pick others with --port and --http-port`
+        ? `cannot start: ${cl.bind}:${err.port ?? "?"} is in use (another plug?): pick another with ${flag}`
         : `cannot start: ${err.message.split("\n")[0]}`,
     );
     process.exit(1);
