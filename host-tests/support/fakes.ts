@@ -204,6 +204,7 @@ export class FakeListener implements TcpListenerPort {
       abort: () => {
         conn.closed = true;
       },
+      peer: () => from,
     }, from);
     return conn;
   }

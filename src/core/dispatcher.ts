@@ -120,7 +120,6 @@ export class Dispatcher {
     /** The same names as bytes (nameBytes): a request that holds only these is parsed without the list. */
     private readonly nameBytes: NameBytes,
     private readonly plug: PlugContext,
-    private readonly log: (line: string) => void,
     /** Log each module and method asked, with the client's address (never the parameters: they can hold secrets). */
     private readonly verbose = false,
   ) {}
@@ -188,7 +187,7 @@ export class Dispatcher {
 
   /** A verbose plug's line for a method asked: the client, module.method; names from the request cut to 40 characters, never a parameter. */
   private traceMethod(context: RequestContext, name: string, method: string | undefined): void {
-    this.log(`request from ${context.client ?? "?"}: ${name.slice(0, 40)}${method === undefined ? "" : "." + method.slice(0, 40)}`);
+    this.plug.log(`request from ${context.client ?? "?"}: ${name.slice(0, 40)}${method === undefined ? "" : "." + method.slice(0, 40)}`);
   }
 
   /** The request, an object keeping only the members of known names (see the top); undefined when it is not a JSON object. */
@@ -231,7 +230,7 @@ export class Dispatcher {
 
   /** A method that threw (or whose promise failed): logged, answered -7. */
   private failed(label: string, e: unknown): KasaError {
-    this.log(`${label} failed: ${errorText(e)}`);
+    this.plug.log(`${label} failed: ${errorText(e)}`);
     return UNKNOWN_ERROR;
   }
 }

@@ -276,7 +276,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.context = context;
     this.throttle = parts.throttle;
     const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
-    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, parts.log, options.verbose === true);
+    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, options.verbose === true);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);

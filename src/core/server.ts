@@ -28,9 +28,15 @@ export class Effects implements RequestContext {
   declare setupClient?: boolean;
 
   constructor(
-    /** The client's address (for the log). */
-    readonly client: string,
+    /** Where the request came from: its connection's socket, or a datagram's source address. */
+    private readonly source: StreamSocket | string,
   ) {}
+
+  /** The client's address, for the log (asked of the socket only when a line needs it). */
+  get client(): string {
+    const source = this.source;
+    return typeof source === "string" ? source : source.peer?.() ?? "?";
+  }
 
   afterReply(effect: () => void): void {
     (this.list ??= []).push(effect);
@@ -78,8 +84,6 @@ class Connection implements StreamHandler, Bounded {
     private readonly server: KasaServer,
     /** A client of the setup network (RequestContext.setupClient). */
     private readonly setupClient: boolean,
-    /** Its address (RequestContext.client). */
-    private readonly address: string,
   ) {
     this.decoder = new FrameDecoder(server.limits.maxFrameBytes);
     this.lastRequest = server.now();
@@ -168,7 +172,7 @@ class Connection implements StreamHandler, Bounded {
         else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
-      const effects = new Effects(this.address);
+      const effects = new Effects(this.socket);
       if (this.setupClient) effects.setupClient = true;
       let answer: Answer | Promise<Answer>;
       try {
@@ -334,7 +338,7 @@ export class KasaServer {
       socket.close();
       return REFUSED;
     }
-    const connection = new Connection(socket, this, setupClient, address);
+    const connection = new Connection(socket, this, setupClient);
     this.connections.admit(connection);
     return connection;
   }
