@@ -303,7 +303,7 @@ describe.concurrent("energy monitoring on the host", () => {
       (await start({ stateDir: dir, model: "HS100" })).stop();
       const spec = parseLoadArgs({ load: "60" })!;
       await expect(start({ stateDir: dir, load: { profile: repeatingProfile(spec.points, spec.volts) } })).rejects.toThrow(
-        /a load needs a model with an energy meter \(HS110 or KP115\); this plug is a HS100/,
+        /a load needs a model with an energy meter \(HS110 or KP115\); this plug is an HS100 \(state in /,
       );
     });
   });

@@ -217,6 +217,7 @@ export class FakeListener implements TcpListenerPort {
       abort: () => {
         conn.closed = true;
       },
+      peer: () => from,
     }, from);
     return conn;
   }
@@ -299,7 +300,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
     async ask(request: unknown, from: "lan" | "setup" = "lan") {
       const effects: (() => void)[] = [];
       const setupClient = from === "setup" && t.plug.context.onboarding.clientSign(SETUP_CLIENT);
-      const context: RequestContext = { afterReply: (e) => effects.push(e), setupClient };
+      const context: RequestContext = { afterReply: (e) => effects.push(e), setupClient, client: from === "setup" ? SETUP_CLIENT : LAN_CLIENT };
       const text = typeof request === "string" ? request : JSON.stringify(request);
       const answer = answerText(await t.plug.dispatcher.handle(utf8Encode(text), context));
       for (const e of effects) e();

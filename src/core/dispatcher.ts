@@ -32,6 +32,8 @@ export interface RequestContext {
    * Absent: not (a request from the home network).
    */
   readonly setupClient?: boolean;
+  /** The client's address, for the log (a verbose plug's request lines, the presence lock's refusals). */
+  readonly client?: string;
 }
 
 /** What a method returns: its result fields (err_code 0 is added when absent) or an error. */
@@ -118,7 +120,8 @@ export class Dispatcher {
     /** The same names as bytes (nameBytes): a request that holds only these is parsed without the list. */
     private readonly nameBytes: NameBytes,
     private readonly plug: PlugContext,
-    private readonly log: (line: string) => void,
+    /** Log each module and method asked, with the client's address (never the parameters: they can hold secrets). */
+    private readonly verbose = false,
   ) {}
 
   /** Answers one request (its UTF-8 JSON text) with one answer tree (a promise only when a method has to wait). Never throws. */
@@ -138,6 +141,7 @@ export class Dispatcher {
       const module = this.known(name) && hasOwn(this.modules, name) ? this.modules[name] : undefined;
       // (the value of a module the plug has is read by its name, which is a key)
       const calls = module === undefined ? undefined : request[name];
+      if (this.verbose) this.traceModule(context, name, module, calls);
       // Shared errors go into the answer as they are (frozen, preloaded on a device): the writer only reads them.
       if (module === undefined) answer.values[m] = MODULE_NOT_SUPPORT;
       else if (typeof (module as KasaError).err_code === "number") answer.values[m] = module;
@@ -150,6 +154,7 @@ export class Dispatcher {
           const named = this.known(method) && hasOwn(module, method);
           const run = named ? (module as Module)[method] : hasOwn(module, "*") ? (module as Module)["*"] : undefined;
           const params = run === undefined ? undefined : paramsOf(bytes[results.values[i] as number], named ? calls[method] : undefined);
+          if (this.verbose) this.traceMethod(context, name, method);
           let result: unknown;
           if (run === undefined) result = MEMBER_NOT_SUPPORT;
           else if (params === undefined) result = INVALID_ARGUMENT;
@@ -170,6 +175,19 @@ export class Dispatcher {
     }
     if (pending === null) return answer;
     return this.settle(answer, pending);
+  }
+
+  /**
+   * A verbose plug's line for a module answered whole (unknown, refused, or not an object of
+   * methods), with the client's address; a module whose methods run gets a line for each (traceMethod).
+   */
+  private traceModule(context: RequestContext, name: string, module: Module | KasaError | undefined, calls: unknown): void {
+    if (module === undefined || typeof (module as KasaError).err_code === "number" || !isObject(calls)) this.traceMethod(context, name, undefined);
+  }
+
+  /** A verbose plug's line for a method asked: the client, module.method; names from the request cut to 40 characters, never a parameter. */
+  private traceMethod(context: RequestContext, name: string, method: string | undefined): void {
+    this.plug.log(`request from ${context.client ?? "?"}: ${name.slice(0, 40)}${method === undefined ? "" : "." + method.slice(0, 40)}`);
   }
 
   /** The request, an object keeping only the members of known names (see the top); undefined when it is not a JSON object. */
@@ -212,7 +230,7 @@ export class Dispatcher {
 
   /** A method that threw (or whose promise failed): logged, answered -7. */
   private failed(label: string, e: unknown): KasaError {
-    this.log(`${label} failed: ${errorText(e)}`);
+    this.plug.log(`${label} failed: ${errorText(e)}`);
     return UNKNOWN_ERROR;
   }
 }

@@ -96,6 +96,12 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
 export const LOG_LINES_PER_MINUTE = 20;
 
 /**
+ * The bound for a plug told to be verbose (PlugOptions.verbose: the host's `--verbose`), which adds
+ * a line for each method a client calls: higher, for a person watching a terminal, still a bound.
+ */
+export const VERBOSE_LOG_LINES_PER_MINUTE = 300;
+
+/**
  * The plug's one log: `line` passes at most `perMinute` lines in any minute that starts with a
  * line; the rest are counted, and the count is logged before the next line that passes. `notice`
  * is for the few lines the owner must see whatever a client does (the plug's identity at boot, the

@@ -26,7 +26,7 @@ import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./person
 import { RuleTable, type RulesListener } from "./rules.js";
 import { RuntimeStats } from "./runtime-stats.js";
 import { Scheduler, type SchedulerListener } from "./scheduler.js";
-import { DEVICE_LIMITS, LOG_LINES_PER_MINUTE, ThrottledLog, type Limits } from "./limits.js";
+import { DEVICE_LIMITS, LOG_LINES_PER_MINUTE, ThrottledLog, VERBOSE_LOG_LINES_PER_MINUTE, type Limits } from "./limits.js";
 import { PresenceLock, type PresenceListener } from "./presence.js";
 import { KasaServer } from "./server.js";
 import { SafeStore } from "./safe-store.js";
@@ -124,6 +124,8 @@ export interface PlugOptions {
   limits?: Limits;
   /** The physical-presence lock (default on): off makes reset, Wi-Fi and identity changes open to the LAN. */
   presenceLock?: boolean;
+  /** Log each request's client, module and method (the host's `--verbose`), under VERBOSE_LOG_LINES_PER_MINUTE. */
+  verbose?: boolean;
 }
 
 export interface Plug {
@@ -196,7 +198,7 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   // reset (ThrottledLog.notice, escaped: the alias came from the network), and the setup network's
   // lines, all made by the plug itself (its SSID and passphrase), straight to the port: one bound
   // function less in RAM.
-  const throttle = new ThrottledLog(ports.log, now, LOG_LINES_PER_MINUTE);
+  const throttle = new ThrottledLog(ports.log, now, options.verbose ? VERBOSE_LOG_LINES_PER_MINUTE : LOG_LINES_PER_MINUTE);
   const log: LogPort = throttle.line.bind(throttle);
   const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
@@ -274,7 +276,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.context = context;
     this.throttle = parts.throttle;
     const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
-    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, parts.log);
+    this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, options.verbose === true);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);
@@ -366,6 +368,10 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
 
   presenceChanged(): void {
     this.indicator.update();
+  }
+
+  presenceExpired(): void {
+    this.ports.log(`presence lock: closed again, unused for ${PRESENCE_WINDOW_MS / 60000} minutes`);
   }
 
   onboardingChanged(state: WifiState): void {

@@ -32,9 +32,10 @@ export const PRESENCE_USED: KasaError = Object.freeze({
   err_msg: "locked: the lock opened by the button was used by an earlier command (one per opening); if that was not yours, another client was waiting for it",
 });
 
-/** What hears that the lock opened or closed (the LED). */
+/** What hears that the lock opened or closed (the LED), and that an opening went unused (the log). */
 export interface PresenceListener {
   presenceChanged(): void;
+  presenceExpired(): void;
 }
 
 /**
@@ -95,7 +96,9 @@ export class PresenceLock {
   /** Its timer (a TimerTarget): the window ended unused. */
   fired(): void {
     this.timer = undefined;
-    if (this.openedAt >= 0) this.close();
+    if (this.openedAt < 0) return;
+    this.close();
+    this.listener?.presenceExpired();
   }
 
   stop(): void {
@@ -112,22 +115,24 @@ export class PresenceLock {
 }
 
 /**
- * `method` behind the lock; `when` (optional) says whether this call needs it at all (set_stainfo
+ * `method` behind the lock, `label` its module.method for the log; `when` (optional) says whether this call needs it at all (set_stainfo
  * only once the plug has a network, unless it comes from a client of the setup network while that
  * is up); `check` says which parameters the method refuses. When the lock applies, the parameters
  * are checked first (an invalid command is answered the same, locked or open, and uses nothing),
- * then the lock is met: refused, or run, which closes it.
+ * then the lock is met: refused, or run, which closes it. The log says which command from which
+ * client was refused or used the opening.
  */
-export function physical(method: Method, when: ((plug: PlugContext, request: RequestContext) => boolean) | undefined, check: ParamsCheck): Method {
+export function physical(label: string, method: Method, when: ((plug: PlugContext, request: RequestContext) => boolean) | undefined, check: ParamsCheck): Method {
   return (plug, params, request) => {
     const lock = plug.presence;
     if (!lock.enabled || !(when === undefined || when(plug, request))) return method(plug, params, request);
     const invalid = check(plug, params);
     if (invalid !== undefined) return invalid;
     const refused = lock.enter();
-    if (refused === PRESENCE_USED) plug.log("refused: the button's opening was used by an earlier command (if not yours, another client was waiting for it)");
-    else if (refused !== undefined) plug.log("refused: locked (hold the button 2-5 s first)");
-    else plug.log("presence lock: a locked command runs; locked again");
+    const client = request.client ?? "?";
+    if (refused === PRESENCE_USED) plug.log(`refused ${label} from ${client}: the button's opening was used by an earlier command (if not yours, another client was waiting for it)`);
+    else if (refused !== undefined) plug.log(`refused ${label} from ${client}: locked (hold the button 2-5 s first)`);
+    else plug.log(`presence lock: used by ${label} from ${client}; locked again`);
     return refused ?? method(plug, params, request);
   };
 }

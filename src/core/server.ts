@@ -27,6 +27,17 @@ export class Effects implements RequestContext {
   /** Set on a request from a client of the setup network only: no slot for it in every other request's. */
   declare setupClient?: boolean;
 
+  constructor(
+    /** Where the request came from: its connection's socket, or a datagram's source address. */
+    private readonly source: StreamSocket | string,
+  ) {}
+
+  /** The client's address, for the log (asked of the socket only when a line needs it). */
+  get client(): string {
+    const source = this.source;
+    return typeof source === "string" ? source : source.peer?.() ?? "?";
+  }
+
   afterReply(effect: () => void): void {
     (this.list ??= []).push(effect);
   }
@@ -161,7 +172,7 @@ class Connection implements StreamHandler, Bounded {
         else this.socket.resume?.(); // (what waits in the network stack: from a loop of the adapter's, not under this frame)
         return;
       }
-      const effects = new Effects();
+      const effects = new Effects(this.socket);
       if (this.setupClient) effects.setupClient = true;
       let answer: Answer | Promise<Answer>;
       try {
@@ -364,7 +375,7 @@ export class KasaServer {
 
   private datagram(bytes: Uint8Array, address: string, port: number): void {
     if (bytes.length === 0 || bytes.length > this.limits.maxFrameBytes || !this.udpAllowed(address)) return;
-    const effects = new Effects(); // (a datagram's source may be forged: never a setup client)
+    const effects = new Effects(address); // (a datagram's source may be forged: never a setup client)
     let answer: Answer | Promise<Answer>;
     try {
       const plaintext = decrypt(new Uint8Array(bytes)); // a copy: the port's buffer is left alone

@@ -5,10 +5,11 @@ import type { ButtonPort, LedPort, LogPort, RelayPort } from "../ports/ports.js"
 
 export class TerminalRelay implements RelayPort {
   on = false;
-  constructor(private readonly log: LogPort) {}
+  /** `quiet`: changes are not logged (while the plug boots: its identity line says the relay's state). */
+  constructor(private readonly log: LogPort, public quiet = false) {}
   set(on: boolean): void {
     this.on = on;
-    this.log(`relay ${on ? "ON" : "OFF"}`);
+    if (!this.quiet) this.log(`relay ${on ? "ON" : "OFF"}`);
   }
 }
 

@@ -89,6 +89,7 @@ export class NodeTcpListener implements TcpListenerPort {
         socket.once("close", () => clearTimeout(linger));
       },
       abort: () => socket.destroy(),
+      peer: () => socket.remoteAddress ?? "",
     }, socket.remoteAddress ?? "");
     const end = () => {
       if (ended) return;

@@ -12,6 +12,7 @@
 import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KeyValuePort } from "../ports/ports.js";
+import { checked, SPARE } from "../core/safe-store.js";
 
 export const MAX_KEY_CHARS = 15;
 export const MAX_VALUE_BYTES = 63;
@@ -106,6 +107,29 @@ export function lockStateDir(dir: string): () => void {
     rmSync(path, { force: true }); // stale: its process is gone (or it never got to write its pid)
   }
   throw new Error(inUse(dir, undefined));
+}
+
+/**
+ * A setting's value as the plug would read it at its next start (SafeStore's rule: the plain slot
+ * when its check matches, else the spare one; a value from before the checks as it is), read
+ * without opening the store, which would write (the command line looks at the stored model before
+ * the plug starts, and another plug may hold the directory). Undefined when there is none or the
+ * files cannot be read.
+ */
+export function storedSetting(dir: string, key: string): string | undefined {
+  let values: Record<string, string> | undefined;
+  for (const name of [SETTINGS_FILE, SETTINGS_FILE + ".bak"]) {
+    try {
+      values = load(join(dir, name));
+    } catch {
+      values = undefined; // unreadable: the backup is what a start would take
+    }
+    if (values !== undefined) break;
+  }
+  if (values === undefined) return undefined;
+  const read = (slot: string) => (Object.prototype.hasOwnProperty.call(values, slot) ? values![slot] : undefined);
+  const value = checked(key, read(key)) ?? checked(key, read(key + SPARE));
+  return value ?? (read("~v") === undefined ? read(key) : undefined);
 }
 
 /** The settings in a file: undefined when it is missing; throws when it is not a settings file. */

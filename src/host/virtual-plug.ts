@@ -4,25 +4,30 @@
 // without it. A TCP port that cannot be bound stops the start (without it there is no plug).
 
 import { randomBytes } from "node:crypto";
+import { isIPv6 } from "node:net";
 import { createPlug, type Plug } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device.js";
 import { escapeControls, HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
 import { SafeStore } from "../core/safe-store.js";
-import { IDENTITY_KEYS, Settings } from "../core/settings.js";
+import { IDENTITY_KEYS, KEY, Settings } from "../core/settings.js";
+import { DEFAULT_PERSONALITY, findPersonality } from "../core/personality.js";
 import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
-import { FileStore, lockStateDir, secureStateDir } from "./store.js";
+import { FileStore, lockStateDir, secureStateDir, storedSetting } from "./store.js";
 import { METERING_MODELS } from "./load.js";
 import { HostClock, HostTimers } from "./time.js";
 import { DEFAULT_NETWORKS, VirtualWifi, type VirtualNetwork } from "./wifi.js";
 
 export const DEFAULT_PORT = 9999;
 export const DEFAULT_BIND = "127.0.0.1";
-/** The setup page's port (80 needs root). */
+/** The setup page's port (80 needs root); when it is taken (another plug's), a free one (printed). */
 export const DEFAULT_HTTP_PORT = 8080;
+/** How often the power is looked at for the terminal (with a load), and the least time between two power lines (ms). */
+export const POWER_CHECK_MS = 1000;
+export const POWER_LINE_MS = 5000;
 
 export interface VirtualPlugOptions {
   /** TCP and UDP port (0: any free port, the same number for both). */
@@ -32,7 +37,7 @@ export interface VirtualPlugOptions {
   model?: string;
   stateDir: string;
   powerOn?: PowerOnPolicy;
-  /** Where log lines go (default: the terminal, prefixed with the plug's address). */
+  /** Where log lines go (default: the terminal, each line with the time and the plug's address: terminalLine). */
   log?: LogPort;
   /** How long a reboot keeps the plug off the network, ms. */
   rebootMs?: number;
@@ -40,7 +45,7 @@ export interface VirtualPlugOptions {
   networks?: readonly VirtualNetwork[];
   /** Start unprovisioned: Wi-Fi and settings wiped as by a factory reset, identity kept. */
   factory?: boolean;
-  /** The setup page's port (0: any free port; default 8080). */
+  /** The setup page's port (0: any free port; default 8080, or any free port when 8080 is taken). */
   httpPort?: number;
   /** A port for the captive-portal DNS (0: any free port); none when undefined. */
   dnsPort?: number;
@@ -61,6 +66,37 @@ export interface VirtualPlugOptions {
    * real plug reads the mains voltage whatever is plugged in.
    */
   load?: { profile: LoadProfile; chip?: SimulatedChipModel };
+  /** Log each request's client, module and method (never its parameters), through the plug's log limiter. */
+  verbose?: boolean;
+}
+
+/** A line for the terminal: the local time (hh:mm:ss), the plug's address, the line with its control characters written out. */
+export function terminalLine(when: Date, address: string, port: number, line: string): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(when.getHours())}:${two(when.getMinutes())}:${two(when.getSeconds())} [plug ${address}:${port}] ${escapeControls(line)}`;
+}
+
+/**
+ * When the power a load draws is worth a line: it moved by more than 2 W and more than 5 % since
+ * the last line, and the last line is POWER_LINE_MS old (a load that changes all the time gets a
+ * line every few seconds, no more). `check` takes each reading and returns the line, if any.
+ */
+export class PowerWatch {
+  private shown = 0;
+  private shownAt = -Infinity;
+
+  check(power_mw: number, voltage_mv: number, current_ma: number, now: number): string | undefined {
+    const change = Math.abs(power_mw - this.shown);
+    if (change <= 2000 || change <= this.shown * 0.05 || now - this.shownAt < POWER_LINE_MS) return undefined;
+    this.shown = power_mw;
+    this.shownAt = now;
+    return `power ${(power_mw / 1000).toFixed(1)} W (${(current_ma / 1000).toFixed(3)} A at ${(voltage_mv / 1000).toFixed(1)} V)`;
+  }
+}
+
+/** Why a load cannot be simulated on this plug. */
+function needsMeter(model: string, stateDir: string): string {
+  return `a load needs a model with an energy meter (${METERING_MODELS.join(" or ")}); this plug is an ${model} (state in ${stateDir}): choose one with --model`;
 }
 
 /** Nothing plugged in: the meter reads the mains voltage, no current. */
@@ -89,12 +125,21 @@ export class VirtualPlug {
   /** ClockPort.monotonic() when the load began (the first boot). */
   private loadOrigin: number | undefined;
   private pendingBoot: NodeJS.Timeout | null = null;
-  readonly log: LogPort;
+  /** Where lines go in the end. */
+  private readonly out: LogPort;
+  /** Lines held while the plug first starts, to be shown after its identity line with the host's own (introduce). */
+  private held: string[] | null = null;
+  private readonly power = new PowerWatch();
+  /** Every line of the plug and of its host adapters. */
+  readonly log: LogPort = (line) => {
+    if (this.held !== null) this.held.push(line);
+    else this.out(line);
+  };
 
   private constructor(private readonly options: VirtualPlugOptions, public port: number) {
     const bind = options.bind ?? DEFAULT_BIND;
     // escaped here too: the host's own adapters log names from files and the network (a saved SSID)
-    this.log = options.log ?? ((line) => console.log(`[plug ${bind}:${this.port}] ${escapeControls(line)}`));
+    this.out = options.log ?? ((line) => console.log(terminalLine(new Date(), bind, this.port, line)));
     this.clock = options.clock ?? new HostClock(!options.noTime);
   }
 
@@ -106,13 +151,16 @@ export class VirtualPlug {
     secureStateDir(options.stateDir);
     vp.unlock = lockStateDir(options.stateDir);
     try {
+      // a load needs a meter: known before the plug boots (and prints its setup passphrase)
+      const personality = findPersonality(options.model ?? storedSetting(options.stateDir, KEY.model) ?? "") ?? findPersonality(DEFAULT_PERSONALITY)!;
+      if (options.load !== undefined && personality.emeter === "none") throw new Error(needsMeter(personality.key, options.stateDir));
       if (options.factory) {
         // What a 10-second button hold does, before the first boot.
         const store = new FileStore(options.stateDir, vp.log);
         new Settings(new SafeStore(store)).wipe(IDENTITY_KEYS); // both slots of each setting, identity kept
         new VirtualWifi(options.stateDir, vp.log).forget();
       }
-      await vp.boot();
+      await vp.boot(true);
     } catch (e) {
       vp.unlock(); // what was bound is let go already (bindSockets)
       throw e;
@@ -120,7 +168,7 @@ export class VirtualPlug {
     const personality = vp.plug.context.personality;
     if (options.load !== undefined && personality.emeter === "none") {
       vp.stop();
-      throw new Error(`a load needs a model with an energy meter (${METERING_MODELS.join(" or ")}); this plug is a ${personality.key} (stored in ${options.stateDir}): choose one with --model`);
+      throw new Error(needsMeter(personality.key, options.stateDir));
     }
     return vp;
   }
@@ -150,8 +198,12 @@ export class VirtualPlug {
 
   private async bindSockets(): Promise<void> {
     const bind = this.address;
-    // Ports picked by the system (0) are kept across restarts, as a device keeps 80 and 53.
-    this.http = await NodeTcpListener.open(this.httpPort, bind);
+    // Ports picked by the system (0) are kept across restarts, as a device keeps 80 and 53. The
+    // default port taken (by another plug on this machine): any free one, printed.
+    this.http = await NodeTcpListener.open(this.httpPort, bind).catch((e: NodeJS.ErrnoException) => {
+      if (this.options.httpPort !== undefined || (e.code !== "EADDRINUSE" && e.code !== "EACCES")) throw e;
+      return NodeTcpListener.open(0, bind);
+    });
     this.httpPort = this.http.port;
     if (this.options.dnsPort !== undefined) {
       this.dns = await this.udpOrNone(this.dnsPort, "captive DNS off");
@@ -193,11 +245,12 @@ export class VirtualPlug {
     return { open: this.tcp?.openSockets ?? 0, unsent: this.tcp?.unsentBytes ?? 0 };
   }
 
-  private async boot(): Promise<void> {
+  private async boot(first = false): Promise<void> {
     await this.bindSockets();
     const store = new FileStore(this.options.stateDir, this.log);
     this.timers = new HostTimers();
-    this.relay = new TerminalRelay(this.log);
+    // the relay's state at boot is in the identity line: a line of its own only for each change after it
+    this.relay = new TerminalRelay(this.log, true);
     this.led = new TerminalLed();
     this.wifi = new VirtualWifi(this.options.stateDir, this.log, this.options.networks ?? DEFAULT_NETWORKS, this.address);
     this.plug = createPlug(
@@ -226,12 +279,44 @@ export class VirtualPlug {
         httpPort: this.httpPort,
         limits: this.options.limits ?? HOST_LIMITS,
         presenceLock: this.options.presenceLock,
+        verbose: this.options.verbose,
       },
     );
-    this.plug.start();
+    if (first) this.held = [];
+    try {
+      this.plug.start();
+    } finally {
+      this.relay.quiet = false;
+      if (first) this.introduce();
+    }
+    if (this.options.load !== undefined && this.plug.context.energy !== undefined) this.timers.every(POWER_CHECK_MS, () => this.checkPower());
     const waiters = this.bootWaiters;
     this.bootWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /**
+   * The first start's lines: the plug's identity (the core's first line), then where it listens and
+   * how to talk to it, then what the plug said after its identity (the setup network, the LED).
+   */
+  private introduce(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    const identity = held.findIndex((line) => / ready, relay o(n|ff)$/.test(line)) + 1;
+    for (const line of held.slice(0, identity)) this.out(line);
+    const host = this.address === "0.0.0.0" || this.address === "::" ? "127.0.0.1" : this.address;
+    const target = isIPv6(host) ? `[${host}]:${this.port}` : `${host}:${this.port}`;
+    this.out(`listening on TCP and UDP ${this.address}:${this.port}; setup page (during setup) on port ${this.httpPort}; state in ${this.options.stateDir}`);
+    this.out(`talk to it: kasa --host ${host} --port ${this.port} --type plug state (pip install python-kasa), or npx tplink-smarthome-api getSysInfo ${target}`);
+    for (const line of held.slice(identity)) this.out(line);
+  }
+
+  /** The load's power, when it changed enough to be worth a line (PowerWatch). */
+  private checkPower(): void {
+    const r = this.plug.context.energy?.reading();
+    if (r === undefined) return;
+    const line = this.power.check(r.power_mw, r.voltage_mv, r.current_ma, this.clock.monotonic());
+    if (line !== undefined) this.log(line);
   }
 
   /** A simulated chip on the load, behind the relay, with its driver (a new one at each boot, like the device's). */

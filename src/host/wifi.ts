@@ -40,14 +40,31 @@ export const VIRTUAL_JOIN_MS = 300;
 
 /**
  * Reads a `--wifi` file: a JSON list of {"ssid", "key_type" (0 open, 2 WPA, 3 WPA2), "rssi", "password"}.
- * Throws an Error saying what is wrong.
+ * Throws an Error saying what is wrong (parseNetworks).
  */
 export function loadNetworks(path: string): VirtualNetwork[] {
-  const list = JSON.parse(readFileSync(path, "utf8")) as unknown;
-  if (!Array.isArray(list)) throw new Error(`${path}: expected a JSON list of networks`);
+  return parseNetworks(readFileSync(path, "utf8"), path);
+}
+
+/**
+ * The networks in the text of a `--wifi` file named `file`. Throws an Error of one line that names
+ * the file and says what is wrong and where, never quoting the file (it holds passwords; a JSON
+ * error of the engine's would show a piece of it).
+ */
+export function parseNetworks(text: string, file: string): VirtualNetwork[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    const at = jsonErrorAt(text);
+    const before = text.slice(0, at).split("\n");
+    const where = at >= text.trimEnd().length ? "it ends too early" : `at line ${before.length}, column ${before[before.length - 1].length + 1}`;
+    throw new Error(`${file} is not valid JSON: ${where}`);
+  }
+  if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON list of networks, [{"ssid": ..., "key_type": ..., "password": ...}, ...]`);
   return list.map((n: unknown, i) => {
     const e = n as { ssid?: unknown; key_type?: unknown; rssi?: unknown; password?: unknown };
-    const where = `${path}: network ${i + 1}`;
+    const where = `${file}: network ${i + 1}`;
     if (typeof e !== "object" || e === null) throw new Error(`${where}: expected an object`);
     if (typeof e.ssid !== "string" || e.ssid.length === 0 || e.ssid.length > 32) throw new Error(`${where}: "ssid" must be 1-32 characters`);
     if (e.key_type !== 0 && e.key_type !== 1 && e.key_type !== 2 && e.key_type !== 3) throw new Error(`${where}: "key_type" must be 0, 1, 2 or 3`);
@@ -57,6 +74,84 @@ export function loadNetworks(path: string): VirtualNetwork[] {
     if (e.key_type !== 0 && (e.password === undefined || e.password === "")) throw new Error(`${where}: a secured network needs its "password"`);
     return { ssid: e.ssid, keyType: e.key_type, rssi, password: e.password };
   });
+}
+
+/**
+ * Where JSON text stops being valid: the offset of the first character that cannot be there (the
+ * text's length when it ends too early). Only for text JSON.parse refused; a scan of its own, since
+ * the engine's message quotes the text.
+ */
+export function jsonErrorAt(text: string): number {
+  let i = 0;
+  const space = () => {
+    while (i < text.length && " \t\n\r".includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const value = (depth: number): void => {
+    space();
+    const c = text[i];
+    if (c === "{" || c === "[") {
+      if (depth > 512) fail();
+      i++;
+      space();
+      const close = c === "{" ? "}" : "]";
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === "{") {
+          space();
+          if (text[i] !== '"') fail();
+          string();
+          space();
+          if (text[i] !== ":") fail();
+          i++;
+        }
+        value(depth + 1);
+        space();
+        if (text[i] === ",") i++;
+        else if (text[i] === close) {
+          i++;
+          return;
+        } else fail();
+      }
+    }
+    if (c === '"') return string();
+    const m = /^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null)/.exec(text.slice(i, i + 400));
+    if (m === null) fail();
+    i += m![0].length;
+  };
+  const string = (): void => {
+    i++;
+    while (i < text.length) {
+      const ch = text.charCodeAt(i);
+      if (ch === 0x22) {
+        i++;
+        return;
+      }
+      if (ch < 0x20) fail();
+      if (ch === 0x5c) {
+        i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? "x")) fail();
+      }
+      i++;
+    }
+    fail();
+  };
+  try {
+    value(0);
+    space();
+    return i < text.length ? i : text.length;
+  } catch (at) {
+    if (typeof at !== "number") throw at;
+    return Math.min(at, text.length);
+  }
 }
 
 interface Stored extends SavedNetwork {

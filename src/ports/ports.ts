@@ -151,6 +151,11 @@ export interface StreamSocket {
   close(): void;
   /** Close now, dropping whatever is unsent. */
   abort(): void;
+  /**
+   * The client's address, for the log (a verbose plug's request lines, the presence lock's
+   * refusals): asked for only when a line needs it, so that no connection keeps it.
+   */
+  peer?(): string;
 }
 
 /** What the core gives back for each accepted connection. */

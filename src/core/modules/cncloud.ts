@@ -41,6 +41,7 @@ export const cnCloudModule: Module = Object.freeze({
 
   // Where the plug would phone home: behind the presence lock.
   set_server_url: physical(
+    "cnCloud.set_server_url",
     (plug: PlugContext, params: Params) => {
       const server = str(params.server, MAX_VALUE_BYTES, 1);
       if (server === undefined) return INVALID_ARGUMENT;

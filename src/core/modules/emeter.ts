@@ -77,6 +77,7 @@ export const METER: Module = Object.freeze({
   // Calibration changes what every reading says (a 100 W load shown as 1,600 W): behind the presence
   // lock, its parameters checked first (presence.ts).
   set_vgain_igain: physical(
+    "emeter.set_vgain_igain",
     (plug: PlugContext, params: Params) => {
       const gains = requestedGains(plug, params);
       return gains === undefined ? INVALID_ARGUMENT : saved(energy(plug).setGains(gains));
@@ -86,6 +87,7 @@ export const METER: Module = Object.freeze({
   ),
   // vtarget in mV and itarget in mA: the known load's true values while it runs
   start_calibration: physical(
+    "emeter.start_calibration",
     (plug: PlugContext, params: Params) => {
       if (checkTargets(plug, params) !== undefined) return INVALID_ARGUMENT;
       return energy(plug).calibrate(params.vtarget as number, params.itarget as number) ? {} : CANNOT_CALIBRATE;

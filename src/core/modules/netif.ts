@@ -84,6 +84,7 @@ export const netifModule: Module = Object.freeze({
   // network while it is up (WPA2, opened by a 5 s hold or the opt-in fallback). Moving a plug off its
   // network from the home network needs presence, setup network up or not.
   set_stainfo: physical(
+    "netif.set_stainfo",
     (plug: PlugContext, params: Params, request: RequestContext) => {
       const checked = checkCredentials(params.ssid, params.password, params.key_type);
       if (!checked.ok) return invalidCredentials(checked.error);

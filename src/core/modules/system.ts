@@ -234,11 +234,11 @@ export const systemModule: Module = Object.freeze({
   },
 
   // Identity changes make the plug another device to every client: behind the presence lock.
-  set_mac_addr: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)), undefined, checkMac),
+  set_mac_addr: physical("system.set_mac_addr", (plug: PlugContext, params: Params) => setIdentity(plug, KEY.mac, "mac", parseMac(params.mac)), undefined, checkMac),
 
-  set_device_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40)), undefined, checkDeviceId),
+  set_device_id: physical("system.set_device_id", (plug: PlugContext, params: Params) => setIdentity(plug, KEY.deviceId, "deviceId", hex(params.deviceId, 40)), undefined, checkDeviceId),
 
-  set_hw_id: physical((plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32)), undefined, checkHwId),
+  set_hw_id: physical("system.set_hw_id", (plug: PlugContext, params: Params) => setIdentity(plug, KEY.hwId, "hwId", hex(params.hwId, 32)), undefined, checkHwId),
 
   // The icon itself is not kept (an ESP8266 has no room for images); its hash is, as sysinfo shows it.
   get_dev_icon: (plug: PlugContext) => ({ icon: "", hash: plug.device.iconHash }),
@@ -257,6 +257,7 @@ export const systemModule: Module = Object.freeze({
 
   // A reset drops the plug off its network into setup: behind the presence lock.
   reset: physical(
+    "system.reset",
     (plug: PlugContext, params: Params, request: RequestContext) =>
       delayed(plug, params, request, () => {
         plug.log("factory reset");
