@@ -73,6 +73,15 @@ describe("README and docs", () => {
     expect(documents().flatMap(brokenLinks)).toEqual([]);
   });
 
+  it("docs/HOST.md names every flag that --help lists", () => {
+    const usage = /const USAGE = `([\s\S]*?)`;/.exec(readFileSync(join(ROOT, "src", "host", "main.ts"), "utf8"));
+    expect(usage, "USAGE in src/host/main.ts").not.toBeNull();
+    const flags = [...usage![1].matchAll(/^ {2}(--?[a-z][a-z-]*)/gm)].map((m) => m[1]);
+    expect(flags.length).toBeGreaterThan(10);
+    const host = readFileSync(join(ROOT, "docs", "HOST.md"), "utf8");
+    expect(flags.filter((f) => !new RegExp("`" + f + "[ `]").test(host))).toEqual([]);
+  });
+
   it("the README links every file of docs/", () => {
     const readme = readFileSync(README, "utf8");
     const missing = readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md") && !readme.includes(`](docs/${f})`));
