@@ -20,7 +20,7 @@
 // stack of that many slots instead of the chip's (a diagnostic: a path deeper than that aborts with a
 // stack overflow, and --verbose prints the JS frames it ran under, with their depths).
 //
-// Needs, besides the SDK (see README "Building the firmware"): Debian's gcc-multilib and the i386
+// Needs, besides the SDK (see docs/DEVELOPING.md, "The Moddable SDK"): Debian's gcc-multilib and the i386
 // GLib (dpkg --add-architecture i386; apt-get install gcc-multilib libglib2.0-dev:i386), and
 // qemu-user where the kernel cannot run 32-bit programs itself.
 // Builds go to build/chip/; nothing is written into the SDK.

@@ -19,7 +19,7 @@ export function fail(message, code = 2) {
 export function requireSdk() {
   const sdk = process.env.MODDABLE;
   if (!sdk) {
-    fail("MODDABLE is not set: install the Moddable SDK as its Getting Started guide says, then export MODDABLE and put $MODDABLE/build/bin/<os>/release on PATH (see README, \"Building the firmware\").");
+    fail("MODDABLE is not set: install the Moddable SDK as its Getting Started guide says, then export MODDABLE and put $MODDABLE/build/bin/<os>/release on PATH (see docs/DEVELOPING.md, \"The Moddable SDK\").");
   }
   if (!existsSync(sdk)) fail(`MODDABLE points to ${sdk}, which does not exist.`);
   return sdk;

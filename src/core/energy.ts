@@ -3,7 +3,7 @@
 // counter only grows (meter/meter.ts); this samples it every ENERGY_SAMPLE_MS and on each read,
 // and puts the difference on the day and month of the sample.
 //
-// Flash, within the ESP8266's limits (docs/MEMORY.md, README "Energy monitoring"): everything lives
+// Flash, within the ESP8266's limits (docs/MEMORY.md, docs/ENERGY.md): everything lives
 // in RAM and reaches the settings at most every ENERGY_SAVE_INTERVAL_MS while it changes, when a
 // month or year is finished, and before any restart, reset or stop. A steady load costs 3 writes
 // per save (the total, the half-month of days, the year of months): 144 a day. A power cut loses at

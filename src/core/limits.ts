@@ -1,7 +1,7 @@
 // The plug's resource bounds: everything input can grow is capped here, per board. A real Kasa plug
 // falls over on malformed input (PROTOCOL §6); these keep ours serving whatever arrives. Each board
 // can override any of them (Moddable: `config.plug.limits` in boards/<name>/manifest.json; the host
-// target uses HOST_LIMITS). The numbers and why are in the README ("Limits").
+// target uses HOST_LIMITS). The numbers and why are in docs/LIMITS.md.
 
 export interface Limits {
   /** Kasa TCP connections open at once; at the bound a new client takes the place of the one idle longest (connections.ts). */
