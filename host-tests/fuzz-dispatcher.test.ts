@@ -205,7 +205,7 @@ afterAll(() => {
   report(`dispatcher fuzzing (seed ${fuzzed(1).seed}):\n${rows.join("\n")}\n${measured.map((m) => `  ${m}`).join("\n")}`);
 });
 
-describe("dispatcher (fuzzed)", { timeout: fuzzTimeout() }, () => {
+describe("dispatcher (fuzzed)", { timeout: fuzzTimeout(40_000) }, () => {
   it("the answer-size bound holds for the largest answers the known methods can give", async () => {
     for (const model of ["HS110", "KP115"]) {
       const t = testPlug({ model });
