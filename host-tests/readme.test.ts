@@ -74,8 +74,8 @@ describe("README and docs", () => {
   });
 
   it("docs/HOST.md names every flag that --help lists", () => {
-    const usage = /const USAGE = `([\s\S]*?)`;/.exec(readFileSync(join(ROOT, "src", "host", "main.ts"), "utf8"));
-    expect(usage, "USAGE in src/host/main.ts").not.toBeNull();
+    const usage = /const USAGE = `([\s\S]*?)`;/.exec(readFileSync(join(ROOT, "src", "host", "cli.ts"), "utf8"));
+    expect(usage, "USAGE in src/host/cli.ts").not.toBeNull();
     const flags = [...usage![1].matchAll(/^ {2}(--?[a-z][a-z-]*)/gm)].map((m) => m[1]);
     expect(flags.length).toBeGreaterThan(10);
     const host = readFileSync(join(ROOT, "docs", "HOST.md"), "utf8");
