@@ -205,6 +205,9 @@ describe("values that write themselves", () => {
     }
     // a value that is not a whole number of thousandths is written as the number it stands for
     expect([...answerFrame([{ writeJson: (out: JsonOut) => out.thousandths(1.5) }], 256)]).toEqual([...encodeFrame("[0.0015]")]);
+    // other units: ten-thousandths (a v1 location) and hundred-thousandths
+    const other: Array<[number, number, string]> = [[100_000, 10_000, "10.000000"], [-338_688, 10_000, "-33.868800"], [5, 10_000, "0.000500"], [1_234_567, 100_000, "12.345670"]];
+    expect([...answerFrame(other.map(([n, per]) => ({ writeJson: (out: JsonOut) => out.thousandths(n, per) })), 256)]).toEqual([...encodeFrame(`[${other.map(([, , t]) => t).join(",")}]`)]);
   });
 
   it("must write the same bytes in both passes: a frame that differs from its size pass throws", () => {

@@ -4,6 +4,8 @@ import { DEVICE_LIMITS } from "../src/core/limits.js";
 import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { FakeWifi, testPlug } from "./support/fakes.js";
 import { REAL_SYSINFO } from "./support/real-sysinfo.js";
+import { answerText } from "./support/wire.js";
+import { utf8Encode } from "../src/core/wire/utf8.js";
 
 const INVALID = { err_code: -3, err_msg: "invalid argument" };
 const sysinfo = async (t: ReturnType<typeof testPlug>) => (await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;
@@ -212,6 +214,17 @@ describe("system", () => {
     for (const p of [{ latitude: 91, longitude: 0 }, { latitude: 0 }, { latitude_i: 1.5, longitude_i: 0 }, { latitude: "1", longitude: "2" }])
       expect((await t.ask({ system: { set_dev_location: p } })).system.set_dev_location).toEqual(INVALID);
     expect(await sysinfo(t)).toMatchObject({ latitude: -33.8688, longitude: 151.2093 });
+  });
+
+  it("writes a v1 location with 6 decimals as v1 firmware does, so python-kasa's schema (a float or 0) takes a whole-degree place", async () => {
+    const t = testPlug({ model: "HS110" });
+    const text = async () => answerText(await t.plug.dispatcher.handle(utf8Encode('{"system":{"get_sysinfo":{}}}'), { afterReply: () => {} }));
+    expect(await text()).toContain('"longitude":0,"latitude":0,');
+    // tplink-smarthome-api's own suite sets 10, 10
+    await t.ask({ system: { set_dev_location: { latitude: 10, longitude: 10 } } });
+    expect(await text()).toContain('"longitude":10.000000,"latitude":10.000000,');
+    await t.ask({ system: { set_dev_location: { latitude: -33.8688, longitude: 151.2093 } } });
+    expect(await text()).toContain('"longitude":151.209300,"latitude":-33.868800,');
   });
 
   it("keeps the icon hash that set_dev_icon sends", async () => {

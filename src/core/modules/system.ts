@@ -90,8 +90,8 @@ export class Sysinfo implements JsonWritable {
     number(out, "rssi", this.rssi);
     number(out, "led_off", this.ledOff);
     if (p.generation === "v1") {
-      number(out, "longitude", this.longitudeI / 10000);
-      number(out, "latitude", this.latitudeI / 10000);
+      degrees(out, "longitude", this.longitudeI);
+      degrees(out, "latitude", this.latitudeI);
     } else {
       number(out, "longitude_i", this.longitudeI);
       number(out, "latitude_i", this.latitudeI);
@@ -137,6 +137,18 @@ function writeFlat(out: JsonOut, name: string, o: { [key: string]: unknown }): v
     else out.number(v as number);
   }
   out.byte(0x7d);
+}
+
+/**
+ * `,"name":` and a v1 location from its 1/10000 degrees: with 6 decimals as v1 firmware prints it
+ * (10 -> 10.000000; python-kasa's schema takes a float or 0, and refuses the integer 10), 0 as 0.
+ */
+function degrees(out: JsonOut, name: string, tenThousandths: number): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+  if (tenThousandths === 0) out.number(0);
+  else out.thousandths(tenThousandths, 10000);
 }
 
 function number(out: JsonOut, name: string, value: number): void {

@@ -228,25 +228,27 @@ export class JsonOut {
   }
 
   /**
-   * Writes the integer `n` thousandths as a number with exactly 6 decimals, the way C's `%f` prints
-   * it (1500 -> 1.500000, 0 -> 0.000000, -25 -> -0.025000): what HS110 v1 firmware writes for its
-   * emeter values (PROTOCOL §2.8). Digit by digit, no string made. Not an integer: written as `number`.
+   * Writes the integer `n` thousandths (or 1/`per` units: 1000, 10000 or 100000) as a number with
+   * exactly 6 decimals, the way C's `%f` prints it (1500 -> 1.500000, 0 -> 0.000000, -25 -> -0.025000):
+   * what HS110 v1 firmware writes for its emeter values (PROTOCOL §2.8) and its location (§3). Digit
+   * by digit, no string made. Not an integer: written as `number`.
    */
-  thousandths(n: number): void {
-    if (n !== Math.floor(n) || n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER) return this.number(n / 1000);
+  thousandths(n: number, per = 1000): void {
+    if (n !== Math.floor(n) || n > Number.MAX_SAFE_INTEGER || n < -Number.MAX_SAFE_INTEGER) return this.number(n / per);
     if (n < 0) {
       this.byte(0x2d);
       n = -n;
     }
-    const fraction = n % 1000;
-    this.number((n - fraction) / 1000);
+    const fraction = n % per;
+    this.number((n - fraction) / per);
     this.byte(0x2e);
-    this.byte(0x30 + Math.floor(fraction / 100));
-    this.byte(0x30 + (Math.floor(fraction / 10) % 10));
-    this.byte(0x30 + (fraction % 10));
-    this.byte(0x30);
-    this.byte(0x30);
-    this.byte(0x30);
+    // the fraction's digits, most significant first, then zeros to 6
+    let digits = 0;
+    for (let p = per / 10; p >= 1; p /= 10) {
+      this.byte(0x30 + (Math.floor(fraction / p) % 10));
+      digits++;
+    }
+    for (; digits < 6; digits++) this.byte(0x30);
   }
 
   /** Writes one byte of JSON text as it is (ASCII: punctuation, digits). */
