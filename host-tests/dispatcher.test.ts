@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
-import { MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT } from "../src/core/errors.js";
+import { MEMBER_NOT_SUPPORT, MODULE_NOT_SUPPORT } from "../src/core/protocol/errors.js";
 import { SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { testPlug } from "./support/fakes.js";
 import { answerText } from "./support/wire.js";
-import { Members } from "../src/core/wire/json-out.js";
-import { utf8Encode } from "../src/core/wire/utf8.js";
+import { Members } from "../src/core/protocol/wire/json-out.js";
+import { utf8Encode } from "../src/core/protocol/wire/utf8.js";
 
 const MODULE = { err_code: -1, err_msg: "module not support" };
 const MEMBER = { err_code: -2, err_msg: "member not support" };

@@ -8,7 +8,7 @@ import { Client } from "tplink-smarthome-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { MAX_POINTS, maxWatts, parseLoadArgs, parseProfile, repeatingProfile } from "../src/host/load.js";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
-import type { SimulatedChipModel } from "../src/core/meter/simulate.js";
+import type { SimulatedChipModel } from "../src/core/energy/meter/simulate.js";
 import { convertStatData, emeterStatus, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
 import { RawClient, askOnce, udpAsk } from "./support/raw-client.js";
 import { HostPlugs } from "./support/host-plugs.js";

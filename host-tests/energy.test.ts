@@ -4,12 +4,12 @@
 // number of flash writes, erasing, and calibration that changes the readings and survives a reboot.
 
 import { describe, expect, it } from "vitest";
-import { CANNOT_CALIBRATE } from "../src/core/errors.js";
+import { CANNOT_CALIBRATE } from "../src/core/protocol/errors.js";
 import { ENERGY_SAVE_INTERVAL_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
-import { Cse7766Driver } from "../src/core/meter/cse7766.js";
-import { Cse7766Chip, constantLoad, CSE7766_TYPICAL, SimulatedCseSerial, simulatedMeter, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../src/core/meter/simulate.js";
-import { DEFAULT_GAINS, type MeterDriver, type MeterStats, type Reading } from "../src/core/meter/meter.js";
-import { utf8Encode } from "../src/core/wire/utf8.js";
+import { Cse7766Driver } from "../src/core/energy/meter/cse7766.js";
+import { Cse7766Chip, constantLoad, CSE7766_TYPICAL, SimulatedCseSerial, simulatedMeter, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../src/core/energy/meter/simulate.js";
+import { DEFAULT_GAINS, type MeterDriver, type MeterStats, type Reading } from "../src/core/energy/meter/meter.js";
+import { utf8Encode } from "../src/core/protocol/wire/utf8.js";
 import { FakeClock, FakeTimers, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
 import { numberTokens, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
 import { answerText } from "./support/wire.js";

@@ -1,12 +1,12 @@
-// The flash wear budget (src/core/settings.ts): a client that spams settings changes all day makes
+// The flash wear budget (src/core/storage/settings.ts): a client that spams settings changes all day makes
 // at most `settingsWritesPerHour` writes an hour, every change is answered as usual and read back at
 // once, the last value reaches flash, and a restart, a factory reset or a stop writes what waits.
 
 import { describe, expect, it } from "vitest";
-import { UNKNOWN_ERROR } from "../src/core/errors.js";
+import { UNKNOWN_ERROR } from "../src/core/protocol/errors.js";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 import type { PlugOptions } from "../src/core/plug.js";
-import { MAX_PENDING_SETTINGS } from "../src/core/settings.js";
+import { MAX_PENDING_SETTINGS } from "../src/core/storage/settings.js";
 import { SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
 import { MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
 

@@ -4,10 +4,10 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeDatagram, FrameDecoder, HEADER_BYTES, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
-import { JsonOut } from "../src/core/wire/json-out.js";
-import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
-import { decrypt, INITIAL_KEY } from "../src/core/wire/xor.js";
+import { decodeDatagram, FrameDecoder, HEADER_BYTES, MAX_FRAME_BYTES } from "../src/core/protocol/wire/frame.js";
+import { JsonOut } from "../src/core/protocol/wire/json-out.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../src/core/protocol/wire/utf8.js";
+import { decrypt, INITIAL_KEY } from "../src/core/protocol/wire/xor.js";
 import { concat, fuzzed, fuzzTimeout, lengthHeader } from "./support/fuzz.js";
 import { answerFrame, encrypt } from "./support/wire.js";
 

@@ -15,8 +15,8 @@ import { until } from "./support/until.js";
 import { DEVICE_LIMITS, HOST_LIMITS } from "../src/core/limits.js";
 import type { WifiNetwork } from "../src/ports/ports.js";
 import { encodeDatagram, encodeFrame } from "./support/wire.js";
-import { FrameDecoder } from "../src/core/wire/frame.js";
-import { utf8Decode } from "../src/core/wire/utf8.js";
+import { FrameDecoder } from "../src/core/protocol/wire/frame.js";
+import { utf8Decode } from "../src/core/protocol/wire/utf8.js";
 
 const RELAY_ON = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDFA2DFA2", "hex");
 const RELAY_OFF = Buffer.from("0000002AD0F281F88BFF9AF7D5EF94B6C5A0D48BF99CF091E8B7C4B0D1A5C0E2D8A381F286E793F6D4EEDEA3DEA3", "hex");

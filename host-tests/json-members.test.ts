@@ -1,13 +1,13 @@
-// The members of a request's objects read from its bytes (src/core/wire/json-members.ts) against
+// The members of a request's objects read from its bytes (src/core/protocol/wire/json-members.ts) against
 // JSON.parse: the same names in the same order (array indices first, a repeated name once, in its
 // first place), each with where its last value starts, whatever the spaces, escapes and nesting.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { membersAt, nameBytes, namesKnown } from "../src/core/wire/json-members.js";
+import { membersAt, nameBytes, namesKnown } from "../src/core/protocol/wire/json-members.js";
 import { REQUEST_NAMES } from "../src/core/plug.js";
 import { PYTHON_KASA_UPDATE, REAL_REQUESTS } from "./support/fuzz.js";
-import { utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
+import { utf8Encode, utf8Length } from "../src/core/protocol/wire/utf8.js";
 import { fuzzed } from "./support/fuzz.js";
 
 const spaceArb = fc.string({ unit: fc.constantFrom(" ", "\t", "\r", "\n"), maxLength: 2 });

@@ -1,4 +1,4 @@
-// The streamed answer writer (src/core/wire/json-out.ts) against what the plug sent before it:
+// The streamed answer writer (src/core/protocol/wire/json-out.ts) against what the plug sent before it:
 // JSON.stringify's text, UTF-8 encoded and encrypted as one frame or datagram. Random JSON-like trees
 // (Members among them, stringified as the objects of the same members), every buffer size from 1
 // byte (so that the autokey runs across every split point), both ways of reading strings (charCodeAt
@@ -6,8 +6,8 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { JsonOut, MAX_JSON_DEPTH, Members, type JsonWritable } from "../src/core/wire/json-out.js";
-import { utf8Encode } from "../src/core/wire/utf8.js";
+import { JsonOut, MAX_JSON_DEPTH, Members, type JsonWritable } from "../src/core/protocol/wire/json-out.js";
+import { utf8Encode } from "../src/core/protocol/wire/utf8.js";
 import { fuzzed, fuzzTimeout } from "./support/fuzz.js";
 import { answerFrame, encodeDatagram, encodeFrame } from "./support/wire.js";
 

@@ -2,14 +2,14 @@
 // answers per second and the relay's flood guard; and the physical-presence lock (presence.ts).
 
 import { describe, expect, it } from "vitest";
-import { SWEEP_MS } from "../src/core/connections.js";
+import { SWEEP_MS } from "../src/core/protocol/connections.js";
 import { DEVICE_LIMITS, HOST_LIMITS, LOG_LINES_PER_MINUTE, withOverrides } from "../src/core/limits.js";
 import { SCAN_TIMEOUT_MS } from "../src/core/modules/netif.js";
-import { PRESENCE_REQUIRED, PRESENCE_USED } from "../src/core/presence.js";
+import { PRESENCE_REQUIRED, PRESENCE_USED } from "../src/core/device/presence.js";
 import { PRESENCE_WINDOW_MS, SETTINGS_SAVE_DELAY_MS, UNLOCK_HOLD_MS } from "../src/core/timing.js";
-import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
-import { jsonWithin } from "../src/core/wire/json-shape.js";
-import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
+import { decodeDatagram, FrameDecoder } from "../src/core/protocol/wire/frame.js";
+import { jsonWithin } from "../src/core/protocol/wire/json-shape.js";
+import { utf8Decode, utf8Encode } from "../src/core/protocol/wire/utf8.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
 import { encodeDatagram, encodeFrame } from "./support/wire.js";
 import UPDATE from "./support/python-kasa-update.json" with { type: "json" };

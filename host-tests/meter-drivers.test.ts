@@ -4,13 +4,13 @@
 
 import { describe, expect, it } from "vitest";
 import { FakeClock, FakeTimers } from "./support/fakes.js";
-import { Cse7766Driver, CSE_SILENT_MS, parseCse7766Frame, isCseState } from "../src/core/meter/cse7766.js";
-import { HLW_CHIPS, HLW_STALE_MS, Hlw8012Driver, hlwScales, DEFAULT_HLW_BOARD, type HlwModel, type HlwPorts } from "../src/core/meter/hlw8012.js";
-import { GAIN_MAX, type MeterDriver, type SerialReceivePort } from "../src/core/meter/meter.js";
+import { Cse7766Driver, CSE_SILENT_MS, parseCse7766Frame, isCseState } from "../src/core/energy/meter/cse7766.js";
+import { HLW_CHIPS, HLW_STALE_MS, Hlw8012Driver, hlwScales, DEFAULT_HLW_BOARD, type HlwModel, type HlwPorts } from "../src/core/energy/meter/hlw8012.js";
+import { GAIN_MAX, type MeterDriver, type SerialReceivePort } from "../src/core/energy/meter/meter.js";
 import {
   constantLoad, Cse7766Chip, CSE7766_TYPICAL, encodeCse7766Frame, Hlw8012Chip, SimulatedCseSerial, wattsOverTime,
   type ChipError, type LoadProfile,
-} from "../src/core/meter/simulate.js";
+} from "../src/core/energy/meter/simulate.js";
 
 const hex = (h: string) => Uint8Array.from(h.split(" ").map((b) => parseInt(b, 16)));
 

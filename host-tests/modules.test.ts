@@ -5,7 +5,7 @@ import { RADIO_SWITCH_DELAY_MS, RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } fr
 import { FakeWifi, testPlug } from "./support/fakes.js";
 import { REAL_SYSINFO } from "./support/real-sysinfo.js";
 import { answerText } from "./support/wire.js";
-import { utf8Encode } from "../src/core/wire/utf8.js";
+import { utf8Encode } from "../src/core/protocol/wire/utf8.js";
 
 const INVALID = { err_code: -3, err_msg: "invalid argument" };
 const sysinfo = async (t: ReturnType<typeof testPlug>) => (await t.ask({ system: { get_sysinfo: {} } })).system.get_sysinfo;

@@ -10,7 +10,7 @@ import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.j
 import { loadNetworks, SETUP_CLIENT_PREFIX, type VirtualNetwork } from "../src/host/wifi.js";
 import { askOnce } from "./support/raw-client.js";
 import { until } from "./support/until.js";
-import { PRESENCE_REQUIRED } from "../src/core/presence.js";
+import { PRESENCE_REQUIRED } from "../src/core/device/presence.js";
 import { DEBOUNCE_MS, UNLOCK_HOLD_MS } from "../src/core/timing.js";
 import { HostClock } from "../src/host/time.js";
 

@@ -5,10 +5,10 @@ import { JOIN_RESULT } from "../src/core/onboarding/onboarding.js";
 import {
   DEBOUNCE_MS, JOIN_TIMEOUT_MS, LED_PATTERN, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SETUP_IDLE_MS, UNLOCK_HOLD_MS,
 } from "../src/core/timing.js";
-import { PRESENCE_REQUIRED } from "../src/core/presence.js";
+import { PRESENCE_REQUIRED } from "../src/core/device/presence.js";
 import { PRESENCE_WINDOW_MS, SETUP_MAX_MS } from "../src/core/timing.js";
-import { decodeDatagram, FrameDecoder } from "../src/core/wire/frame.js";
-import { utf8Decode } from "../src/core/wire/utf8.js";
+import { decodeDatagram, FrameDecoder } from "../src/core/protocol/wire/frame.js";
+import { utf8Decode } from "../src/core/protocol/wire/utf8.js";
 import { FakeWifi, LAN_CLIENT, SETUP_CLIENT, testPlug, type TestPlug } from "./support/fakes.js";
 import { encodeDatagram, encodeFrame } from "./support/wire.js";
 

@@ -1,5 +1,5 @@
 // The names the plug reads from requests (REQUEST_NAMES, src/core/plug.ts) against the code. On XS a
-// request is parsed keeping only members of those names (src/core/dispatcher.ts says why), so a
+// request is parsed keeping only members of those names (src/core/protocol/dispatcher.ts says why), so a
 // parameter a method reads but the list lacks would never reach the method on a device, while on Node
 // (which keeps every member) every other test would still pass. The parameters read are found in the
 // core's source: `params.x`, `has(params, "x")` and `optionalInt(params, "x", ...)`, the only ways

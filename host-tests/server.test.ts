@@ -2,12 +2,12 @@
 
 import { describe, expect, it } from "vitest";
 import { createPlug } from "../src/core/plug.js";
-import { KasaServer } from "../src/core/server.js";
+import { KasaServer } from "../src/core/protocol/server.js";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
-import type { Dispatcher } from "../src/core/dispatcher.js";
-import { FrameDecoder, decodeDatagram } from "../src/core/wire/frame.js";
+import type { Dispatcher } from "../src/core/protocol/dispatcher.js";
+import { FrameDecoder, decodeDatagram } from "../src/core/protocol/wire/frame.js";
 import { encodeDatagram, encodeFrame } from "./support/wire.js";
-import { utf8Decode } from "../src/core/wire/utf8.js";
+import { utf8Decode } from "../src/core/protocol/wire/utf8.js";
 import type { DatagramPort, StreamHandler, StreamSocket } from "../src/ports/ports.js";
 import { RADIO_SWITCH_DELAY_MS } from "../src/core/timing.js";
 import { FakeClock, FakeListener, FakeTimers, FakeWifi, MemoryStore, testPlug } from "./support/fakes.js";

@@ -1,4 +1,4 @@
-// Crash-safe settings (src/core/safe-store.ts): a power cut at every step of every kind of settings
+// Crash-safe settings (src/core/storage/safe-store.ts): a power cut at every step of every kind of settings
 // write, on a store that behaves as Preference does on an ESP8266; each test's name says how many
 // cut points its operation has. After each cut the store is opened again, as at the next boot, and
 // every setting must read as its value before the operation or after it: never garbage, never a
@@ -9,15 +9,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { COUNTDOWN_RULES } from "../src/core/countdown.js";
+import { COUNTDOWN_RULES } from "../src/core/rules/countdown.js";
 import { AWAY_RULES } from "../src/core/modules/anti_theft.js";
 import { SCHEDULE_RULES } from "../src/core/modules/schedule.js";
-import { DIGITS, packedLength } from "../src/core/pack.js";
-import { MAX_RULE_NAME_BYTES } from "../src/core/rules.js";
-import { CHECK_CHARS, checkOf, MAX_SAFE_KEY_CHARS, SafeStore } from "../src/core/safe-store.js";
-import { IDENTITY_KEYS, KEY, MAX_VALUE_BYTES, Settings } from "../src/core/settings.js";
+import { DIGITS, packedLength } from "../src/core/storage/pack.js";
+import { MAX_RULE_NAME_BYTES } from "../src/core/rules/rules.js";
+import { CHECK_CHARS, checkOf, MAX_SAFE_KEY_CHARS, SafeStore } from "../src/core/storage/safe-store.js";
+import { IDENTITY_KEYS, KEY, MAX_VALUE_BYTES, Settings } from "../src/core/storage/settings.js";
 import { RELAY_SAVE_DELAY_MS, SETTINGS_SAVE_DELAY_MS } from "../src/core/timing.js";
-import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../src/core/protocol/wire/utf8.js";
 import { FileStore } from "../src/host/store.js";
 import { MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
 

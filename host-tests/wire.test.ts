@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
-import { decrypt } from "../src/core/wire/xor.js";
-import { decodeDatagram, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/wire/frame.js";
-import { JsonOut } from "../src/core/wire/json-out.js";
-import { utf8Decode, utf8Encode, utf8Length } from "../src/core/wire/utf8.js";
+import { decrypt } from "../src/core/protocol/wire/xor.js";
+import { decodeDatagram, FrameDecoder, MAX_FRAME_BYTES } from "../src/core/protocol/wire/frame.js";
+import { JsonOut } from "../src/core/protocol/wire/json-out.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../src/core/protocol/wire/utf8.js";
 import { answerFrame, encodeDatagram, encodeFrame, encrypt } from "./support/wire.js";
 
 const fromHex = (h: string) => Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)));
@@ -91,7 +91,7 @@ describe("UTF-8", () => {
     host.fromArrayBuffer = native;
     try {
       vi.resetModules();
-      const xs = await import("../src/core/wire/utf8.js");
+      const xs = await import("../src/core/protocol/wire/utf8.js");
       const cases = ["", "plain", "Küche 🔌", "客厅灯", "a\u0000b", "x".repeat(3000) + "é"].map((t) => new TextEncoder().encode(t));
       const bad = [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x41, 0xe2, 0x82], [0xff]].map((b) => Uint8Array.from(b));
       for (const b of [...cases, ...bad]) {

@@ -22,11 +22,11 @@ import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureXsnap } from "../scripts/xsnap.mjs";
 import { report } from "./support/report.js";
-import { FrameDecoder } from "../src/core/wire/frame.js";
+import { FrameDecoder } from "../src/core/protocol/wire/frame.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
-import { MAX_RULE_NAME_BYTES } from "../src/core/rules.js";
-import { utf8Decode, utf8Length } from "../src/core/wire/utf8.js";
+import { MAX_RULE_NAME_BYTES } from "../src/core/rules/rules.js";
+import { utf8Decode, utf8Length } from "../src/core/protocol/wire/utf8.js";
 import { ALLOC_BUDGET } from "./xs/alloc-budget.js";
 import {
   ALIAS_60_BYTES, ALIAS_KUECHE, BUDGET_SEQUENCE, CAPTURED_RELAY_ANSWER, corpus, fullRuleName, NEW_NAMES_REQUESTS, NEW_NAMES_SEQUENCE, toHex,

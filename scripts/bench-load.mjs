@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { performance } from "node:perf_hooks";
-import { FrameDecoder } from "../dist/core/wire/frame.js";
+import { FrameDecoder } from "../dist/core/protocol/wire/frame.js";
 
 /** Answers may be large (python-kasa sizes for 16 KiB); this is only a guard against nonsense. */
 const ANSWER_LIMIT = 1 << 20;

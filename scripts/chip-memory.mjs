@@ -30,9 +30,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { connect, createConnection } from "node:net";
 import { createSocket } from "node:dgram";
 import { join } from "node:path";
-import { FrameDecoder } from "../dist/core/wire/frame.js";
+import { FrameDecoder } from "../dist/core/protocol/wire/frame.js";
 import { frame } from "./bench-load.mjs";
-import { utf8Decode } from "../dist/core/wire/utf8.js";
+import { utf8Decode } from "../dist/core/protocol/wire/utf8.js";
 import { MAX_AWAY_RULES } from "../dist/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../dist/core/modules/schedule.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";

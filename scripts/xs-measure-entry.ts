@@ -1,12 +1,12 @@
 // The plug that scripts/xs-measure.mjs measures inside XS (@agoric/xsnap): a test plug (host-tests/support/fakes.ts)
 // on a fixed clock, driven by globals the script calls. Bundled by esbuild into one plain script.
 
-import type { RequestContext } from "../src/core/dispatcher.js";
+import type { RequestContext } from "../src/core/protocol/dispatcher.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
-import { JsonOut } from "../src/core/wire/json-out.js";
-import { utf8Decode, utf8Encode } from "../src/core/wire/utf8.js";
-import { decrypt } from "../src/core/wire/xor.js";
+import { JsonOut } from "../src/core/protocol/wire/json-out.js";
+import { utf8Decode, utf8Encode } from "../src/core/protocol/wire/utf8.js";
+import { decrypt } from "../src/core/protocol/wire/xor.js";
 import { FakeClock, MemoryStore, testPlug, type TestPlug } from "../host-tests/support/fakes.js";
 
 const g = globalThis as typeof globalThis & { [name: string]: unknown };

@@ -1,12 +1,12 @@
 // In-memory ports for driving the core without a network: a store that can be told to fail, a clock
 // and timers that move only when the test says so, a scripted radio.
 
-import type { MeterDriver } from "../../src/core/meter/meter.js";
+import type { MeterDriver } from "../../src/core/energy/meter/meter.js";
 import { createPlug, type Plug, type PlugOptions } from "../../src/core/plug.js";
 import { MapStore } from "../xs/entry.js";
 import { answerText } from "./wire.js";
-import { utf8Encode } from "../../src/core/wire/utf8.js";
-import type { RequestContext } from "../../src/core/dispatcher.js";
+import { utf8Encode } from "../../src/core/protocol/wire/utf8.js";
+import type { RequestContext } from "../../src/core/protocol/dispatcher.js";
 import type {
   ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
   WifiNetwork, WifiPort,

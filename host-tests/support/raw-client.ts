@@ -2,9 +2,9 @@
 
 import { createSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
-import { decodeDatagram, FrameDecoder } from "../../src/core/wire/frame.js";
+import { decodeDatagram, FrameDecoder } from "../../src/core/protocol/wire/frame.js";
 import { encodeDatagram, encodeFrame } from "./wire.js";
-import { utf8Decode } from "../../src/core/wire/utf8.js";
+import { utf8Decode } from "../../src/core/protocol/wire/utf8.js";
 
 export class RawClient {
   private readonly frames: string[] = [];

@@ -1,11 +1,11 @@
 // The test side of the wire: requests encoded the way clients encode them (the core only decodes
-// requests; it streams its answers, src/core/wire/json-out.ts), and answer trees turned into text
+// requests; it streams its answers, src/core/protocol/wire/json-out.ts), and answer trees turned into text
 // through the core's own writer, as the server sends them.
 
-import { HEADER_BYTES } from "../../src/core/wire/frame.js";
-import { JsonOut } from "../../src/core/wire/json-out.js";
-import { utf8Decode, utf8Encode } from "../../src/core/wire/utf8.js";
-import { decrypt, INITIAL_KEY } from "../../src/core/wire/xor.js";
+import { HEADER_BYTES } from "../../src/core/protocol/wire/frame.js";
+import { JsonOut } from "../../src/core/protocol/wire/json-out.js";
+import { utf8Decode, utf8Encode } from "../../src/core/protocol/wire/utf8.js";
+import { decrypt, INITIAL_KEY } from "../../src/core/protocol/wire/xor.js";
 
 /** Encrypts `bytes` in place as clients do (the plug encrypts as it writes, json-out.ts) and returns it. */
 export function encrypt(bytes: Uint8Array): Uint8Array {

@@ -5,13 +5,13 @@
 // Nothing here may have a random or wall-clock-dependent answer beyond entry.ts's fixed clock and
 // its all-zero random source (which makes rule ids predictable), and no real timers.
 
-import { HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/wire/frame.js";
+import { HEADER_BYTES, MAX_FRAME_BYTES } from "../../src/core/protocol/wire/frame.js";
 import { encodeFrame, encrypt } from "../support/wire.js";
-import { utf8Encode } from "../../src/core/wire/utf8.js";
-import { PERSONALITIES } from "../../src/core/personality.js";
+import { utf8Encode } from "../../src/core/protocol/wire/utf8.js";
+import { PERSONALITIES } from "../../src/core/device/personality.js";
 import { MAX_AWAY_RULES } from "../../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../../src/core/modules/schedule.js";
-import { MAX_RULE_NAME_BYTES } from "../../src/core/rules.js";
+import { MAX_RULE_NAME_BYTES } from "../../src/core/rules/rules.js";
 import PYTHON_KASA_UPDATE_REQUEST from "../support/python-kasa-update.json" with { type: "json" };
 
 export interface CorpusRequest {

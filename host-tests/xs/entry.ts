@@ -3,12 +3,12 @@
 // that runs inside @agoric/xsnap's XS worker (host-tests/xs/run-xsnap.mjs). It must therefore use
 // nothing but the ECMAScript library: no Node API, no TextEncoder, no timers, no Date.now.
 
-import type { RequestContext } from "../../src/core/dispatcher.js";
+import type { RequestContext } from "../../src/core/protocol/dispatcher.js";
 import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { createPlug, type Plug } from "../../src/core/plug.js";
-import { FrameDecoder, HEADER_BYTES } from "../../src/core/wire/frame.js";
-import { JsonOut } from "../../src/core/wire/json-out.js";
-import { utf8Encode, utf8Length } from "../../src/core/wire/utf8.js";
+import { FrameDecoder, HEADER_BYTES } from "../../src/core/protocol/wire/frame.js";
+import { JsonOut } from "../../src/core/protocol/wire/json-out.js";
+import { utf8Encode, utf8Length } from "../../src/core/protocol/wire/utf8.js";
 import type {
   ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";

@@ -5,37 +5,37 @@
 import type {
   ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
-import { ButtonGestures, type ButtonActions, type HoldStage } from "./button.js";
-import type { MeterDriver } from "./meter/meter.js";
-import type { PlugContext, PlugRestart } from "./context.js";
-import { Device, type DeviceListener, type PowerOnPolicy } from "./device.js";
-import { Dispatcher, requestNames, type ModuleTable } from "./dispatcher.js";
-import { nameBytes } from "./wire/json-members.js";
-import { deriveIdentity, formatMac, parseMac, type Identity } from "./identity.js";
+import { ButtonGestures, type ButtonActions, type HoldStage } from "./device/button.js";
+import type { MeterDriver } from "./energy/meter/meter.js";
+import type { PlugContext, PlugRestart } from "./protocol/context.js";
+import { Device, type DeviceListener, type PowerOnPolicy } from "./device/device.js";
+import { Dispatcher, requestNames, type ModuleTable } from "./protocol/dispatcher.js";
+import { nameBytes } from "./protocol/wire/json-members.js";
+import { deriveIdentity, formatMac, parseMac, type Identity } from "./device/identity.js";
 import { antiTheftModule, AWAY_RULES } from "./modules/anti_theft.js";
 import { cnCloudModule } from "./modules/cncloud.js";
 import { countDownModule } from "./modules/count_down.js";
-import { COUNTDOWN_RULES, Countdown } from "./countdown.js";
+import { COUNTDOWN_RULES, Countdown } from "./rules/countdown.js";
 import { emeterModule, METER } from "./modules/emeter.js";
-import { EnergyStats } from "./energy.js";
+import { EnergyStats } from "./energy/energy.js";
 import { netifModule } from "./modules/netif.js";
 import { SCHEDULE_RULES, scheduleModule } from "./modules/schedule.js";
 import { systemModule } from "./modules/system.js";
 import { timeModule } from "./modules/time.js";
-import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./personality.js";
-import { RuleTable, type RulesListener } from "./rules.js";
-import { RuntimeStats } from "./runtime-stats.js";
-import { Scheduler, type SchedulerListener } from "./scheduler.js";
+import { DEFAULT_PERSONALITY, findPersonality, type Personality } from "./device/personality.js";
+import { RuleTable, type RulesListener } from "./rules/rules.js";
+import { RuntimeStats } from "./rules/runtime-stats.js";
+import { Scheduler, type SchedulerListener } from "./rules/scheduler.js";
 import { DEVICE_LIMITS, LOG_LINES_PER_MINUTE, ThrottledLog, VERBOSE_LOG_LINES_PER_MINUTE, type Limits } from "./limits.js";
-import { PresenceLock, type PresenceListener } from "./presence.js";
-import { KasaServer } from "./server.js";
-import { SafeStore } from "./safe-store.js";
-import { IDENTITY_KEYS, KEY, Settings } from "./settings.js";
+import { PresenceLock, type PresenceListener } from "./device/presence.js";
+import { KasaServer } from "./protocol/server.js";
+import { SafeStore } from "./storage/safe-store.js";
+import { IDENTITY_KEYS, KEY, Settings } from "./storage/settings.js";
 import { WallClock } from "./time/clock.js";
 import { DEFAULT_ZONE, ZONE_COUNT } from "./time/zones.js";
 import { PRESENCE_WINDOW_MS } from "./timing.js";
-import { hex } from "./params.js";
-import { Indicator } from "./indicator.js";
+import { hex } from "./protocol/params.js";
+import { Indicator } from "./device/indicator.js";
 import { Onboarding, type OnboardingListener, type OnboardingOptions, type WifiState } from "./onboarding/onboarding.js";
 import { SetupPortal } from "./onboarding/portal.js";
 
@@ -103,7 +103,7 @@ export interface PlugPorts {
   restart: RestartPort;
   log: LogPort;
   /**
-   * The energy meter chip's driver (src/core/meter), on boards that have one: the composition root
+   * The energy meter chip's driver (src/core/energy/meter), on boards that have one: the composition root
    * builds it from the board (or a simulated chip from a load profile). Without it a metering
    * personality reads zero and keeps no energy statistics.
    */

@@ -7,9 +7,9 @@
 import { readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import type { PowerOnPolicy } from "../core/device.js";
+import type { PowerOnPolicy } from "../core/device/device.js";
 import { escapeControls } from "../core/limits.js";
-import { DEFAULT_PERSONALITY, PERSONALITIES, findPersonality } from "../core/personality.js";
+import { DEFAULT_PERSONALITY, PERSONALITIES, findPersonality } from "../core/device/personality.js";
 import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, parseLoadArgs, type LoadSpec } from "./load.js";
 import { PLUG_FILES, storedSetting } from "./store.js";
 import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT } from "./virtual-plug.js";

@@ -3,9 +3,9 @@
 // the core's LoadProfile, and measured by a simulated chip through the real driver (simulate.ts).
 
 import { readFileSync, statSync } from "node:fs";
-import { DEFAULT_LIMITS } from "../core/meter/meter.js";
-import { DEFAULT_MAINS_VOLTS, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
-import { PERSONALITIES, findPersonality } from "../core/personality.js";
+import { DEFAULT_LIMITS } from "../core/energy/meter/meter.js";
+import { DEFAULT_MAINS_VOLTS, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../core/energy/meter/simulate.js";
+import { PERSONALITIES, findPersonality } from "../core/device/personality.js";
 
 /** The chips `--meter` accepts (the CSE7766's UART frames or the pulse chips' counts). */
 export const METER_CHIPS: readonly SimulatedChipModel[] = Object.freeze(["CSE7766", "HLW8012", "CSE7759", "BL0937", "HJL-01"]);

@@ -12,7 +12,7 @@
 import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KeyValuePort } from "../ports/ports.js";
-import { checked, SPARE } from "../core/safe-store.js";
+import { checked, SPARE } from "../core/storage/safe-store.js";
 
 export const MAX_KEY_CHARS = 15;
 export const MAX_VALUE_BYTES = 63;

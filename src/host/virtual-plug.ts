@@ -6,13 +6,13 @@
 import { randomBytes } from "node:crypto";
 import { isIPv6 } from "node:net";
 import { createPlug, type Plug } from "../core/plug.js";
-import type { PowerOnPolicy } from "../core/device.js";
+import type { PowerOnPolicy } from "../core/device/device.js";
 import { escapeControls, HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
-import { SafeStore } from "../core/safe-store.js";
-import { IDENTITY_KEYS, KEY, Settings } from "../core/settings.js";
-import { DEFAULT_PERSONALITY, findPersonality } from "../core/personality.js";
-import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/meter/simulate.js";
+import { SafeStore } from "../core/storage/safe-store.js";
+import { IDENTITY_KEYS, KEY, Settings } from "../core/storage/settings.js";
+import { DEFAULT_PERSONALITY, findPersonality } from "../core/device/personality.js";
+import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/energy/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatMac, parseMacBytes } from "../core/identity.js";
+import { formatMac, parseMacBytes } from "../core/device/identity.js";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 import { MAC_FILE, replaceFile, SAVED_NETWORK_FILE, STATE_FILE_MODE } from "./store.js";
 

@@ -2,7 +2,7 @@
 // on the simulated device's LEDs where its target has them (`Host.LED`, e.g. sim/nodemcu) and
 // always in the console; the device's button (`Host.Button`) toggles the relay.
 
-import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/meter/simulate.js";
+import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/energy/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import type { MeterBoardConfig } from "./board.js";
 import { mathRandom, type IoFactory } from "./io.js";
@@ -90,7 +90,7 @@ function loadProfile(config: MeterBoardConfig, volts: number): LoadProfile | und
 /**
  * The simulator's meter: the board's chip, fed by a simulated chip on `load` behind `relay` (no
  * current while it is off; the chip still sees the mains voltage), decoded by the real driver
- * (src/core/meter/simulate.ts): the same frames or pulse counts a device would see.
+ * (src/core/energy/meter/simulate.ts): the same frames or pulse counts a device would see.
  */
 const simulatedMeterFactory = (relay: SimOutput): MeterFactory => (config, chip, { timers, clock, log }) => {
   const volts = positive(config.volts) ?? DEFAULT_MAINS_VOLTS;

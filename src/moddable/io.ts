@@ -1,7 +1,7 @@
 // What each platform's io module (io-esp.ts on ESP8266/ESP32, io-sim.ts in the simulator) provides:
 // the manifest maps the module name "moddable/plug-io" to one of them (so that their relative imports resolve beside this file).
 
-import type { MeterDriver, MonotonicClock } from "../core/meter/meter.js";
+import type { MeterDriver, MonotonicClock } from "../core/energy/meter/meter.js";
 import type { ButtonPort, LedPort, RandomPort, RelayPort, RestartPort } from "../ports/ports.js";
 import type { BoardConfig } from "./board.js";
 

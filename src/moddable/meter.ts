@@ -10,9 +10,9 @@
 //
 // A wrong chip name or a missing pin is one log line and no meter: the plug still switches.
 
-import { Cse7766Driver } from "../core/meter/cse7766.js";
-import { Hlw8012Driver, type HlwBoard, type HlwModel } from "../core/meter/hlw8012.js";
-import { DEFAULT_LIMITS, meterLimits, type MeterDriver, type MeterLimits, type MonotonicClock } from "../core/meter/meter.js";
+import { Cse7766Driver } from "../core/energy/meter/cse7766.js";
+import { Hlw8012Driver, type HlwBoard, type HlwModel } from "../core/energy/meter/hlw8012.js";
+import { DEFAULT_LIMITS, meterLimits, type MeterDriver, type MeterLimits, type MonotonicClock } from "../core/energy/meter/meter.js";
 import type { DigitalOutPort, LogPort, PulseCountPort, SerialReceivePort, TimerPort } from "../ports/ports.js";
 import { pin, yes, type BoardConfig, type MeterBoardConfig } from "./board.js";
 import { ModdableTimers } from "./time.js";

@@ -13,8 +13,8 @@
 // that loses power at every step).
 
 import type { WifiCredentials, WifiKeyType } from "../ports/ports.js";
-import { hex, hexValue } from "../core/params.js";
-import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
+import { hex, hexValue } from "../core/protocol/params.js";
+import { utf8Decode, utf8Encode } from "../core/protocol/wire/utf8.js";
 
 /** The part of Moddable's `preference` used here. */
 export interface PreferenceRecords {

@@ -4,7 +4,7 @@
 
 import type Preference from "preference";
 import type { KeyValuePort } from "../ports/ports.js";
-import { utf8Decode, utf8Encode } from "../core/wire/utf8.js";
+import { utf8Decode, utf8Encode } from "../core/protocol/wire/utf8.js";
 
 const DOMAIN = "plug";
 

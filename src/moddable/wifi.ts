@@ -7,7 +7,7 @@
 import Net from "net";
 import WiFi from "wifi";
 import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
-import { parseMacBytes } from "../core/identity.js";
+import { parseMacBytes } from "../core/device/identity.js";
 import { MAX_SCAN_ENTRIES } from "../core/modules/netif.js";
 import { SavedNetworkStore, WIFI_DOMAIN } from "./saved-network.js";
 import type { Preferences } from "./store.js";

@@ -200,7 +200,7 @@ export interface LogPort {
   (line: string): void;
 }
 
-// ---- energy metering chips (src/core/meter) ----
+// ---- energy metering chips (src/core/energy/meter) ----
 
 /**
  * A UART's receive side (the CSE7766 only talks: 4800 baud, 8 data bits, even parity, 1 stop bit,

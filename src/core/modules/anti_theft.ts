@@ -2,10 +2,10 @@
 // the scheduler switches the relay at random times inside the window. Like real plugs it has no
 // get_next_action (answered -2 by the dispatcher).
 
-import type { Module } from "../dispatcher.js";
-import { flag, int, type Params } from "../params.js";
-import { DATE_FIELDS, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
-import { KEY } from "../settings.js";
+import type { Module } from "../protocol/dispatcher.js";
+import { flag, int, type Params } from "../protocol/params.js";
+import { DATE_FIELDS, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules/rules.js";
+import { KEY } from "../storage/settings.js";
 
 /**
  * Most away-mode rules kept, on every board. The Kasa app makes one and real plugs' bound is not

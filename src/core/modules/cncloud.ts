@@ -1,12 +1,12 @@
 // Kasa module `cnCloud` (PROTOCOL §2.3), answered as a plug that has no cloud account and never
 // reaches TP-Link's cloud: it works locally only. Account passwords are never stored or echoed.
 
-import type { PlugContext } from "../context.js";
-import type { Module } from "../dispatcher.js";
-import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved, type KasaError } from "../errors.js";
-import { str, type Params } from "../params.js";
-import { physical } from "../presence.js";
-import { KEY, MAX_VALUE_BYTES } from "../settings.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Module } from "../protocol/dispatcher.js";
+import { CLOUD_UNREACHABLE, INVALID_ARGUMENT, saved, type KasaError } from "../protocol/errors.js";
+import { str, type Params } from "../protocol/params.js";
+import { physical } from "../device/presence.js";
+import { KEY, MAX_VALUE_BYTES } from "../storage/settings.js";
 
 export const DEFAULT_CLOUD_SERVER = "devs.tplinkcloud.com";
 

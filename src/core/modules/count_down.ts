@@ -1,10 +1,10 @@
 // Kasa module `count_down` (PROTOCOL §2.6, §5.2): one timer rule; a second add is "table is full".
 // The timer itself runs in countdown.ts.
 
-import type { PlugContext } from "../context.js";
-import type { Module } from "../dispatcher.js";
-import type { Params } from "../params.js";
-import { whenTimeKnown } from "../rules.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Module } from "../protocol/dispatcher.js";
+import type { Params } from "../protocol/params.js";
+import { whenTimeKnown } from "../rules/rules.js";
 
 export const countDownModule: Module = Object.freeze({
   get_rules: (plug: PlugContext) => ({ rule_list: plug.countdown.list() }),

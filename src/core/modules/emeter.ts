@@ -5,14 +5,14 @@
 // personality reads zero and keeps no statistics; a plug without a meter refuses the module the way
 // its firmware generation does.
 
-import type { PlugContext } from "../context.js";
-import type { Module } from "../dispatcher.js";
-import { DEFAULT_IGAIN, DEFAULT_VGAIN, V1Realtime, type EnergyStats } from "../energy.js";
-import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../errors.js";
-import { GAIN_MAX, GAIN_MIN, type Gains } from "../meter/meter.js";
-import { int, type Params } from "../params.js";
-import type { Personality } from "../personality.js";
-import { physical } from "../presence.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Module } from "../protocol/dispatcher.js";
+import { DEFAULT_IGAIN, DEFAULT_VGAIN, V1Realtime, type EnergyStats } from "../energy/energy.js";
+import { CANNOT_CALIBRATE, INVALID_ARGUMENT, MODULE_NOT_SUPPORT, saved, type KasaError } from "../protocol/errors.js";
+import { GAIN_MAX, GAIN_MIN, type Gains } from "../energy/meter/meter.js";
+import { int, type Params } from "../protocol/params.js";
+import type { Personality } from "../device/personality.js";
+import { physical } from "../device/presence.js";
 import { readStatPeriod } from "./schedule.js";
 
 export { DEFAULT_IGAIN, DEFAULT_VGAIN };

@@ -3,13 +3,13 @@
 // logged, stored by the core or returned.
 
 import type { WifiNetwork } from "../../ports/ports.js";
-import type { PlugContext } from "../context.js";
-import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
-import { INVALID_ARGUMENT } from "../errors.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { MethodResult, Module, RequestContext } from "../protocol/dispatcher.js";
+import { INVALID_ARGUMENT } from "../protocol/errors.js";
 import { checkCredentials } from "../onboarding/credentials.js";
-import { flag, has, type Params } from "../params.js";
-import { physical } from "../presence.js";
-import type { JsonOut, JsonWritable } from "../wire/json-out.js";
+import { flag, has, type Params } from "../protocol/params.js";
+import { physical } from "../device/presence.js";
+import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
 
 /** Most networks listed by get_scaninfo. */
 export const MAX_SCAN_ENTRIES = 32;

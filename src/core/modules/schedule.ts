@@ -1,12 +1,12 @@
 // Kasa module `schedule` (PROTOCOL §2.5, §5.1): weekly and one-shot rules, the next action, and
 // usage statistics. The rules run in scheduler.ts; the statistics are kept by runtime-stats.ts.
 
-import type { PlugContext } from "../context.js";
-import type { Module } from "../dispatcher.js";
-import { INVALID_ARGUMENT } from "../errors.js";
-import { flag, int, type Params } from "../params.js";
-import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules.js";
-import { KEY } from "../settings.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Module } from "../protocol/dispatcher.js";
+import { INVALID_ARGUMENT } from "../protocol/errors.js";
+import { flag, int, type Params } from "../protocol/params.js";
+import { DATE_FIELDS, optionalInt, readDate, readName, readWday, ruleMethods, type RuleKind, ruleKind } from "../rules/rules.js";
+import { KEY } from "../storage/settings.js";
 
 /**
  * Most schedule rules kept, on every board: 32, what TP-Link gives for its plugs' schedules (the one

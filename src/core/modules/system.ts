@@ -2,15 +2,15 @@
 // reboot and factory reset. At most one delayed reboot or reset waits at a time: a new one replaces
 // it, however many requests ask.
 
-import type { PlugContext } from "../context.js";
-import type { MethodResult, Module, RequestContext } from "../dispatcher.js";
-import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR, type KasaError } from "../errors.js";
-import { parseMac } from "../identity.js";
-import { flag, has, hex, int, num, str, type Params } from "../params.js";
-import { physical } from "../presence.js";
-import type { Personality } from "../personality.js";
-import { KEY, MAX_VALUE_BYTES } from "../settings.js";
-import type { JsonOut, JsonWritable } from "../wire/json-out.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { MethodResult, Module, RequestContext } from "../protocol/dispatcher.js";
+import { INVALID_ARGUMENT, saved, UNKNOWN_ERROR, type KasaError } from "../protocol/errors.js";
+import { parseMac } from "../device/identity.js";
+import { flag, has, hex, int, num, str, type Params } from "../protocol/params.js";
+import { physical } from "../device/presence.js";
+import type { Personality } from "../device/personality.js";
+import { KEY, MAX_VALUE_BYTES } from "../storage/settings.js";
+import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
 
 /** The longest alias accepted, in bytes of UTF-8 (what one setting can hold on an ESP8266). */
 export const MAX_ALIAS_BYTES = MAX_VALUE_BYTES;

@@ -1,10 +1,10 @@
 // Kasa module `time` (PROTOCOL §2.4): local wall time in the TP-Link zone (index 0-109).
 
-import type { PlugContext } from "../context.js";
-import type { Module } from "../dispatcher.js";
-import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../errors.js";
-import { int, type Params } from "../params.js";
-import { KEY } from "../settings.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Module } from "../protocol/dispatcher.js";
+import { INVALID_ARGUMENT, UNKNOWN_ERROR } from "../protocol/errors.js";
+import { int, type Params } from "../protocol/params.js";
+import { KEY } from "../storage/settings.js";
 import { readLocalTime } from "../time/clock.js";
 import { ZONE_COUNT } from "../time/zones.js";
 

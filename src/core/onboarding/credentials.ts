@@ -3,7 +3,7 @@
 // WEP refused; a password sent for an open network is dropped. Each failure has its own message; nothing is changed by a refused attempt.
 
 import type { WifiCredentials, WifiKeyType } from "../../ports/ports.js";
-import { hex, str } from "../params.js";
+import { hex, str } from "../protocol/params.js";
 
 /** Why credentials were refused (the Kasa answer is -3 with this as err_msg). */
 export const CREDENTIAL_ERROR = Object.freeze({

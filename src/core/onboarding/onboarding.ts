@@ -15,7 +15,7 @@
 // network (the radio keeps it), the setup passphrase and the last attempt's outcome (settings).
 
 import type { LogPort, RandomPort, TimerHandle, TimerPort, WifiCredentials, WifiEvent, WifiPort } from "../../ports/ports.js";
-import { KEY, type Settings } from "../settings.js";
+import { KEY, type Settings } from "../storage/settings.js";
 import { JOIN_TIMEOUT_MS, RADIO_SWITCH_DELAY_MS, RECONNECT_FIRST_MS, RECONNECT_MAX_MS, SETUP_IDLE_MS, SETUP_MAX_MS } from "../timing.js";
 import { validPassphrase } from "./credentials.js";
 

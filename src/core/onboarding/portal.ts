@@ -20,13 +20,13 @@
 import type {
   DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiNetwork, WifiPort,
 } from "../../ports/ports.js";
-import { ConnectionSet, REFUSED, type Bounded } from "../connections.js";
-import { errorText } from "../errors.js";
+import { ConnectionSet, REFUSED, type Bounded } from "../protocol/connections.js";
+import { errorText } from "../protocol/errors.js";
 import { DEVICE_LIMITS, type Limits } from "../limits.js";
 import { SCAN_TIMEOUT_MS } from "../modules/netif.js";
-import { hexValue } from "../params.js";
+import { hexValue } from "../protocol/params.js";
 import { JOIN_TIMEOUT_MS, RADIO_SWITCH_DELAY_MS } from "../timing.js";
-import { utf8Decode, utf8Encode, utf8Length } from "../wire/utf8.js";
+import { utf8Decode, utf8Encode, utf8Length } from "../protocol/wire/utf8.js";
 import { captiveAnswer, ipv4Bytes } from "./captive-dns.js";
 import { checkCredentials } from "./credentials.js";
 import { JOIN_RESULT, type Onboarding } from "./onboarding.js";

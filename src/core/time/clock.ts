@@ -2,7 +2,7 @@
 // `time.set_timezone` told it, shown in the TP-Link zone (index 0-109) with that zone's DST rule.
 
 import type { ClockPort } from "../../ports/ports.js";
-import { int, type Params } from "../params.js";
+import { int, type Params } from "../protocol/params.js";
 import { daysInMonth, joinLocal, splitLocal, type LocalTime } from "./civil.js";
 import { isDstAt, localToUtc, parseTzRule, type TzRule } from "./tzrule.js";
 import { DEFAULT_ZONE, ZONE_COUNT, zoneRule } from "./zones.js";

@@ -14,7 +14,7 @@
 // POWER_MIN_EDGES, which keeps resolution at a few watts (one CF pulse every 2 s at 5 W on an
 // HLW8012) without slowing down at high loads.
 
-import type { TimerHandle, TimerPort } from "../../ports/ports.js";
+import type { TimerHandle, TimerPort } from "../../../ports/ports.js";
 import {
   bump, MeterBase, type DigitalOutPort, type Gains, type MeterLimits, type MonotonicClock, type PulseCountPort,
 } from "./meter.js";

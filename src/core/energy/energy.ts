@@ -13,14 +13,14 @@
 // the previous calendar month (two settings per month, days 1-16 and 17-31: "ed" + slot), months of
 // the current and the previous year ("em" + year % 2), the total in mWh ("e_tot"), the gains ("cal").
 
-import type { TimerHandle, TimerPort } from "../ports/ports.js";
+import type { TimerHandle, TimerPort } from "../../ports/ports.js";
 import { DEFAULT_GAINS, GAIN_MAX, GAIN_MIN, type Gains, type MeterDriver, type Reading } from "./meter/meter.js";
-import { pack, unpack, type FieldRange } from "./pack.js";
-import { KEY, type Settings } from "./settings.js";
-import { civilFromDays, daysInMonth, MS_PER_DAY } from "./time/civil.js";
-import type { WallClock } from "./time/clock.js";
-import { ENERGY_SAMPLE_MS, ENERGY_SAVE_INTERVAL_MS } from "./timing.js";
-import type { JsonOut, JsonWritable } from "./wire/json-out.js";
+import { pack, unpack, type FieldRange } from "../storage/pack.js";
+import { KEY, type Settings } from "../storage/settings.js";
+import { civilFromDays, daysInMonth, MS_PER_DAY } from "../time/civil.js";
+import type { WallClock } from "../time/clock.js";
+import { ENERGY_SAMPLE_MS, ENERGY_SAVE_INTERVAL_MS } from "../timing.js";
+import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
 
 export const ENERGY_MONTHS_KEPT = 2;
 export const ENERGY_YEARS_KEPT = 2;

@@ -2,7 +2,7 @@
 // of the hardware (same MAC, same ids, across restarts and factory resets) and differ between
 // devices, which is what clients key devices by (tplink-smarthome-api by deviceId, Home Assistant by MAC).
 
-import { hexValue } from "./params.js";
+import { hexValue } from "../protocol/params.js";
 
 const HEX = "0123456789ABCDEF";
 

@@ -13,12 +13,12 @@
 // owner's gesture. A valid locked command refused soon after an opening was used gets a message of
 // its own (PRESENCE_USED): the owner whose command comes second learns that another came first.
 
-import type { TimerHandle, TimerPort } from "../ports/ports.js";
-import type { PlugContext } from "./context.js";
-import type { Method, MethodResult, RequestContext } from "./dispatcher.js";
-import type { KasaError } from "./errors.js";
-import type { Params } from "./params.js";
-import { PRESENCE_WINDOW_MS } from "./timing.js";
+import type { TimerHandle, TimerPort } from "../../ports/ports.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { Method, MethodResult, RequestContext } from "../protocol/dispatcher.js";
+import type { KasaError } from "../protocol/errors.js";
+import type { Params } from "../protocol/params.js";
+import { PRESENCE_WINDOW_MS } from "../timing.js";
 
 /** The answer to a locked command: no real plug has one, so ours says what to do. */
 export const PRESENCE_REQUIRED: KasaError = Object.freeze({

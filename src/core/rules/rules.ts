@@ -15,14 +15,14 @@
 // (never kept), and get_rules' list is written into the answer straight from the settings (RuleList),
 // one rule object at a time.
 
-import type { RandomPort } from "../ports/ports.js";
-import type { PlugContext } from "./context.js";
-import type { MethodResult, Module } from "./dispatcher.js";
-import type { JsonOut, JsonWritable } from "./wire/json-out.js";
-import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, TIME_NOT_SYNC, UNKNOWN_ERROR, type KasaError } from "./errors.js";
-import { pack, packedLength, unpack, type FieldRange } from "./pack.js";
-import { flag, has, int, str, type Params } from "./params.js";
-import type { Settings } from "./settings.js";
+import type { RandomPort } from "../../ports/ports.js";
+import type { PlugContext } from "../protocol/context.js";
+import type { MethodResult, Module } from "../protocol/dispatcher.js";
+import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
+import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, TIME_NOT_SYNC, UNKNOWN_ERROR, type KasaError } from "../protocol/errors.js";
+import { pack, packedLength, unpack, type FieldRange } from "../storage/pack.js";
+import { flag, has, int, str, type Params } from "../protocol/params.js";
+import type { Settings } from "../storage/settings.js";
 
 /** Reads a rule's fields from add_rule/edit_rule params: the stored fields, or undefined if invalid. */
 export type RuleReader = (params: Params) => { [field: string]: unknown } | undefined;

@@ -1,17 +1,17 @@
 // Everything a Kasa method may use: built once by createPlug, handed to every method call.
 
-import type { LogPort, RestartPort, TimerHandle, TimerPort, WifiPort } from "../ports/ports.js";
-import type { Countdown } from "./countdown.js";
-import type { Device } from "./device.js";
-import type { EnergyStats } from "./energy.js";
-import type { Onboarding } from "./onboarding/onboarding.js";
-import type { Personality } from "./personality.js";
-import type { PresenceLock } from "./presence.js";
-import type { RuleTable } from "./rules.js";
-import type { RuntimeStats } from "./runtime-stats.js";
-import type { Scheduler } from "./scheduler.js";
-import type { Settings } from "./settings.js";
-import type { WallClock } from "./time/clock.js";
+import type { LogPort, RestartPort, TimerHandle, TimerPort, WifiPort } from "../../ports/ports.js";
+import type { Countdown } from "../rules/countdown.js";
+import type { Device } from "../device/device.js";
+import type { EnergyStats } from "../energy/energy.js";
+import type { Onboarding } from "../onboarding/onboarding.js";
+import type { Personality } from "../device/personality.js";
+import type { PresenceLock } from "../device/presence.js";
+import type { RuleTable } from "../rules/rules.js";
+import type { RuntimeStats } from "../rules/runtime-stats.js";
+import type { Scheduler } from "../rules/scheduler.js";
+import type { Settings } from "../storage/settings.js";
+import type { WallClock } from "../time/clock.js";
 
 /** How the plug restarts (createPlug's assembled plug): what is pending reaches flash first. */
 export interface PlugRestart extends RestartPort {

@@ -12,16 +12,16 @@
 // per rule between minutes is one number, its next switching; an away window in progress is one
 // small object naming its rule by seed.
 
-import type { LogPort, RandomPort, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { LogPort, RandomPort, TimerHandle, TimerPort } from "../../ports/ports.js";
 import type { Countdown } from "./countdown.js";
-import type { Device } from "./device.js";
+import type { Device } from "../device/device.js";
 import type { RuleFields, RuleTable } from "./rules.js";
 import type { RuntimeStats } from "./runtime-stats.js";
-import { KEY, type Settings } from "./settings.js";
-import { civilFromDays, daysFromCivil, MS_PER_DAY, weekday } from "./time/civil.js";
-import type { WallClock } from "./time/clock.js";
-import { SUN_NONE, sunEventUtcMinutes } from "./time/sun.js";
-import { SCHEDULE_CATCH_UP_MS, SCHEDULER_TICK_MS } from "./timing.js";
+import { KEY, type Settings } from "../storage/settings.js";
+import { civilFromDays, daysFromCivil, MS_PER_DAY, weekday } from "../time/civil.js";
+import type { WallClock } from "../time/clock.js";
+import { SUN_NONE, sunEventUtcMinutes } from "../time/sun.js";
+import { SCHEDULE_CATCH_UP_MS, SCHEDULER_TICK_MS } from "../timing.js";
 
 const MS_PER_MIN = 60000;
 /** How far ahead a weekly rule's next instant is looked for (a week and the day either side). */

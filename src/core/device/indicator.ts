@@ -2,12 +2,12 @@
 // first, then an open presence lock (presence.ts), then the Wi-Fi state (setup, joining, join
 // failed); once joined the LED shows the relay unless `led_off` (night mode) is set. Patterns and their timings are in core/timing.ts.
 
-import type { LedPort, LogPort, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { LedPort, LogPort, TimerHandle, TimerPort } from "../../ports/ports.js";
 import type { HoldStage } from "./button.js";
 import type { Device } from "./device.js";
-import type { Onboarding } from "./onboarding/onboarding.js";
+import type { Onboarding } from "../onboarding/onboarding.js";
 import type { PresenceLock } from "./presence.js";
-import { LED_PATTERN, type LedPatternName } from "./timing.js";
+import { LED_PATTERN, type LedPatternName } from "../timing.js";
 
 export class Indicator {
   private hold: HoldStage = "none";

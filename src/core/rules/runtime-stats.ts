@@ -7,12 +7,12 @@
 // for the current and the two previous calendar months (one setting per month, "rd" + month % 3),
 // monthly minutes for the current and the previous year (one per year, "rm" + year % 2).
 
-import type { Device } from "./device.js";
-import { pack, unpack, type FieldRange } from "./pack.js";
-import { KEY, type Settings } from "./settings.js";
-import { civilFromDays, daysInMonth, MS_PER_DAY } from "./time/civil.js";
-import type { WallClock } from "./time/clock.js";
-import { STATS_SAVE_INTERVAL_MS } from "./timing.js";
+import type { Device } from "../device/device.js";
+import { pack, unpack, type FieldRange } from "../storage/pack.js";
+import { KEY, type Settings } from "../storage/settings.js";
+import { civilFromDays, daysInMonth, MS_PER_DAY } from "../time/civil.js";
+import type { WallClock } from "../time/clock.js";
+import { STATS_SAVE_INTERVAL_MS } from "../timing.js";
 
 export const STATS_MONTHS_KEPT = 3;
 export const STATS_YEARS_KEPT = 2;

@@ -12,10 +12,10 @@
 // from input); a change to another setting while that many wait and the budget is spent is refused
 // (`put` returns false: the caller keeps its old state and answers as for a full store).
 
-import type { ClockPort, KeyValuePort, LogPort, TimerPort, TimerTarget } from "../ports/ports.js";
+import type { ClockPort, KeyValuePort, LogPort, TimerPort, TimerTarget } from "../../ports/ports.js";
 import { checked, SAFE_VALUE_BYTES, SPARE, type SafeStore } from "./safe-store.js";
-import { SETTINGS_BUDGET_WINDOW_MS, SETTINGS_SAVE_DELAY_MS, SETTINGS_SAVE_MAX_DELAY_MS } from "./timing.js";
-import { utf8Length } from "./wire/utf8.js";
+import { SETTINGS_BUDGET_WINDOW_MS, SETTINGS_SAVE_DELAY_MS, SETTINGS_SAVE_MAX_DELAY_MS } from "../timing.js";
+import { utf8Length } from "../protocol/wire/utf8.js";
 
 /** Setting keys (at most 14 characters each: the Preference limit on ESP32, 15, less SafeStore's "~"). */
 export const KEY = Object.freeze({

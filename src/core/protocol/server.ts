@@ -8,11 +8,11 @@
 // for the whole plug, and one datagram's length at most (limits.ts, udpBudgets). A UDP port that
 // cannot be listened on leaves the plug serving TCP without discovery.
 
-import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../ports/ports.js";
+import type { DatagramPort, LogPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "./connections.js";
 import type { Answer, Dispatcher, RequestContext } from "./dispatcher.js";
 import { errorText } from "./errors.js";
-import { udpAdmit, udpBudgets, udpSpend, type Limits } from "./limits.js";
+import { udpAdmit, udpBudgets, udpSpend, type Limits } from "../limits.js";
 import { FrameDecoder, HEADER_BYTES } from "./wire/frame.js";
 import { JsonOut, Members } from "./wire/json-out.js";
 import { jsonWithin } from "./wire/json-shape.js";

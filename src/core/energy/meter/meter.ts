@@ -5,12 +5,12 @@
 // Every buffer is bounded, every counter saturates at COUNTER_MAX, nothing here allocates per
 // byte or per pulse: an ESP8266 runs this in a 32 KB JS heap next to the Kasa server.
 
-import type { ClockPort } from "../../ports/ports.js";
+import type { ClockPort } from "../../../ports/ports.js";
 
 // ---- ports ----------------------------------------------------------------------------------
 
 // The chip-facing ports are the platform's (src/ports/ports.ts); re-exported for the drivers.
-export type { DigitalOutPort, PulseCountPort, SerialReceivePort } from "../../ports/ports.js";
+export type { DigitalOutPort, PulseCountPort, SerialReceivePort } from "../../../ports/ports.js";
 
 /** The drivers only need the monotonic half of the clock port. */
 export type MonotonicClock = Pick<ClockPort, "monotonic">;

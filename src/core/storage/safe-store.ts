@@ -20,9 +20,9 @@
 // marker key records that it was done. Runs in XS on an ESP8266: no RegExp, few allocations, and
 // flat calls (the boot's stack has a few slots to spare, docs/MEMORY.md).
 
-import type { KeyValuePort } from "../ports/ports.js";
+import type { KeyValuePort } from "../../ports/ports.js";
 import { DIGITS } from "./pack.js";
-import { utf8Length } from "./wire/utf8.js";
+import { utf8Length } from "../protocol/wire/utf8.js";
 
 /** The largest value the platform's store holds, bytes of UTF-8 (Preference on an ESP8266). */
 export const RECORD_BYTES = 63;

@@ -3,14 +3,14 @@
 // kept in settings as UTC seconds, so a restart resumes it once the time is known again, and one
 // that ended while the plug was off switches as soon as the time is known.
 
-import type { LogPort, TimerHandle, TimerPort } from "../ports/ports.js";
-import type { MethodResult } from "./dispatcher.js";
-import type { Device } from "./device.js";
-import type { KasaError } from "./errors.js";
-import { flag, int, type Params } from "./params.js";
+import type { LogPort, TimerHandle, TimerPort } from "../../ports/ports.js";
+import type { MethodResult } from "../protocol/dispatcher.js";
+import type { Device } from "../device/device.js";
+import type { KasaError } from "../protocol/errors.js";
+import { flag, int, type Params } from "../protocol/params.js";
 import { readName, type RuleKind, type RuleList, type RuleTable, ruleKind } from "./rules.js";
-import { KEY, type Settings } from "./settings.js";
-import type { WallClock } from "./time/clock.js";
+import { KEY, type Settings } from "../storage/settings.js";
+import type { WallClock } from "../time/clock.js";
 
 /** Longest countdown accepted, seconds (one day). */
 export const MAX_COUNTDOWN_SECONDS = 86400;

@@ -7,7 +7,7 @@
 // one left: a plug answering one connection after another, as tplink-smarthome-api connects, would
 // otherwise start and stop a timer for every request).
 
-import type { StreamHandler, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { StreamHandler, TimerHandle, TimerPort } from "../../ports/ports.js";
 
 /** How often deadlines are looked at (ms): deadlines are met to within this. */
 export const SWEEP_MS = 1000;

@@ -5,13 +5,13 @@
 // It also owns the relay's flood guard: at most `relayChanges` changes in any `relayWindowMs` and
 // never two within `relayGapMs`; a change beyond that waits, and the last state asked for wins.
 
-import type { ClockPort, LogPort, RelayPort, TimerHandle, TimerPort } from "../ports/ports.js";
+import type { ClockPort, LogPort, RelayPort, TimerHandle, TimerPort } from "../../ports/ports.js";
 import type { Identity } from "./identity.js";
 import { macSuffix } from "./identity.js";
-import { DEVICE_LIMITS, type Limits } from "./limits.js";
+import { DEVICE_LIMITS, type Limits } from "../limits.js";
 import type { Personality } from "./personality.js";
-import { KEY, Settings } from "./settings.js";
-import { RELAY_SAVE_DELAY_MS } from "./timing.js";
+import { KEY, Settings } from "../storage/settings.js";
+import { RELAY_SAVE_DELAY_MS } from "../timing.js";
 
 /**
  * What the relay does at power-on: Kasa plugs restore the last state. "schedule" restores the last

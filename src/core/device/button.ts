@@ -4,8 +4,8 @@
 // letting go will do). A press of 1-2 s does nothing. The pin's raw edges are debounced here
 // (core/timing.ts).
 
-import type { TimerHandle, TimerPort } from "../ports/ports.js";
-import { DEBOUNCE_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SHORT_PRESS_MAX_MS, UNLOCK_HOLD_MS } from "./timing.js";
+import type { TimerHandle, TimerPort } from "../../ports/ports.js";
+import { DEBOUNCE_MS, RESET_HOLD_MS, SETUP_HOLD_MS, SHORT_PRESS_MAX_MS, UNLOCK_HOLD_MS } from "../timing.js";
 
 /** What letting go of the button now would do, for the LED. */
 export type HoldStage = "none" | "unlock" | "setup" | "reset";

@@ -4,7 +4,7 @@
 // The formulas are the datasheets' in the forward direction (the drivers solve them the other
 // way); nothing here uses Node, so the Moddable simulator build can use it too.
 
-import type { TimerHandle, TimerPort } from "../../ports/ports.js";
+import type { TimerHandle, TimerPort } from "../../../ports/ports.js";
 import { CSE_ADJ, CSE_CHECK_BYTE, CSE_FRAME_BYTES, CSE_STATE, Cse7766Driver, cseChecksum, type Cse7766Frame } from "./cse7766.js";
 import { DEFAULT_HLW_BOARD, HLW_CHIPS, Hlw8012Driver, type HlwBoard, type HlwModel } from "./hlw8012.js";
 import type { DigitalOutPort, Gains, MeterDriver, MonotonicClock, PulseCountPort, SerialReceivePort } from "./meter.js";
