@@ -20,7 +20,7 @@ import { KEY, type Settings } from "../storage/settings.js";
 import { civilFromDays, daysInMonth, MS_PER_DAY } from "../time/civil.js";
 import type { WallClock } from "../time/clock.js";
 import { ENERGY_SAMPLE_MS, ENERGY_SAVE_INTERVAL_MS } from "../timing.js";
-import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
+import { member, type JsonOut, type JsonWritable } from "../protocol/wire/json-out.js";
 
 export const ENERGY_MONTHS_KEPT = 2;
 export const ENERGY_YEARS_KEPT = 2;
@@ -370,13 +370,6 @@ class StatList implements JsonWritable {
     }
     out.byte(0x5d);
   }
-}
-
-/** Writes `,"name":` (a member after the first). */
-function member(out: JsonOut, name: string): void {
-  out.byte(0x2c);
-  out.string(name);
-  out.byte(0x3a);
 }
 
 function validGains(g: Gains): boolean {

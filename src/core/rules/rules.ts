@@ -18,7 +18,7 @@
 import type { RandomPort } from "../../ports/ports.js";
 import type { PlugContext } from "../protocol/context.js";
 import type { MethodResult, Module } from "../protocol/dispatcher.js";
-import type { JsonOut, JsonWritable } from "../protocol/wire/json-out.js";
+import { member, type JsonOut, type JsonWritable } from "../protocol/wire/json-out.js";
 import { ENTRY_NOT_EXIST, INVALID_ARGUMENT, TABLE_FULL, TIME_NOT_SYNC, UNKNOWN_ERROR, type KasaError } from "../protocol/errors.js";
 import { pack, packedLength, unpack, type FieldRange } from "../storage/pack.js";
 import { flag, has, int, str, type Params } from "../protocol/params.js";
@@ -402,13 +402,6 @@ export class RuleList implements JsonWritable {
     }
     out.byte(0x5d);
   }
-}
-
-/** Writes `,"name":` (a member after the first). */
-function member(out: JsonOut, name: string): void {
-  out.byte(0x2c);
-  out.string(name);
-  out.byte(0x3a);
 }
 
 /** Rule changes wait for the clock: a rule means nothing without the time (PROTOCOL §2.0, -11). */

@@ -50,6 +50,16 @@ export class Members {
 /** Nesting beyond this throws: answers are about 6 levels deep; a cycle must not grow without end. */
 export const MAX_JSON_DEPTH = 16;
 
+/**
+ * Writes `,"name":` (a member after the first) for a JsonWritable that writes its object member by
+ * member: a module-level function, one call as each writer's own copy was (rules, energy).
+ */
+export function member(out: JsonOut, name: string): void {
+  out.byte(0x2c);
+  out.string(name);
+  out.byte(0x3a);
+}
+
 /** What `advance` returns when nothing is left to write. */
 const DONE: object = Object.freeze({});
 /** Thrown by `flush` once a part of a frame is written (see `frame`), caught there. */
