@@ -187,7 +187,7 @@ export class RuleTable {
     return this.anyOn === 1;
   }
 
-  /** The rule with this id (any case), or -1: each rule's id is derived and compared (at most 20). */
+  /** The rule with this id (any case), or -1: each rule's id is derived and compared (at most 32). */
   find(id: string): number {
     const wanted = id.toUpperCase();
     if (wanted.length !== 32) return -1;
