@@ -62,10 +62,20 @@ describe("KLAP, byte for byte as python-kasa computes it", () => {
   it("answers handshake1 with its seed and the hash python-kasa checks, and expects its handshake2", () => {
     for (const h of vectors.handshakes) {
       const [ls, rs, ah] = [hex(h.localSeed), hex(h.remoteSeed), hex(h.authHash)];
-      expect(toHex(klapHandshake1(nodeCrypto, h.version, ls, rs, ah))).toBe(h.remoteSeed + h.handshake1);
+      expect(toHex(klapHandshake1(nodeCrypto, h.version, ls, rs, ah)!)).toBe(h.remoteSeed + h.handshake1);
       expect(toHex(klapHandshake2(nodeCrypto, h.version, ls, rs, ah))).toBe(h.handshake2);
       expect(klapHandshake2Valid(nodeCrypto, h.version, ls, rs, ah, hex(h.handshake2))).toBe(true);
     }
+  });
+
+  it("answers handshake1 only for a 16-byte client seed", () => {
+    const h = vectors.handshakes[0];
+    const [ls, rs, ah] = [hex(h.localSeed), hex(h.remoteSeed), hex(h.authHash)];
+    for (const seed of [new Uint8Array(0), ls.subarray(0, 15), new Uint8Array([...ls, 0]), new Uint8Array(4096)]) {
+      expect([seed.length, klapHandshake1(nodeCrypto, 1, seed, rs, ah)]).toEqual([seed.length, undefined]);
+      expect([seed.length, klapHandshake1(nodeCrypto, 2, seed, rs, ah)]).toEqual([seed.length, undefined]);
+    }
+    expect(klapHandshake1(nodeCrypto, 1, ls, rs.subarray(0, 8), ah)).toBeUndefined();
   });
 
   it("refuses a handshake2 from a client without the auth hash", () => {

@@ -34,10 +34,14 @@ export function klapAuthHash(crypto: CryptoPort, version: KlapVersion, username:
   return crypto.sha256(crypto.sha1(username), crypto.sha1(password));
 }
 
-/** The plug's answer to handshake1: `remoteSeed` followed by the hash that proves it knows the auth hash. */
-export function klapHandshake1(crypto: CryptoPort, version: KlapVersion, localSeed: Uint8Array, remoteSeed: Uint8Array, authHash: Uint8Array): Uint8Array {
+/**
+ * The plug's answer to handshake1: `remoteSeed` followed by the hash that proves it knows the auth
+ * hash. Undefined unless both seeds are 16 bytes (a handshake1 body of any other length is refused).
+ */
+export function klapHandshake1(crypto: CryptoPort, version: KlapVersion, localSeed: Uint8Array, remoteSeed: Uint8Array, authHash: Uint8Array): Uint8Array | undefined {
+  if (localSeed.length !== KLAP_SEED_BYTES || remoteSeed.length !== KLAP_SEED_BYTES) return undefined;
   const answer = new Uint8Array(KLAP_HANDSHAKE1_BYTES);
-  answer.set(remoteSeed.subarray(0, KLAP_SEED_BYTES), 0);
+  answer.set(remoteSeed, 0);
   answer.set(version === 1 ? crypto.sha256(localSeed, authHash) : crypto.sha256(localSeed, remoteSeed, authHash), KLAP_SEED_BYTES);
   return answer;
 }
