@@ -157,6 +157,14 @@ describe("KLAP request bodies the plug refuses", () => {
     }
   });
 
+  it("opens in place: the plaintext is a view into the request body, not a copy", () => {
+    const s = session(v);
+    const body = hex(first.body);
+    const opened = s.open(body, first.seq) as Uint8Array;
+    expect(opened.buffer).toBe(body.buffer);
+    expect(toHex(opened)).toBe(first.plaintext);
+  });
+
   it("refuses a body under another sequence number than it was signed for", () => {
     const s = session(v);
     expect(s.open(hex(first.body), second.seq)).toBe("signature");

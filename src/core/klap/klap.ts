@@ -109,7 +109,8 @@ export class KlapSession {
 
   /**
    * A request body with sequence number `seq` (from `?seq=`): its plaintext, or why it was refused.
-   * Only a body that passes every check moves the sequence number on.
+   * Only a body that passes every check moves the sequence number on. A body whose signature holds
+   * is decrypted in place (no copy of it is made): the plaintext returned is a view into `body`.
    */
   open(body: Uint8Array, seq: number): Uint8Array | KlapRefusal {
     if (!validSeq(seq) || seq <= this.lastSeq) return "seq";
@@ -118,7 +119,7 @@ export class KlapSession {
     const ciphertext = body.subarray(KLAP_SIGNATURE_BYTES);
     this.setSeq(seq);
     if (!sameBytes(this.crypto.sha256(this.signed, ciphertext), body, 0)) return "signature";
-    const plain = ciphertext.slice();
+    const plain = ciphertext;
     this.crypto.aes128Cbc(false, this.key, this.ivSeq, plain);
     const pad = plain[length - 1];
     if (pad < 1 || pad > BLOCK) return "padding";
