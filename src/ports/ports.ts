@@ -190,6 +190,23 @@ export interface RandomPort {
   (length: number): Uint8Array;
 }
 
+/**
+ * The few primitives authenticated local control (KLAP, src/core/klap/) needs, on bytes. Each hash
+ * digests the concatenation of its parts (two to four, so the core never copies them together) and
+ * returns a new digest: 16 bytes for MD5, 20 for SHA-1, 32 for SHA-256. On a device: the SDK's
+ * `crypt` Digest; on Node: `node:crypto`.
+ */
+export interface CryptoPort {
+  md5(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, d?: Uint8Array): Uint8Array;
+  sha1(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, d?: Uint8Array): Uint8Array;
+  sha256(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, d?: Uint8Array): Uint8Array;
+  /**
+   * AES-128 in CBC mode, no padding (the core pads): encrypts (or decrypts) `data` in place with
+   * the 16-byte `key` and `iv`. `data.length` is a multiple of 16; the core checks it before the call.
+   */
+  aes128Cbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): void;
+}
+
 /** Restarting the whole device (the process on the host). */
 export interface RestartPort {
   restart(): void;
