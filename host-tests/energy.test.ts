@@ -10,7 +10,7 @@ import { Cse7766Driver } from "../src/core/energy/meter/cse7766.js";
 import { Cse7766Chip, constantLoad, CSE7766_TYPICAL, SimulatedCseSerial, simulatedMeter, wattsOverTime, type LoadProfile, type SimulatedChipModel } from "../src/core/energy/meter/simulate.js";
 import { DEFAULT_GAINS, type MeterDriver, type MeterStats, type Reading } from "../src/core/energy/meter/meter.js";
 import { utf8Encode } from "../src/core/protocol/wire/utf8.js";
-import { FakeClock, FakeTimers, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+import { FakeClock, FakeTimers, MemoryStore, preferenceRecordBytes, testPlug, type TestPlug } from "./support/fakes.js";
 import { numberTokens, pythonKasaRealtimeFailures } from "./support/python-kasa-emeter.js";
 import { answerText } from "./support/wire.js";
 import { report } from "./support/report.js";
@@ -338,8 +338,7 @@ describe("persistence", () => {
       keys.push(key.replace("~", ""));
       const length = new TextEncoder().encode(value).length;
       expect([key, key.length <= 15 && length <= 63]).toEqual([key, true]);
-      // an ESP8266 Preference record: domain, key, value, 5 bytes of overhead, rounded up to 4 (as in rules.test.ts)
-      bytes += Math.ceil(("plug".length + 1 + key.length + 1 + length + 5) / 4) * 4;
+      bytes += preferenceRecordBytes(key, value);
     }
     expect(keys.sort()).toEqual(["cal", "e_tot", "ed0", "ed1", "ed2", "ed3", "em0", "em1"]);
     expect(bytes).toBeLessThan(600);

@@ -11,7 +11,7 @@ import { SafeStore } from "../src/core/storage/safe-store.js";
 import { MAX_VALUE_BYTES, Settings } from "../src/core/storage/settings.js";
 import { SETTINGS_SAVE_DELAY_MS, STATS_SAVE_INTERVAL_MS } from "../src/core/timing.js";
 import { zoneName } from "../src/core/time/zones.js";
-import { FakeClock, MemoryStore, testPlug, type TestPlug } from "./support/fakes.js";
+import { FakeClock, MemoryStore, preferenceRecordBytes, testPlug, type TestPlug } from "./support/fakes.js";
 import { report } from "./support/report.js";
 
 const INVALID = { err_code: -3, err_msg: "invalid argument" };
@@ -546,20 +546,18 @@ describe("persistence", () => {
     await t.ask({ system: { reboot: {} } });
     t.timers.advance(1000);
     expect(t.restarts).toBe(1);
-    // an ESP8266 Preference record: domain, key, value, 5 bytes of overhead, rounded up to 4
-    const record = (key: string, value: string) => Math.ceil(("plug".length + 1 + key.length + 1 + new TextEncoder().encode(value).length + 5) / 4) * 4;
     let bytes = 0;
     for (const [key, value] of t.store.values) {
       // the stored record (a setting and its check) within the Preference limits: 15-character key, 63-byte value
       expect([key, key.length <= 15 && new TextEncoder().encode(value).length <= 63]).toEqual([key, true]);
-      bytes += record(key, value);
+      bytes += preferenceRecordBytes(key, value);
     }
     // One 4 KB sector (less its 4-byte signature) holds all of this and what this plug does not store:
     // an HS110's energy records (under 600 bytes, energy.test.ts) and the saved Wi-Fi network (two
     // records of at most 63-byte values in the "wifi" domain: 2 x 80), with room left for one more
     // record of the largest size, which a write needs before it removes the record it replaces
     // (safe-store.ts).
-    const largest = record("sc31~", "x".repeat(63));
+    const largest = preferenceRecordBytes("sc31~", "x".repeat(63));
     expect(bytes + 600 + 2 * 80 + largest).toBeLessThanOrEqual(4096 - 4);
     report(`settings footprint with every table full: ${bytes} bytes in ${t.store.values.size} records`);
   }, 120_000); // 400 simulated days of 64 switchings each: seconds of work, longer on a loaded machine

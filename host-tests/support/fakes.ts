@@ -12,6 +12,11 @@ import type {
   WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
+/** The bytes a setting takes in an ESP8266's Preference sector: domain "plug", key, value, 5 bytes of overhead, rounded up to 4. */
+export function preferenceRecordBytes(key: string, value: string): number {
+  return Math.ceil(("plug".length + 1 + key.length + 1 + new TextEncoder().encode(value).length + 5) / 4) * 4;
+}
+
 /** The XS check's Map store (Preference limits), which can also be told to fail and counts writes. */
 export class MemoryStore extends MapStore {
   writes = 0;
