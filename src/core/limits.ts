@@ -58,6 +58,41 @@ export interface Limits {
    * restart, reset or stop writes them); only a power cut before then loses them.
    */
   readonly settingsWritesPerHour: number;
+  // ---- KLAP on HTTP (klap/klap-server.ts) ----
+  /** KLAP HTTP connections open at once (their own bound: an ESP8266 has 5 lwIP TCP control blocks for everything). */
+  readonly klapConnections: number;
+  /**
+   * KLAP sessions kept at once (a handshake waiting for its handshake2 counts): a new handshake1 takes
+   * the place of an expired one, else of the one unused longest. A client whose session went gets a 403
+   * and redoes the handshake (python-kasa does so by itself).
+   */
+  readonly klapSessions: number;
+  /** A session's lifetime (s): the TIMEOUT cookie handshake1 sets; python-kasa redoes the handshake 20 min before it ends. */
+  readonly klapSessionSeconds: number;
+  /** A session unused this long is gone (ms): its client redoes the handshake after a 403. */
+  readonly klapSessionIdleMs: number;
+  /** A handshake1 must be followed by its handshake2 within this (ms). */
+  readonly klapHandshakeMs: number;
+  /** A request's line and headers together, at most (bytes); more: 431 and closed. Parsed as they arrive, not kept. */
+  readonly klapHeadBytes: number;
+  /**
+   * The longest answer plaintext a KLAP request gets (bytes; it is encrypted in one buffer of about
+   * this size): a longer one has each method's answer replaced by an error saying so.
+   */
+  readonly klapMaxAnswerBytes: number;
+  /**
+   * Handshake1 budgets, in handshakes, kept for this many client addresses (the most recent, as
+   * udpSenders): beyond its sender's or the plug's budget a handshake1 gets 429.
+   */
+  readonly klapHandshakeSenders: number;
+  /** Handshakes one address may make at once ... */
+  readonly klapSenderHandshakes: number;
+  /** ... and each minute after that. */
+  readonly klapSenderHandshakesPerMinute: number;
+  /** Handshakes the whole plug takes at once, from every address together ... */
+  readonly klapHandshakes: number;
+  /** ... and each minute after that. */
+  readonly klapHandshakesPerMinute: number;
 }
 
 /**
@@ -83,6 +118,18 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   answerBufferBytes: 256,
   maxUnsentBytes: 2048,
   settingsWritesPerHour: 60,
+  klapConnections: 2,
+  klapSessions: 2,
+  klapSessionSeconds: 86400,
+  klapSessionIdleMs: 30 * 60 * 1000,
+  klapHandshakeMs: 10 * 1000,
+  klapHeadBytes: 1024,
+  klapMaxAnswerBytes: 2048,
+  klapHandshakeSenders: 4,
+  klapSenderHandshakes: 6,
+  klapSenderHandshakesPerMinute: 6,
+  klapHandshakes: 12,
+  klapHandshakesPerMinute: 20,
 });
 
 /**
@@ -188,28 +235,44 @@ export const UDP_DATAGRAM_BYTES = 64;
  * object is made from an address. Two addresses with the same hash share one budget.
  */
 export function udpBudgets(limits: Limits, now: number): Float64Array {
-  const senders = limits.udpSenders;
-  const rows = new Float64Array(2 * senders + 2);
-  for (let i = 0; i < senders; i++) rows[2 * i + 1] = limits.udpSenderBurstBytes;
-  rows[2 * senders] = limits.udpBurstBytes;
-  rows[2 * senders + 1] = now;
-  return rows;
+  return budgets(limits.udpSenders, limits.udpSenderBurstBytes, limits.udpBurstBytes, now);
 }
 
 /** Takes a datagram's cost from its sender's budget and the plug's; false, taking nothing, when either is spent. */
 export function udpAdmit(rows: Float64Array, limits: Limits, now: number, address: string): boolean {
+  return budgetAdmit(rows, now, address, limits.udpSenderBurstBytes, limits.udpSenderBytesPerSecond, limits.udpBurstBytes, limits.udpBytesPerSecond, UDP_DATAGRAM_BYTES);
+}
+
+/**
+ * Budgets as udpBudgets keeps them, for any unit (bytes, handshakes): `senders` rows starting full at
+ * `senderBurst`, and the plug's at `burst`.
+ */
+export function budgets(senders: number, senderBurst: number, burst: number, now: number): Float64Array {
+  const rows = new Float64Array(2 * senders + 2);
+  for (let i = 0; i < senders; i++) rows[2 * i + 1] = senderBurst;
+  rows[2 * senders] = burst;
+  rows[2 * senders + 1] = now;
+  return rows;
+}
+
+/**
+ * Refills every budget of `rows` (budgets) for the time since the last refill (each up to its burst),
+ * then takes `cost` from the sender's and the plug's; false, taking nothing, when either is spent.
+ */
+export function budgetAdmit(
+  rows: Float64Array, now: number, address: string, senderBurst: number, senderPerSecond: number, burst: number, perSecond: number, cost: number,
+): boolean {
   const plug = rows.length - 2;
-  // every budget grown by the time since the last refill, up to its burst
   const ms = now - rows[plug + 1];
   if (ms > 0) {
     rows[plug + 1] = now;
-    for (let at = 0; at < plug; at += 2) rows[at + 1] = Math.min(limits.udpSenderBurstBytes, rows[at + 1] + (ms * limits.udpSenderBytesPerSecond) / 1000);
-    rows[plug] = Math.min(limits.udpBurstBytes, rows[plug] + (ms * limits.udpBytesPerSecond) / 1000);
+    for (let at = 0; at < plug; at += 2) rows[at + 1] = Math.min(senderBurst, rows[at + 1] + (ms * senderPerSecond) / 1000);
+    rows[plug] = Math.min(burst, rows[plug] + (ms * perSecond) / 1000);
   }
-  const at = senderRow(rows, hash(address), limits.udpSenderBurstBytes);
+  const at = senderRow(rows, hash(address), senderBurst);
   if (rows[at + 1] <= 0 || rows[plug] <= 0) return false;
-  rows[at + 1] -= UDP_DATAGRAM_BYTES;
-  rows[plug] -= UDP_DATAGRAM_BYTES;
+  rows[at + 1] -= cost;
+  rows[plug] -= cost;
   return true;
 }
 
@@ -258,6 +321,15 @@ export const HOST_LIMITS: Limits = Object.freeze({
   maxJsonItems: 512,
   answerBufferBytes: 16 * 1024,
   maxUnsentBytes: 64 * 1024,
+  klapConnections: 16,
+  klapSessions: 8,
+  klapHeadBytes: 4096,
+  klapMaxAnswerBytes: 64 * 1024,
+  klapHandshakeSenders: 16,
+  klapSenderHandshakes: 20,
+  klapSenderHandshakesPerMinute: 30,
+  klapHandshakes: 60,
+  klapHandshakesPerMinute: 120,
 });
 
 /**

@@ -1,10 +1,44 @@
 // KLAP on HTTP (issue 18): /app/handshake1, /app/handshake2 and /app/request?seq=N in front of the
-// Kasa dispatcher. INTERFACE STUB: the implementation replaces this file (the wiring in plug.ts
-// builds against this shape).
+// Kasa dispatcher, as python-kasa's kasa/transports/klaptransport.py (over aiohttp) expects them:
+//
+// - POST /app/handshake1, body the client's 16-byte seed: 200 with the plug's seed and
+//   SHA-256(client seed + auth hash) (48 bytes), and `Set-Cookie: TP_SESSIONID=<32 hex>;TIMEOUT=<s>`
+//   (aiohttp reads both as cookies; python-kasa sends TP_SESSIONID back and redoes the handshake 20
+//   minutes before TIMEOUT). No credentials set: 403 (a plug nobody set up is controlled by nobody;
+//   the blank and default credentials python-kasa tries are never accepted). Over the handshake
+//   budget of its address or of the plug: 429 (python-kasa reports it and does not retry).
+// - POST /app/handshake2 with the cookie, body SHA-256(plug seed + auth hash): 200 and the session is
+//   established; anything else: 403, and that handshake is gone.
+// - POST /app/request?seq=N with the cookie of an established session, body signature + AES-CBC:
+//   KlapSession.open, the dispatcher, the answer sealed with the same seq: 200. Any refusal (no or
+//   unknown cookie, expired session, seq not above the last, bad signature or padding): 403, which
+//   python-kasa answers with a new handshake.
+//
+// HTTP/1.1 with keep-alive (several requests per connection; HTTP/1.0 or `Connection: close` close
+// after the answer), parsed on bytes as they arrive: the request line and the few headers read
+// (Content-Length, Cookie, Connection, Transfer-Encoding) each go through one line buffer of
+// LINE_BYTES per connection, all of them together at most limits.klapHeadBytes; nothing else of a
+// header is kept, no string is made from input. Content-Length is required and bounded by the path
+// (16, 32, the session's largest body), the body read into one array of that length. Anything
+// malformed is answered 400/403/404/405/411/413/431 and the connection closed: nothing is thrown.
+// Connections are bounded in number and time as the Kasa port's (connections.ts), sessions in number
+// (limits.klapSessions, a new handshake taking the place of an expired one or the one unused
+// longest) and time (TIMEOUT, and an idle expiry). The answer is written as the socket has room.
+//
+// Memory: an answer is encrypted in one array, the signature's room, its plaintext and the padding
+// (klapBodyBytes: at most limits.klapMaxAnswerBytes + 48 bytes), written by the Kasa server's JsonOut
+// (a size pass, then the text) and sealed in place; an answer over that bound has each method's
+// answer replaced by an error saying so, as the UDP path does.
 
-import type { CryptoPort, LogPort, RandomPort, TcpListenerPort, TimerPort } from "../../ports/ports.js";
-import type { Limits } from "../limits.js";
-import type { KasaServer } from "../protocol/server.js";
+import type { CryptoPort, LogPort, RandomPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
+import { budgetAdmit, budgets, type Limits } from "../limits.js";
+import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/connections.js";
+import type { Answer } from "../protocol/dispatcher.js";
+import { errorText } from "../protocol/errors.js";
+import { Effects, eachMethod, type KasaServer } from "../protocol/server.js";
+import { utf8Encode } from "../protocol/wire/utf8.js";
+import { decrypt } from "../protocol/wire/xor.js";
+import { KLAP_HANDSHAKE2_BYTES, KLAP_SEED_BYTES, KLAP_SIGNATURE_BYTES, klapBodyBytes, klapHandshake1, klapHandshake2Valid, KlapSession } from "./klap.js";
 
 export interface KlapServerPorts {
   crypto: CryptoPort;
@@ -22,17 +56,632 @@ export interface KlapKeys {
   authHash(): Uint8Array | undefined;
 }
 
+/** A request line or a header line we read is at most this long; a longer one we need is refused (431). */
+export const LINE_BYTES = 128;
+/** The session cookie: this many random bytes, written as twice as many hex digits. */
+export const COOKIE_BYTES = 16;
+
+const ROUTE_HANDSHAKE1 = 1;
+const ROUTE_HANDSHAKE2 = 2;
+const ROUTE_REQUEST = 3;
+
+/** A connection reading a request's line and headers, its body, or answering (dispatching or writing). */
+const HEAD = 0;
+const BODY = 1;
+const BUSY = 2;
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const TAB = 9;
+
+/** The error answers (reason phrases as RFC 9110 names them). */
+function reason(status: number): string {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    default: return "Error";
+  }
+}
+
+const HEX = "0123456789abcdef";
+
+function hexOf(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i] >> 4] + HEX[bytes[i] & 15];
+  return s;
+}
+
+/** A hex digit's value, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  c |= 0x20;
+  return c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
+}
+
+/** Whether line[at, at + text.length) is `text` (ASCII; lowercase text matches either case when `fold`). */
+function matches(line: Uint8Array, at: number, end: number, text: string, fold: boolean): boolean {
+  if (end - at < text.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = line[at + i];
+    if ((fold && c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== text.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Whether a[0, n) equals b[0, n), in time independent of where they differ. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** One session: a handshake waiting for its handshake2 (its seeds), or established (its KlapSession). */
+class Slot {
+  session: KlapSession | null = null;
+  used: number;
+  constructor(
+    readonly cookie: Uint8Array,
+    public localSeed: Uint8Array | null,
+    public remoteSeed: Uint8Array | null,
+    /** The auth hash it was made with: a session made under other credentials is refused. */
+    readonly authHash: Uint8Array,
+    readonly created: number,
+  ) {
+    this.used = created;
+  }
+}
+
 export class KlapServer {
+  private http: TcpListenerPort | null = null;
+  readonly connections: ConnectionSet<KlapConnection>;
+  private readonly slots: Slot[] = [];
+  /** Handshake budgets, per client address and for the whole plug (limits.ts, budgets). */
+  private readonly handshakeRows: Float64Array;
+  /** Handshakes refused over budget since the last one let in (logged then). */
+  private handshakesRefused = 0;
+
   constructor(
     readonly kasa: KasaServer,
     readonly ports: KlapServerPorts,
     readonly keys: KlapKeys,
     readonly limits: Limits,
-  ) {}
+  ) {
+    this.connections = new ConnectionSet<KlapConnection>(ports.timers, ports.now, limits.klapConnections);
+    this.handshakeRows = budgets(limits.klapHandshakeSenders, limits.klapSenderHandshakes, limits.klapHandshakes, ports.now());
+  }
 
   /** Serves KLAP on this listener (port 80 on a device). */
-  start(_http: TcpListenerPort): void {}
+  start(http: TcpListenerPort): void {
+    this.http = http;
+    // A bound method, not a closure: on a device a closure's code is copied to RAM.
+    http.listen(this.accept.bind(this));
+  }
 
   /** Closes the listener and every session. */
-  stop(): void {}
+  stop(): void {
+    this.connections.clear();
+    this.http?.close();
+    this.http = null;
+    this.slots.length = 0;
+  }
+
+  /** Forgets every session (the credentials changed or were cleared): their clients get 403 and handshake again. */
+  dropSessions(): void {
+    this.slots.length = 0;
+  }
+
+  /** Sessions kept now (handshakes waiting for their handshake2 included). */
+  get sessions(): number {
+    return this.slots.length;
+  }
+
+  log(line: string): void {
+    this.ports.log(line);
+  }
+
+  now(): number {
+    return this.ports.now();
+  }
+
+  private accept(socket: StreamSocket, address: string): StreamHandler {
+    if (!this.connections.makeRoom()) {
+      this.log(`klap: connection refused: all ${this.limits.klapConnections} open are busy answering`);
+      socket.close();
+      return REFUSED;
+    }
+    const connection = new KlapConnection(socket, this, address);
+    this.connections.admit(connection);
+    return connection;
+  }
+
+  /** Whether a handshake1 from `address` is taken (before its body is read): 0, or the status that refuses it. */
+  handshakeStatus(address: string): number {
+    if (this.keys.authHash() === undefined) return 403;
+    const l = this.limits;
+    if (!budgetAdmit(this.handshakeRows, this.now(), address, l.klapSenderHandshakes, l.klapSenderHandshakesPerMinute / 60, l.klapHandshakes, l.klapHandshakesPerMinute / 60, 1)) {
+      if (this.handshakesRefused++ === 0) {
+        this.log(`klap: handshake from ${address} refused: over its budget (${l.klapSenderHandshakes}, then ${l.klapSenderHandshakesPerMinute} a minute) or the plug's`);
+      }
+      return 429;
+    }
+    if (this.handshakesRefused > 0) this.log(`klap: ${this.handshakesRefused} handshakes refused over budget`);
+    this.handshakesRefused = 0;
+    return 0;
+  }
+
+  /** handshake1: the plug's seed and proof, and a new session waiting for its handshake2. */
+  handshake1(c: KlapConnection, localSeed: Uint8Array): void {
+    const authHash = this.keys.authHash();
+    if (authHash === undefined) return c.fail(403);
+    const remoteSeed = this.ports.random(KLAP_SEED_BYTES);
+    const answer = klapHandshake1(this.ports.crypto, 1, localSeed, remoteSeed, authHash);
+    if (answer === undefined) return c.fail(400);
+    const slot = new Slot(this.ports.random(COOKIE_BYTES), localSeed, remoteSeed, authHash, this.now());
+    this.admit(slot);
+    c.respond(200, `Set-Cookie: TP_SESSIONID=${hexOf(slot.cookie)};TIMEOUT=${this.limits.klapSessionSeconds}\r\n`, answer, null);
+  }
+
+  /** handshake2: the session is established when the client proves it knows the auth hash. */
+  handshake2(c: KlapConnection, cookie: Uint8Array | null, body: Uint8Array): void {
+    const slot = this.find(cookie);
+    if (slot === undefined || slot.session !== null || slot.localSeed === null || slot.remoteSeed === null) return c.fail(403);
+    if (!this.current(slot) || !klapHandshake2Valid(this.ports.crypto, 1, slot.localSeed, slot.remoteSeed, slot.authHash, body)) {
+      this.remove(slot);
+      this.log(`klap: handshake2 from ${c.address} refused: wrong credentials`);
+      return c.fail(403);
+    }
+    slot.session = new KlapSession(this.ports.crypto, slot.localSeed, slot.remoteSeed, slot.authHash, this.limits.maxFrameBytes);
+    slot.localSeed = slot.remoteSeed = null;
+    slot.used = this.now();
+    c.respond(200, "", null, null);
+  }
+
+  /** The established session of this cookie (for the request's body bound), or undefined. */
+  established(cookie: Uint8Array | null): KlapSession | undefined {
+    const slot = this.find(cookie);
+    return slot !== undefined && slot.session !== null && this.current(slot) ? slot.session : undefined;
+  }
+
+  /** A request: opened, dispatched, its answer sealed with the same seq. */
+  request(c: KlapConnection, cookie: Uint8Array | null, body: Uint8Array, seq: number): void {
+    const slot = this.find(cookie);
+    const session = slot?.session;
+    if (slot === undefined || session === null || session === undefined || !this.current(slot)) return c.fail(403);
+    const plaintext = session.open(body, seq);
+    if (typeof plaintext === "string") {
+      this.log(`klap: request from ${c.address} refused (${plaintext})`);
+      return c.fail(403);
+    }
+    slot.used = this.now();
+    const kasa = this.kasa;
+    const effects = new Effects(c.socket);
+    let answer: Answer | Promise<Answer>;
+    try {
+      // The shape check runs before the dispatcher, not around it: no stack frame under every request.
+      answer = kasa.shapeOk(plaintext) ? kasa.dispatcher.handle(plaintext, effects) : kasa.tooComplex;
+    } catch (e) {
+      return c.broken(e);
+    }
+    if (!(answer instanceof Promise)) return this.answer(c, session, seq, answer, effects);
+    answer.then(
+      (tree) => this.answer(c, session, seq, tree, effects),
+      (e: unknown) => c.broken(e),
+    );
+  }
+
+  /**
+   * Writes `answer` as the plaintext of one body (the Kasa server's JsonOut: a size pass, then the
+   * text into the body after the signature's room), seals it there and hands it to the connection.
+   */
+  private answer(c: KlapConnection, session: KlapSession, seq: number, answer: Answer, effects: Effects): void {
+    if (c.closed) return;
+    const out = this.kasa.out;
+    const max = this.limits.klapMaxAnswerBytes;
+    let body: Uint8Array;
+    try {
+      let size = out.measure(answer);
+      if (size > max) {
+        this.log(`klap: an answer of ${size} bytes replaced by an error (over ${max})`);
+        const error = { err_code: -5, err_msg: `answer over ${max} bytes` };
+        answer = eachMethod(answer, error);
+        size = out.measure(answer);
+        if (size > max) size = out.measure((answer = error));
+      }
+      body = new Uint8Array(klapBodyBytes(size));
+      const text = body.subarray(KLAP_SIGNATURE_BYTES, KLAP_SIGNATURE_BYTES + size);
+      out.datagram(answer, size, text);
+      decrypt(text); // (JsonOut writes the autokey XOR of port 9999: undone in place)
+      if (!session.sealInPlace(body, size, seq)) return c.fail(403);
+    } catch (e) {
+      return c.broken(e);
+    }
+    c.respond(200, "", body, effects);
+  }
+
+  /** The slot whose cookie this is (compared in constant time), if it has not expired; expired ones are let go. */
+  private find(cookie: Uint8Array | null): Slot | undefined {
+    if (cookie === null) return undefined;
+    const now = this.now();
+    for (let i = this.slots.length - 1; i >= 0; i--) {
+      const slot = this.slots[i];
+      if (this.expired(slot, now)) this.slots.splice(i, 1);
+    }
+    for (let i = 0; i < this.slots.length; i++) if (sameBytes(this.slots[i].cookie, cookie)) return this.slots[i];
+    return undefined;
+  }
+
+  /** Whether the slot was made under the credentials set now (else it is let go). */
+  private current(slot: Slot): boolean {
+    const authHash = this.keys.authHash();
+    if (authHash !== undefined && sameBytes(authHash, slot.authHash)) return true;
+    this.remove(slot);
+    return false;
+  }
+
+  private expired(slot: Slot, now: number): boolean {
+    const l = this.limits;
+    if (slot.session === null) return now - slot.created >= l.klapHandshakeMs;
+    return now - slot.created >= l.klapSessionSeconds * 1000 || now - slot.used >= l.klapSessionIdleMs;
+  }
+
+  /** Takes a new slot in, in place of an expired one, else of a handshake waiting longest, else of the session unused longest. */
+  private admit(slot: Slot): void {
+    const slots = this.slots;
+    const now = this.now();
+    for (let i = slots.length - 1; i >= 0; i--) if (this.expired(slots[i], now)) slots.splice(i, 1);
+    if (slots.length >= this.limits.klapSessions) {
+      let victim = 0;
+      for (let i = 1; i < slots.length; i++) {
+        const a = slots[i];
+        const b = slots[victim];
+        if ((a.session === null) !== (b.session === null)) {
+          if (a.session === null) victim = i;
+        } else if (a.used < b.used) victim = i;
+      }
+      const v = slots[victim];
+      if (v.session !== null) this.log(`klap: session unused ${Math.round((now - v.used) / 1000)} s closed for a new one: ${this.limits.klapSessions} kept`);
+      slots.splice(victim, 1);
+    }
+    slots.push(slot);
+  }
+
+  private remove(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+  }
+}
+
+/** One HTTP connection: reads requests on bytes, answers each through the server, keeps it alive between them. */
+class KlapConnection implements StreamHandler, Bounded {
+  closed = false;
+  private state = HEAD;
+  /** The line being read (request line or header): only its first LINE_BYTES are kept. */
+  private readonly line = new Uint8Array(LINE_BYTES);
+  private lineFill = 0;
+  private lineLong = false;
+  /** Bytes of the request line and headers so far (0: waiting for a request). */
+  private headBytes = 0;
+  private route = 0;
+  private seq = 0;
+  private requestLine = false;
+  private contentLength = -1;
+  /** The TP_SESSIONID the request sent (16 bytes), or null. */
+  private cookie: Uint8Array | null = null;
+  /** The connection closes once this answer is out (HTTP/1.0, `Connection: close`, an error, the client's FIN). */
+  private closeAfter = false;
+  private ended = false;
+  private body: Uint8Array | null = null;
+  private bodyFill = 0;
+  /** Monotonic ms when the request now arriving started, of the last answer written (or the accept), of the last part written. */
+  private requestStart = 0;
+  private lastRequest: number;
+  private progress = 0;
+  private requests = 0;
+  /** The answer being written: its head, its body, how much of both is out, its effects. */
+  private outHead: Uint8Array | null = null;
+  private outBody: Uint8Array | null = null;
+  private sent = 0;
+  private effects: Effects | null = null;
+
+  constructor(
+    readonly socket: StreamSocket,
+    private readonly server: KlapServer,
+    /** The client's address (its handshake budget, the log). */
+    readonly address: string,
+  ) {
+    this.lastRequest = server.now();
+  }
+
+  data(bytes: Uint8Array): void {
+    let i = 0;
+    while (i < bytes.length && !this.closed) {
+      if (this.state === BUSY) {
+        if (this.closeAfter) return; // (closing once its answer is out: the rest is not read)
+        // a request sent before the answer to the last one was out (pipelining): not served
+        this.server.log("klap: request before the last answer was out: closing connection");
+        this.close(true);
+        return;
+      }
+      if (this.state === HEAD) {
+        if (this.headBytes === 0) this.requestStart = this.server.now();
+        const b = bytes[i++];
+        if (++this.headBytes > this.server.limits.klapHeadBytes) return this.fail(431);
+        if (b === LF) this.endLine();
+        else if (this.lineFill < LINE_BYTES) this.line[this.lineFill++] = b;
+        else this.lineLong = true;
+      } else {
+        const body = this.body as Uint8Array;
+        const take = Math.min(body.length - this.bodyFill, bytes.length - i);
+        body.set(bytes.subarray(i, i + take), this.bodyFill);
+        this.bodyFill += take;
+        i += take;
+        if (this.bodyFill === body.length) this.serve();
+      }
+    }
+  }
+
+  /** A line is complete: the request line, a header, or the empty line that ends the head. */
+  private endLine(): void {
+    let n = this.lineFill;
+    if (n > 0 && this.line[n - 1] === CR) n--;
+    const long = this.lineLong;
+    this.lineFill = 0;
+    this.lineLong = false;
+    if (!this.requestLine) {
+      if (n === 0 && !long) return; // (an empty line before a request is ignored, RFC 9112 2.2)
+      if (long) return this.fail(431);
+      return this.requestLineRead(n);
+    }
+    if (n === 0 && !long) return this.headRead();
+    this.header(n, long);
+  }
+
+  /** `POST <path> HTTP/1.x`: the path names the route (404), the method must be POST (405). */
+  private requestLineRead(n: number): void {
+    const line = this.line;
+    this.requestLine = true;
+    let a = 0;
+    while (a < n && line[a] !== SP) a++;
+    let b = a + 1;
+    while (b < n && line[b] !== SP) b++;
+    if (b >= n || !matches(line, b + 1, n, "HTTP/1.", false) || n - b - 1 !== 8) return this.fail(400);
+    const minor = line[n - 1];
+    if (minor === 0x30) this.closeAfter = true;
+    else if (minor !== 0x31) return this.fail(400);
+    const at = a + 1;
+    if (b - at === 15 && matches(line, at, b, "/app/handshake1", false)) this.route = ROUTE_HANDSHAKE1;
+    else if (b - at === 15 && matches(line, at, b, "/app/handshake2", false)) this.route = ROUTE_HANDSHAKE2;
+    else if (matches(line, at, b, "/app/request?seq=", false)) {
+      // an optional minus and 1 to 10 digits (int32 is checked by the session: 403)
+      let i = at + 17;
+      const negative = i < b && line[i] === 0x2d;
+      if (negative) i++;
+      if (i === b || b - i > 10) return this.fail(400);
+      let seq = 0;
+      for (; i < b; i++) {
+        const d = line[i] - 0x30;
+        if (d < 0 || d > 9) return this.fail(400);
+        seq = seq * 10 + d;
+      }
+      this.seq = negative ? -seq : seq;
+      this.route = ROUTE_REQUEST;
+    } else return this.fail(404);
+    if (a !== 4 || !matches(line, 0, a, "POST", false)) return this.fail(405);
+  }
+
+  /** A header: only Content-Length, Cookie, Connection and Transfer-Encoding are read. */
+  private header(n: number, long: boolean): void {
+    const line = this.line;
+    let colon = 0;
+    while (colon < n && line[colon] !== 0x3a) colon++;
+    if (colon === n) {
+      if (long) return; // (a long header's name may be past what was kept: one we do not read)
+      return this.fail(400);
+    }
+    const known =
+      colon === 14 && matches(line, 0, colon, "content-length", true) ? 1
+      : colon === 6 && matches(line, 0, colon, "cookie", true) ? 2
+      : colon === 10 && matches(line, 0, colon, "connection", true) ? 3
+      : colon === 17 && matches(line, 0, colon, "transfer-encoding", true) ? 4
+      : 0;
+    if (known === 0) return;
+    if (long) return this.fail(431);
+    let from = colon + 1;
+    while (from < n && (line[from] === SP || line[from] === TAB)) from++;
+    let to = n;
+    while (to > from && (line[to - 1] === SP || line[to - 1] === TAB)) to--;
+    if (known === 1) {
+      if (this.contentLength !== -1 || to === from || to - from > 7) return this.fail(400);
+      let length = 0;
+      for (let i = from; i < to; i++) {
+        const d = line[i] - 0x30;
+        if (d < 0 || d > 9) return this.fail(400);
+        length = length * 10 + d;
+      }
+      this.contentLength = length;
+    } else if (known === 2) this.cookieRead(from, to);
+    else if (known === 3) {
+      for (let i = from; i + 5 <= to; i++) if (matches(line, i, to, "close", true)) this.closeAfter = true;
+    } else return this.fail(400); // chunked or any other transfer coding: only Content-Length is read
+  }
+
+  /** `TP_SESSIONID=<32 hex digits>` among the cookies: its bytes, kept for the request. */
+  private cookieRead(from: number, to: number): void {
+    const line = this.line;
+    for (let i = from; i < to; i++) {
+      if (i > from && line[i - 1] !== SP && line[i - 1] !== 0x3b) continue;
+      if (!matches(line, i, to, "TP_SESSIONID=", false)) continue;
+      const at = i + 13;
+      const end = at + 2 * COOKIE_BYTES;
+      if (end > to || (end < to && line[end] !== 0x3b && line[end] !== SP)) return;
+      const cookie = new Uint8Array(COOKIE_BYTES);
+      for (let k = 0; k < COOKIE_BYTES; k++) {
+        const hi = hexDigit(line[at + 2 * k]);
+        const lo = hexDigit(line[at + 2 * k + 1]);
+        if (hi < 0 || lo < 0) return;
+        cookie[k] = (hi << 4) | lo;
+      }
+      this.cookie = cookie;
+      return;
+    }
+  }
+
+  /** The head is read: the body's length is checked against the route's bound before any of it is read. */
+  private headRead(): void {
+    const length = this.contentLength;
+    if (length < 0) return this.fail(411);
+    const server = this.server;
+    if (this.route === ROUTE_HANDSHAKE1) {
+      if (length > KLAP_SEED_BYTES) return this.fail(413);
+      if (length !== KLAP_SEED_BYTES) return this.fail(400);
+      const status = server.handshakeStatus(this.address);
+      if (status !== 0) return this.fail(status);
+    } else if (this.route === ROUTE_HANDSHAKE2) {
+      if (length > KLAP_HANDSHAKE2_BYTES) return this.fail(413);
+      if (length !== KLAP_HANDSHAKE2_BYTES) return this.fail(400);
+    } else {
+      const session = server.established(this.cookie);
+      if (session === undefined) return this.fail(403);
+      if (length > session.maxBodyBytes()) return this.fail(413);
+    }
+    this.body = new Uint8Array(length);
+    this.bodyFill = 0;
+    this.state = BODY;
+    if (length === 0) this.serve();
+  }
+
+  /** The body is read: the server answers (at once, or when the dispatcher's promise settles). */
+  private serve(): void {
+    const body = this.body as Uint8Array;
+    this.body = null;
+    this.state = BUSY;
+    this.requests++;
+    const server = this.server;
+    if (this.route === ROUTE_HANDSHAKE1) server.handshake1(this, body);
+    else if (this.route === ROUTE_HANDSHAKE2) server.handshake2(this, this.cookie, body);
+    else server.request(this, this.cookie, body, this.seq);
+  }
+
+  /** Answers `status` with no body and closes. */
+  fail(status: number): void {
+    this.closeAfter = true;
+    this.respond(status, status === 405 ? "Allow: POST\r\n" : "", null, null);
+  }
+
+  /** Only the engine itself fails a request (out of memory): the connection is dropped. */
+  broken(e: unknown): void {
+    this.server.log(`klap: request failed: ${errorText(e)}`);
+    this.close(true);
+  }
+
+  /** Writes an answer (as the socket has room); its effects run once it is out. */
+  respond(status: number, headers: string, body: Uint8Array | null, effects: Effects | null): void {
+    if (this.closed) return;
+    this.state = BUSY;
+    this.body = null;
+    const length = body === null ? 0 : body.length;
+    this.outHead = utf8Encode(
+      `HTTP/1.1 ${status} ${reason(status)}\r\n${body === null ? "" : "Content-Type: application/octet-stream\r\n"}Content-Length: ${length}\r\n` +
+      `${headers}${this.closeAfter ? "Connection: close\r\n" : ""}\r\n`,
+    );
+    this.outBody = body;
+    this.sent = 0;
+    this.effects = effects;
+    this.progress = this.server.now();
+    this.resume();
+  }
+
+  private resume(): void {
+    const head = this.outHead;
+    if (head === null || this.closed) return;
+    const body = this.outBody;
+    const total = head.length + (body === null ? 0 : body.length);
+    let room = this.socket.room();
+    while (room > 0 && this.sent < total) {
+      const inHead = this.sent < head.length;
+      const part = inHead ? head : (body as Uint8Array);
+      const from = inHead ? this.sent : this.sent - head.length;
+      const take = Math.min(room, part.length - from);
+      this.socket.write(from === 0 && take === part.length ? part : part.subarray(from, from + take));
+      this.sent += take;
+      room -= take;
+    }
+    this.progress = this.server.now();
+    if (this.sent < total) return;
+    const effects = this.effects;
+    this.outHead = this.outBody = null;
+    this.effects = null;
+    if (this.closeAfter || this.ended) this.close(false);
+    else this.next();
+    effects?.run(this.server.ports.log);
+  }
+
+  /** Ready for the next request on this connection (keep-alive). */
+  private next(): void {
+    this.state = HEAD;
+    this.headBytes = 0;
+    this.lineFill = 0;
+    this.lineLong = false;
+    this.requestLine = false;
+    this.route = 0;
+    this.seq = 0;
+    this.contentLength = -1;
+    this.cookie = null;
+    this.lastRequest = this.server.now();
+    this.socket.resume?.();
+  }
+
+  writable(): void {
+    this.resume();
+  }
+
+  accepting(): boolean {
+    return this.state !== BUSY && !this.closed;
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.state !== BUSY) this.close(false);
+  }
+
+  deadline(): number {
+    const limits = this.server.limits;
+    if (this.state === BUSY) return this.outHead !== null ? this.progress + limits.idleMs : 0;
+    if (this.state === HEAD && this.headBytes === 0) return this.lastRequest + limits.idleMs;
+    return this.requestStart + limits.frameDeadlineMs;
+  }
+
+  idleSince(): number {
+    return this.lastRequest;
+  }
+
+  served(): number {
+    return this.requests;
+  }
+
+  expire(why: Expiry): void {
+    if (why === "late") this.server.log(this.outHead !== null ? "klap: client not reading its answer: closing connection" : this.headBytes > 0 ? "klap: request not finished in time: closing connection" : "klap: idle connection closed");
+    else if (why === "evicted") this.server.log(`klap: connection idle ${Math.round((this.server.now() - this.lastRequest) / 1000)} s closed for a new client`);
+    this.close(why !== "stopping");
+  }
+
+  close(abort: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.state = BUSY;
+    this.outHead = this.outBody = this.body = null;
+    this.effects = null;
+    this.server.connections.release(this);
+    if (abort) this.socket.abort();
+    else this.socket.close();
+  }
 }

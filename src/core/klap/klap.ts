@@ -134,15 +134,25 @@ export class KlapSession {
    */
   seal(plaintext: Uint8Array, seq: number): Uint8Array | undefined {
     if (!validSeq(seq) || plaintext.length > this.maxPlaintextBytes) return undefined;
-    const pad = BLOCK - (plaintext.length % BLOCK);
-    const body = new Uint8Array(KLAP_SIGNATURE_BYTES + plaintext.length + pad);
+    const body = new Uint8Array(klapBodyBytes(plaintext.length));
+    body.set(plaintext, KLAP_SIGNATURE_BYTES);
+    this.sealInPlace(body, plaintext.length, seq);
+    return body;
+  }
+
+  /**
+   * Seals in place the answer whose plaintext is already in `body` after the signature's room (body
+   * is klapBodyBytes(length) long): pads it, encrypts it and writes the signature in front, so that
+   * no copy of the answer is made. False, changing nothing, for a seq out of int32 or a body of another length.
+   */
+  sealInPlace(body: Uint8Array, length: number, seq: number): boolean {
+    if (!validSeq(seq) || body.length !== klapBodyBytes(length)) return false;
     const ciphertext = body.subarray(KLAP_SIGNATURE_BYTES);
-    ciphertext.set(plaintext, 0);
-    ciphertext.fill(pad, plaintext.length);
+    ciphertext.fill(BLOCK - (length % BLOCK), length);
     this.setSeq(seq);
     this.crypto.aes128Cbc(true, this.key, this.ivSeq, ciphertext);
     body.set(this.crypto.sha256(this.signed, ciphertext), 0);
-    return body;
+    return true;
   }
 
   private setSeq(seq: number): void {
@@ -154,6 +164,11 @@ export class KlapSession {
       signed[28 + i] = byte;
     }
   }
+}
+
+/** The length of a body (signature, then the PKCS#7-padded ciphertext) for a plaintext of `length` bytes. */
+export function klapBodyBytes(length: number): number {
+  return KLAP_SIGNATURE_BYTES + length + (BLOCK - (length % BLOCK));
 }
 
 function validSeq(seq: number): boolean {

@@ -427,7 +427,7 @@ export class KasaServer {
  * `answer` with each method's answer replaced by `error`, in the same order under the same names (the
  * request's own strings: no key is made); a module answered with an error of its own keeps it.
  */
-function eachMethod(answer: Answer, error: Answer): Answer {
+export function eachMethod(answer: Answer, error: Answer): Answer {
   if (!(answer instanceof Members)) return error;
   const out = new Members();
   for (let m = 0; m < answer.names.length; m++) {

@@ -175,9 +175,11 @@ export class JsonOut {
     }
   }
 
-  /** The write pass of a UDP answer: the body encrypted into a new array of exactly `size` bytes. */
-  datagram(value: unknown, size: number): Uint8Array {
-    const out = new Uint8Array(size);
+  /**
+   * The write pass of a UDP answer: the body encrypted into a new array of exactly `size` bytes (or
+   * into `out`, of exactly that length: a view into a larger buffer).
+   */
+  datagram(value: unknown, size: number, out: Uint8Array = new Uint8Array(size)): Uint8Array {
     this.begin(out, null, false);
     try {
       this.value(value);
