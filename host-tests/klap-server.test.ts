@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { KlapServer } from "../src/core/klap/klap-server.js";
 import { KlapSession } from "../src/core/klap/klap.js";
 import { DEVICE_LIMITS, type Limits } from "../src/core/limits.js";
+import type { Dispatcher, RequestContext } from "../src/core/protocol/dispatcher.js";
 import { KasaServer } from "../src/core/protocol/server.js";
 import { nodeCrypto } from "../src/host/crypto.js";
 import { NodeTcpListener } from "../src/host/net.js";
@@ -136,6 +137,51 @@ describe("KLAP on HTTP, as python-kasa's KlapTransport speaks it", () => {
     expect((await c.request({ system: { reboot: { delay: 1 } } })).system.reboot.err_code).toBe(0);
     r.t.timers.advance(1500);
     expect(r.t.restarts).toBe(1);
+  });
+});
+
+describe("KLAP on a socket with little room", () => {
+  it("writes an answer no faster than the socket takes it, and runs its effects only once all of it is out", () => {
+    const t = testPlug();
+    const now = () => t.clock.monotonic();
+    const log = () => {};
+    const ran: number[] = [];
+    let conn: ReturnType<FakeListener["connect"]> | undefined;
+    // the plug's dispatcher, each request given one more after-reply effect that notes how much was written by then
+    const dispatcher = {
+      handle(bytes: Uint8Array, context: RequestContext) {
+        context.afterReply(() => ran.push(conn!.writes));
+        return t.plug.dispatcher.handle(bytes, context);
+      },
+    } as unknown as Dispatcher;
+    const kasa = new KasaServer(dispatcher, { log, timers: t.timers, now }, DEVICE_LIMITS);
+    const authHash = authHashOf(USER, PASSWORD);
+    const seven = (n: number) => new Uint8Array(n).fill(7); // (the plug's seed and cookie: known to the test)
+    const klap = new KlapServer(kasa, { crypto: nodeCrypto, random: seven, log, timers: t.timers, now }, { authHash: () => new Uint8Array(authHash) }, DEVICE_LIMITS);
+    const listener = new FakeListener();
+    klap.start(listener);
+    conn = listener.connect(undefined, 64);
+    const localSeed = randomBytes(16);
+    const cookie = `TP_SESSIONID=${"07".repeat(16)}`;
+    const post = (path: string, body: Uint8Array, headers = "") =>
+      conn!.handler.data(Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\n${headers}Content-Length: ${body.length}\r\n\r\n`), body]));
+    post("/app/handshake1", localSeed);
+    while (conn.room <= 0) conn.take();
+    post("/app/handshake2", handshake2Body(seven(16), authHash), `Cookie: ${cookie}\r\n`);
+    while (conn.room <= 0) conn.take();
+    const session = new ClientSession(localSeed, seven(16), authHash);
+    const { body, seq } = session.encrypt(Buffer.from(JSON.stringify(SYSINFO)));
+    const before = conn.text.length;
+    post(`/app/request?seq=${seq}`, body, `Cookie: ${cookie}\r\n`);
+    expect(ran).toEqual([]); // 64 bytes out of an answer of about a kilobyte
+    let takes = 0;
+    for (; ran.length === 0 && takes < 100; takes++) conn.take();
+    expect(takes).toBeGreaterThan(10);
+    expect(conn.overRoom).toBe(false);
+    expect(ran).toEqual([conn.writes]); // the effect ran after the last write
+    expect(conn.text.slice(before)).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(conn.closed).toBe(false);
+    klap.stop();
   });
 });
 
@@ -420,12 +466,18 @@ describe("KLAP fuzz: random bytes at the listener", () => {
     const listener = new FakeListener();
     klap.start(listener);
     const prefixes = ["", "POST /app/handshake1 HTTP/1.1\r\n", "POST /app/request?seq=5 HTTP/1.1\r\nCookie: TP_SESSIONID=", "POST /app/handshake2 HTTP/1.1\r\nContent-Length: 32\r\n\r\n", "POST /app/handshake1 HTTP/1.1\r\nContent-Length: 16\r\n\r\n"];
+    // random bytes, and pieces of what the parser looks for
+    const pieces = ["\r\n", "\n", "Content-Length: 16\r\n", "Content-Length: 48\r\n", "Content-Length: 99999\r\n", `Cookie: TP_SESSIONID=${"0".repeat(32)}\r\n`, "Connection: close\r\n", "Transfer-Encoding: chunked\r\n", "POST /app/handshake1 HTTP/1.1\r\n", ":", " "];
+    const chunkArb = fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.constantFrom(...pieces).map((p) => new Uint8Array(Buffer.from(p, "latin1"))));
     fc.assert(
-      fc.property(fc.constantFrom(...prefixes), fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 6 }), (prefix, chunks) => {
+      fc.property(fc.constantFrom(...prefixes), fc.array(chunkArb, { maxLength: 8 }), fc.boolean(), (prefix, chunks, fin) => {
         const conn = listener.connect();
         conn.handler.data(Buffer.from(prefix, "latin1"));
         for (const chunk of chunks) conn.handler.data(chunk);
-        conn.handler.end();
+        if (fin) {
+          conn.handler.end();
+          expect(conn.closed).toBe(true); // (every answer here is synchronous: nothing keeps it open)
+        }
         t.timers.advance(DEVICE_LIMITS.idleMs + 2000);
         expect(conn.closed).toBe(true);
         expect(conn.text === "" || /^HTTP\/1\.1 \d{3} /.test(conn.text)).toBe(true);
