@@ -14,6 +14,7 @@ import type { Dispatcher, RequestContext } from "../src/core/protocol/dispatcher
 import { KasaServer } from "../src/core/protocol/server.js";
 import { nodeCrypto } from "../src/host/crypto.js";
 import { NodeTcpListener } from "../src/host/net.js";
+import type { StreamHandler, StreamSocket, TcpListenerPort } from "../src/ports/ports.js";
 import { FakeListener, testPlug, type TestPlug } from "./support/fakes.js";
 import { fuzzed } from "./support/fuzz.js";
 import {
@@ -117,11 +118,13 @@ describe("KLAP on HTTP, as python-kasa's KlapTransport speaks it", () => {
     expect([h2.status, h2.headers.get("content-length"), h2.body.length]).toEqual([200, "0", 0]);
   });
 
-  it("seals every answer byte for byte as KlapSession.seal does", async () => {
-    const r = await rig();
+  it.each([16, 17, 100, 256, 16384])("seals every answer byte for byte as KlapSession.seal does (streamed through a buffer of %i bytes)", async (answerBufferBytes) => {
+    const r = await rig({ answerBufferBytes });
     const { conn, localSeed, h1, session } = await handshake(r);
     const plug = new KlapSession(nodeCrypto, localSeed, h1.remoteSeed, authHashOf(USER, PASSWORD), 1 << 20);
-    for (const request of [SYSINFO, ON, { system: { get_sysinfo: null }, time: { get_time: null } }, { nope: {} }, "[1]"]) {
+    // (aliases of 1 to 17 characters: the sysinfo answer's length takes every value modulo 16)
+    const aliases = Array.from({ length: 17 }, (_, i) => [{ system: { set_dev_alias: { alias: "x".repeat(i + 1) } } }, SYSINFO]).flat();
+    for (const request of [SYSINFO, ON, { system: { get_sysinfo: null }, time: { get_time: null } }, { nope: {} }, "[1]", ...aliases]) {
       const { body, seq } = session.encrypt(Buffer.from(typeof request === "string" ? request : JSON.stringify(request)));
       const answer = await conn.post(`/app/request?seq=${seq}`, body, { Cookie: `TP_SESSIONID=${h1.cookie}` });
       expect(answer.status).toBe(200);
@@ -181,6 +184,44 @@ describe("KLAP on a socket with little room", () => {
     expect(ran).toEqual([conn.writes]); // the effect ran after the last write
     expect(conn.text.slice(before)).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(conn.closed).toBe(false);
+    klap.stop();
+  });
+});
+
+describe("KLAP answers are never whole in memory", () => {
+  it("an answer's ciphertext goes out in pieces of the server's buffer, however much room the socket has", async () => {
+    const r = await rig({ answerBufferBytes: 64 });
+    // a server on a socket of our own, to see each write
+    const sizes: number[] = [];
+    const received: Buffer[] = [];
+    let accept: ((socket: StreamSocket, address: string) => StreamHandler) | undefined;
+    const listener: TcpListenerPort = { listen: (a) => void (accept = a), close() {} };
+    const klap = new KlapServer(r.klap.kasa, r.klap.ports, r.keys, r.klap.limits);
+    klap.start(listener);
+    const socket: StreamSocket = {
+      write: (b) => void (sizes.push(b.length), received.push(Buffer.from(b))), unsent: () => 0, room: () => Infinity, close() {}, abort() {},
+    };
+    const handler = accept!(socket, HOST);
+    const localSeed = randomBytes(16);
+    const send = (path: string, body: Uint8Array, headers = "") => handler.data(Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\n${headers}Content-Length: ${body.length}\r\n\r\n`), body]));
+    send("/app/handshake1", localSeed);
+    const answer1 = Buffer.concat(received.splice(0));
+    const remoteSeed = answer1.subarray(answer1.indexOf("\r\n\r\n") + 4, answer1.indexOf("\r\n\r\n") + 20);
+    const cookie = /TP_SESSIONID=([0-9a-f]{32})/.exec(answer1.toString("latin1"))![1];
+    const authHash = authHashOf(USER, PASSWORD);
+    send("/app/handshake2", handshake2Body(remoteSeed, authHash), `Cookie: TP_SESSIONID=${cookie}\r\n`);
+    received.length = 0;
+    sizes.length = 0;
+    const mine = new ClientSession(localSeed, remoteSeed, authHash);
+    const { body, seq } = mine.encrypt(Buffer.from(JSON.stringify(SYSINFO)));
+    send(`/app/request?seq=${seq}`, body, `Cookie: TP_SESSIONID=${cookie}\r\n`);
+    const all = Buffer.concat(received);
+    const bodyAt = all.indexOf("\r\n\r\n") + 4;
+    expect(JSON.parse(mine.decrypt(all.subarray(bodyAt), seq).toString()).system.get_sysinfo.err_code).toBe(0);
+    expect(all.length - bodyAt).toBeGreaterThan(500);
+    // the head, the signature, then pieces of at most the buffer's 64 bytes
+    expect(sizes.length).toBeGreaterThan(10);
+    expect(sizes.slice(1).filter((n) => n > 64)).toEqual([]);
     klap.stop();
   });
 });

@@ -76,8 +76,9 @@ export interface Limits {
   /** A request's line and headers together, at most (bytes); more: 431 and closed. Parsed as they arrive, not kept. */
   readonly klapHeadBytes: number;
   /**
-   * The longest answer plaintext a KLAP request gets (bytes; it is encrypted in one buffer of about
-   * this size): a longer one has each method's answer replaced by an error saying so.
+   * The longest answer plaintext a KLAP request gets (bytes): a longer one has each method's answer
+   * replaced by an error saying so. Not a memory bound (answers are streamed through the
+   * answerBufferBytes buffer): a time bound, each part the socket takes costing a pass over the answer.
    */
   readonly klapMaxAnswerBytes: number;
   /**
@@ -124,7 +125,7 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   klapSessionIdleMs: 30 * 60 * 1000,
   klapHandshakeMs: 10 * 1000,
   klapHeadBytes: 1024,
-  klapMaxAnswerBytes: 2048,
+  klapMaxAnswerBytes: 8192,
   klapHandshakeSenders: 4,
   klapSenderHandshakes: 6,
   klapSenderHandshakesPerMinute: 6,

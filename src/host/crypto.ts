@@ -23,4 +23,11 @@ export const nodeCrypto: CryptoPort = {
     data.set(head, 0);
     data.set(tail, head.length);
   },
+  sha256Stream() {
+    const hash = createHash("sha256");
+    return {
+      write: (bytes) => void hash.update(bytes),
+      close: () => new Uint8Array(hash.digest()),
+    };
+  },
 };

@@ -205,6 +205,17 @@ export interface CryptoPort {
    * the 16-byte `key` and `iv`. `data.length` is a multiple of 16; the core checks it before the call.
    */
   aes128Cbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): void;
+  /**
+   * An incremental SHA-256 (KLAP signs an answer it never holds whole): `write` its parts in order,
+   * then `close` returns the digest (32 bytes). On a device: the SDK's Digest (write, close).
+   */
+  sha256Stream(): Sha256Stream;
+}
+
+/** One SHA-256 being computed (CryptoPort.sha256Stream): `bytes` is only valid during `write`. */
+export interface Sha256Stream {
+  write(bytes: Uint8Array): void;
+  close(): Uint8Array;
 }
 
 /** Restarting the whole device (the process on the host). */

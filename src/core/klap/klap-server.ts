@@ -25,19 +25,22 @@
 // (limits.klapSessions, a new handshake taking the place of an expired one or the one unused
 // longest) and time (TIMEOUT, and an idle expiry). The answer is written as the socket has room.
 //
-// Memory: an answer is encrypted in one array, the signature's room, its plaintext and the padding
-// (klapBodyBytes: at most limits.klapMaxAnswerBytes + 48 bytes), written by the Kasa server's JsonOut
-// (a size pass, then the text) and sealed in place; an answer over that bound has each method's
-// answer replaced by an error saying so, as the UDP path does.
+// Memory: no answer is ever whole in memory. Its body is the signature, SHA-256 over the ciphertext,
+// then the ciphertext: the answer tree is walked by the Kasa server's JsonOut once to size it, once
+// to sign it (its text encrypted block by block, CBC chained, into an incremental SHA-256), and
+// then once for each part the socket has room for (the text encrypted again, only that part
+// written): all through one buffer of limits.answerBufferBytes (Sealer). An answer over
+// limits.klapMaxAnswerBytes has each method's answer replaced by an error saying so, as the UDP path does.
 
-import type { CryptoPort, LogPort, RandomPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
+import type { CryptoPort, LogPort, RandomPort, Sha256Stream, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
 import { budgetAdmit, budgets, type Limits } from "../limits.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/connections.js";
 import type { Answer } from "../protocol/dispatcher.js";
 import { errorText } from "../protocol/errors.js";
 import { Effects, eachMethod, type KasaServer } from "../protocol/server.js";
+import type { ByteSink, JsonOut } from "../protocol/wire/json-out.js";
 import { utf8Encode } from "../protocol/wire/utf8.js";
-import { decrypt } from "../protocol/wire/xor.js";
+import { INITIAL_KEY } from "../protocol/wire/xor.js";
 import { KLAP_HANDSHAKE2_BYTES, KLAP_SEED_BYTES, KLAP_SIGNATURE_BYTES, klapBodyBytes, klapHandshake1, klapHandshake2Valid, KlapSession } from "./klap.js";
 
 export interface KlapServerPorts {
@@ -124,6 +127,122 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/** Thrown by Sealer once the part of the ciphertext a pass was to write is out, caught in `send`. */
+const PART_WRITTEN: object = Object.freeze({});
+
+/** Writes big-endian `seq` into out[at, at + 4). */
+function seqInto(out: Uint8Array, at: number, seq: number): void {
+  for (let i = 0; i < 4; i++) out[at + i] = (seq >>> (24 - 8 * i)) & 0xff;
+}
+
+/**
+ * Encrypts an answer's text as KlapSession.seal does (PKCS#7, AES-128-CBC under the session's key
+ * and the IV of `seq`), block by block as JsonOut writes it, into a hash (the signature) or a part
+ * of it into a socket. One per server: its buffer is all an answer costs.
+ */
+class Sealer implements ByteSink {
+  private readonly block: Uint8Array;
+  private fill = 0;
+  /** The last byte JsonOut wrote: its text comes autokey-encrypted, undone here. */
+  private prev = INITIAL_KEY;
+  private readonly iv = new Uint8Array(16);
+  private key: Uint8Array = this.iv;
+  private hash: Sha256Stream | null = null;
+  private socket: StreamSocket | null = null;
+  /** Ciphertext bytes before the block's first; the part [from, to) goes to the socket. */
+  private at = 0;
+  private from = 0;
+  private to = 0;
+
+  constructor(private readonly crypto: CryptoPort, bytes: number) {
+    this.block = new Uint8Array(bytes < 32 ? 16 : bytes - (bytes % 16));
+  }
+
+  /** The signature of the body of `answer` (`size` bytes of text) under `seq`: a pass into an incremental SHA-256. */
+  signature(out: JsonOut, answer: Answer, size: number, session: KlapSession, seq: number): Uint8Array {
+    const hash = this.crypto.sha256Stream();
+    const signed = new Uint8Array(KLAP_SIGNATURE_BYTES);
+    signed.set(session.sig, 0);
+    seqInto(signed, 28, seq);
+    hash.write(signed);
+    this.hash = hash;
+    try {
+      this.pass(out, answer, size, session, seq);
+    } finally {
+      this.hash = null;
+    }
+    return hash.close();
+  }
+
+  /** Writes ciphertext bytes [from, to) of the same body to `socket`: a pass that stops once they are out. */
+  send(out: JsonOut, answer: Answer, size: number, session: KlapSession, seq: number, socket: StreamSocket, from: number, to: number): void {
+    this.socket = socket;
+    this.from = from;
+    this.to = to;
+    try {
+      this.pass(out, answer, size, session, seq);
+    } catch (e) {
+      if (e !== PART_WRITTEN) throw e;
+    } finally {
+      this.socket = null;
+    }
+  }
+
+  private pass(out: JsonOut, answer: Answer, size: number, session: KlapSession, seq: number): void {
+    this.key = session.key;
+    this.iv.set(session.iv, 0);
+    seqInto(this.iv, 12, seq);
+    this.fill = 0;
+    this.prev = INITIAL_KEY;
+    this.at = 0;
+    out.stream(answer, size, this);
+    // PKCS#7: the block's room is a multiple of 16, so the padding always fits after what is left
+    const pad = 16 - (this.fill % 16);
+    this.block.fill(pad, this.fill, this.fill + pad);
+    this.fill += pad;
+    this.cipher();
+  }
+
+  /** JsonOut's text (autokey-encrypted), in order: decoded into the block, encrypted each time it fills. */
+  write(bytes: Uint8Array): void {
+    const block = this.block;
+    let prev = this.prev;
+    let fill = this.fill;
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i];
+      block[fill++] = c ^ prev;
+      prev = c;
+      if (fill === block.length) {
+        this.prev = prev;
+        this.fill = fill;
+        this.cipher();
+        fill = 0;
+      }
+    }
+    this.prev = prev;
+    this.fill = fill;
+  }
+
+  /** Encrypts the block (CBC chained from the last one) and hands it on. */
+  private cipher(): void {
+    const n = this.fill;
+    this.fill = 0;
+    const part = this.block.subarray(0, n);
+    this.crypto.aes128Cbc(true, this.key, this.iv, part);
+    this.iv.set(part.subarray(n - 16, n), 0);
+    const start = this.at;
+    const end = (this.at = start + n);
+    if (this.hash !== null) {
+      this.hash.write(part);
+      return;
+    }
+    const a = this.from > start ? this.from - start : 0;
+    const b = this.to < end ? this.to - start : n;
+    if (a < b) (this.socket as StreamSocket).write(part.subarray(a, b));
+    if (end >= this.to) throw PART_WRITTEN;
+  }
+}
+
 /** One session: a handshake waiting for its handshake2 (its seeds), or established (its KlapSession). */
 class Slot {
   session: KlapSession | null = null;
@@ -148,6 +267,8 @@ export class KlapServer {
   private readonly handshakeRows: Float64Array;
   /** Handshakes refused over budget since the last one let in (logged then). */
   private handshakesRefused = 0;
+  /** Encrypts every answer, a part at a time. */
+  readonly sealer: Sealer;
 
   constructor(
     readonly kasa: KasaServer,
@@ -156,6 +277,7 @@ export class KlapServer {
     readonly limits: Limits,
   ) {
     this.connections = new ConnectionSet<KlapConnection>(ports.timers, ports.now, limits.klapConnections);
+    this.sealer = new Sealer(ports.crypto, limits.answerBufferBytes);
     this.handshakeRows = budgets(limits.klapHandshakeSenders, limits.klapSenderHandshakes, limits.klapHandshakes, ports.now());
   }
 
@@ -279,16 +401,17 @@ export class KlapServer {
   }
 
   /**
-   * Writes `answer` as the plaintext of one body (the Kasa server's JsonOut: a size pass, then the
-   * text into the body after the signature's room), seals it there and hands it to the connection.
+   * Answers with `answer`: its size, then its signature (a pass over it), then the connection writes
+   * it as the socket has room (more passes, each writing its part): never whole in memory.
    */
   private answer(c: KlapConnection, session: KlapSession, seq: number, answer: Answer, effects: Effects): void {
     if (c.closed) return;
     const out = this.kasa.out;
     const max = this.limits.klapMaxAnswerBytes;
-    let body: Uint8Array;
+    let signature: Uint8Array;
+    let size: number;
     try {
-      let size = out.measure(answer);
+      size = out.measure(answer);
       if (size > max) {
         this.log(`klap: an answer of ${size} bytes replaced by an error (over ${max})`);
         const error = { err_code: -5, err_msg: `answer over ${max} bytes` };
@@ -296,15 +419,11 @@ export class KlapServer {
         size = out.measure(answer);
         if (size > max) size = out.measure((answer = error));
       }
-      body = new Uint8Array(klapBodyBytes(size));
-      const text = body.subarray(KLAP_SIGNATURE_BYTES, KLAP_SIGNATURE_BYTES + size);
-      out.datagram(answer, size, text);
-      decrypt(text); // (JsonOut writes the autokey XOR of port 9999: undone in place)
-      if (!session.sealInPlace(body, size, seq)) return c.fail(403);
+      signature = this.sealer.signature(out, answer, size, session, seq);
     } catch (e) {
       return c.broken(e);
     }
-    c.respond(200, "", body, effects);
+    c.stream(answer, size, session, seq, signature, effects);
   }
 
   /** The slot whose cookie this is (compared in constant time), if it has not expired; expired ones are let go. */
@@ -391,6 +510,12 @@ class KlapConnection implements StreamHandler, Bounded {
   private outBody: Uint8Array | null = null;
   private sent = 0;
   private effects: Effects | null = null;
+  /** An answer's ciphertext, written after outHead and outBody (its signature) a part at a time: its tree, text size, session, seq, bytes. */
+  private answer: Answer | null = null;
+  private answerSize = 0;
+  private session: KlapSession | null = null;
+  private answerSeq = 0;
+  private streamBytes = 0;
 
   constructor(
     readonly socket: StreamSocket,
@@ -583,12 +708,24 @@ class KlapConnection implements StreamHandler, Bounded {
     this.close(true);
   }
 
-  /** Writes an answer (as the socket has room); its effects run once it is out. */
-  respond(status: number, headers: string, body: Uint8Array | null, effects: Effects | null): void {
+  /** Writes a request's answer: the head, its signature, then its ciphertext, a pass for each part the socket takes. */
+  stream(answer: Answer, size: number, session: KlapSession, seq: number, signature: Uint8Array, effects: Effects): void {
     if (this.closed) return;
+    this.answer = answer;
+    this.answerSize = size;
+    this.session = session;
+    this.answerSeq = seq;
+    this.streamBytes = klapBodyBytes(size) - KLAP_SIGNATURE_BYTES;
+    this.respond(200, "", signature, effects, this.streamBytes);
+  }
+
+  /** Writes an answer (as the socket has room); its effects run once it is out. */
+  respond(status: number, headers: string, body: Uint8Array | null, effects: Effects | null, streamed = 0): void {
+    if (this.closed) return;
+    if (streamed === 0) this.streamBytes = 0;
     this.state = BUSY;
     this.body = null;
-    const length = body === null ? 0 : body.length;
+    const length = (body === null ? 0 : body.length) + streamed;
     this.outHead = utf8Encode(
       `HTTP/1.1 ${status} ${reason(status)}\r\n${body === null ? "" : "Content-Type: application/octet-stream\r\n"}Content-Length: ${length}\r\n` +
       `${headers}${this.closeAfter ? "Connection: close\r\n" : ""}\r\n`,
@@ -604,9 +741,10 @@ class KlapConnection implements StreamHandler, Bounded {
     const head = this.outHead;
     if (head === null || this.closed) return;
     const body = this.outBody;
-    const total = head.length + (body === null ? 0 : body.length);
+    const fixed = head.length + (body === null ? 0 : body.length);
+    const total = fixed + this.streamBytes;
     let room = this.socket.room();
-    while (room > 0 && this.sent < total) {
+    while (room > 0 && this.sent < fixed) {
       const inHead = this.sent < head.length;
       const part = inHead ? head : (body as Uint8Array);
       const from = inHead ? this.sent : this.sent - head.length;
@@ -615,10 +753,21 @@ class KlapConnection implements StreamHandler, Bounded {
       this.sent += take;
       room -= take;
     }
+    if (room > 0 && this.sent < total) {
+      const from = this.sent - fixed;
+      const to = room >= this.streamBytes - from ? this.streamBytes : from + room;
+      try {
+        this.server.sealer.send(this.server.kasa.out, this.answer as Answer, this.answerSize, this.session as KlapSession, this.answerSeq, this.socket, from, to);
+      } catch (e) {
+        return this.broken(e);
+      }
+      this.sent += to - from;
+    }
     this.progress = this.server.now();
     if (this.sent < total) return;
     const effects = this.effects;
     this.outHead = this.outBody = null;
+    this.answer = this.session = null;
     this.effects = null;
     if (this.closeAfter || this.ended) this.close(false);
     else this.next();
@@ -679,6 +828,7 @@ class KlapConnection implements StreamHandler, Bounded {
     this.closed = true;
     this.state = BUSY;
     this.outHead = this.outBody = this.body = null;
+    this.answer = this.session = null;
     this.effects = null;
     this.server.connections.release(this);
     if (abort) this.socket.abort();

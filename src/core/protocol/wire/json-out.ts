@@ -176,6 +176,26 @@ export class JsonOut {
   }
 
   /**
+   * A write pass of the body alone (no header), encrypted as a frame's is, through the buffer into
+   * `sink`: KLAP's sealer undoes the autokey as it encrypts (klap-server.ts). Throws when the body is
+   * not `size` bytes long; whatever the sink throws goes through, the pass left clean.
+   */
+  stream(value: unknown, size: number, sink: ByteSink): void {
+    this.begin(this.chunk, sink, false);
+    this.at = 0;
+    this.from = 0;
+    this.to = this.total = size;
+    try {
+      this.value(value);
+      this.finish(size);
+      if (this.fill > 0) this.flush();
+    } finally {
+      this.sink = null;
+      this.open.length = 0;
+    }
+  }
+
+  /**
    * The write pass of a UDP answer: the body encrypted into a new array of exactly `size` bytes (or
    * into `out`, of exactly that length: a view into a larger buffer).
    */
