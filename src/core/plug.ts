@@ -320,7 +320,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, options.verbose === true);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
-    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);
+    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner);
     this.klap = owner === undefined ? undefined : new KlapSide(
       new KlapServer(this.server, { crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, owner, limits),
       ports.discovery === undefined ? undefined : new KlapDiscovery({ log: parts.log, now, wifi: ports.wifi }, device, owner, options.klapPort ?? 80, limits),
