@@ -154,6 +154,17 @@ describe("discovery on UDP 20002", () => {
     t.discovery.receive(q, "192.168.1.66");
     expect(t.discovery.sent.length).toBe(answered + 2);
   });
+
+  it("probe-shaped datagrams with a wrong CRC spend their sender's budget (a flood of them is bounded as any other)", () => {
+    const t = plugIn("secure");
+    const bad = probe();
+    bad[15] ^= 1;
+    for (let i = 0; i < 5000; i++) t.discovery.receive(bad, "192.168.1.66");
+    t.discovery.receive(probe(), "192.168.1.66");
+    expect(t.discovery.sent).toEqual([]);
+    t.discovery.receive(probe(), "192.168.1.67");
+    expect(t.discovery.sent.length).toBe(1);
+  });
 });
 
 describe("the owner's credentials", () => {

@@ -57,14 +57,22 @@ export function tdpCrc(bytes: Uint8Array): number {
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-/** Whether `bytes` is a TDP probe: version 2, type 0, op code 1, the payload's length, a CRC that holds. */
-export function validProbe(bytes: Uint8Array): boolean {
+/** Whether `bytes` starts with a probe's TDP header: version 2, type 0, op code 1, the payload's length (the CRC not checked yet). */
+function probeHeader(bytes: Uint8Array): boolean {
   const length = bytes.length;
   if (length < TDP_HEADER_BYTES || length > MAX_PROBE_BYTES) return false;
   if (bytes[0] !== 2 || bytes[1] !== 0 || bytes[2] !== 0 || bytes[3] !== 1) return false;
-  if (((bytes[4] << 8) | bytes[5]) !== length - TDP_HEADER_BYTES) return false;
-  const crc = ((bytes[12] << 24) | (bytes[13] << 16) | (bytes[14] << 8) | bytes[15]) >>> 0;
-  return crc === tdpCrc(bytes);
+  return ((bytes[4] << 8) | bytes[5]) === length - TDP_HEADER_BYTES;
+}
+
+/** Whether the CRC-32 in a TDP header holds. */
+function crcHolds(bytes: Uint8Array): boolean {
+  return ((bytes[12] << 24) | (bytes[13] << 16) | (bytes[14] << 8) | bytes[15]) >>> 0 === tdpCrc(bytes);
+}
+
+/** Whether `bytes` is a TDP probe: version 2, type 0, op code 1, the payload's length, a CRC that holds. */
+export function validProbe(bytes: Uint8Array): boolean {
+  return probeHeader(bytes) && crcHolds(bytes);
 }
 
 export class KlapDiscovery {
@@ -99,8 +107,10 @@ export class KlapDiscovery {
   }
 
   private received(bytes: Uint8Array, address: string, port: number): void {
-    // Port 0 is no sender's (a forged datagram); anything but a probe gets no answer, and costs nothing.
-    if (port === 0 || !validProbe(bytes) || !udpAdmit(this.rows, this.limits, this.ports.now(), address)) return;
+    // Port 0 is no sender's (a forged datagram); anything but a probe gets no answer. What passes the
+    // header's cheap checks spends its sender's budget before its CRC is computed (a flood of
+    // probe-shaped datagrams is bounded like any other).
+    if (port === 0 || !probeHeader(bytes) || !udpAdmit(this.rows, this.limits, this.ports.now(), address) || !crcHolds(bytes)) return;
     const answer = this.answer(bytes);
     this.udp?.send(answer, address, port);
     udpSpend(this.rows, address, answer.length);
