@@ -19,7 +19,7 @@ const host = new HostPlugs("plug-klap-");
 afterEach(() => host.stopAll());
 
 const USER = "owner@example.com";
-const PASSWORD = "correct horse battery";
+const PASSWORD = "plug-owner-secret-4812";
 
 async function start(options: Partial<VirtualPlugOptions>): Promise<VirtualPlug> {
   const plug = await VirtualPlug.start({ port: 0, httpPort: 0, klapPort: 0, discoveryPort: 0, stateDir: host.stateDir(), log: () => {}, ...options });

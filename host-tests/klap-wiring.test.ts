@@ -20,7 +20,7 @@ import { SETUP_IDLE_MS } from "../src/core/timing.js";
 afterEach(() => vi.restoreAllMocks());
 
 const USER = "owner@example.com";
-const PASSWORD = "correct horse battery";
+const PASSWORD = "plug-owner-secret-4812";
 
 function plugIn(mode: PlugOptions["mode"], options: PlugOptions = {}): TestPlug {
   return testPlug({ mode, ...options }, { crypto: nodeCrypto });

@@ -10,7 +10,7 @@ import type { PlugOptions } from "../src/core/plug.js";
 import { FakeWifi, testPlug, type TestPlug } from "./support/fakes.js";
 
 const USER = "owner@example.com";
-const PASSWORD = "correct horse battery";
+const PASSWORD = "plug-owner-secret-4812";
 
 function factoryPlug(mode: PlugOptions["mode"]): TestPlug {
   const wifi = new FakeWifi();
