@@ -13,7 +13,7 @@ import { credentialsProblem, DEFAULT_KASA_CREDENTIALS, MIN_OWNER_PASSWORD } from
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 import { nodeCrypto } from "../src/host/crypto.js";
 import { encrypt } from "./support/wire.js";
-import { FakeDatagrams, FakeListener, LAN_CLIENT, testPlug, type TestPlug } from "./support/fakes.js";
+import { FakeDatagrams, FakeListener, FakeWifi, LAN_CLIENT, testPlug, type TestPlug } from "./support/fakes.js";
 import type { PlugOptions } from "../src/core/plug.js";
 import { SETUP_IDLE_MS } from "../src/core/timing.js";
 
@@ -296,6 +296,24 @@ describe("the modes", () => {
     expect(order).toEqual(["klap start", "klap stop", "page open", "klap start"]);
     t.plug.stop();
     expect(order.at(-1)).toBe("klap stop");
+  });
+
+  it("KLAP on a port of its own (the host's 8880, the page on 8080) keeps listening while the setup page is up", () => {
+    const order: string[] = [];
+    vi.spyOn(KlapServer.prototype, "start").mockImplementation(() => void order.push("klap start"));
+    vi.spyOn(KlapServer.prototype, "stop").mockImplementation(() => void order.push("klap stop"));
+    const t = plugIn("secure", { httpPort: 8080, klapPort: 8880 });
+    t.plug.context.onboarding.openSetup("test");
+    expect(t.http.listening).toBe(true);
+    t.timers.advance(SETUP_IDLE_MS + 60_000);
+    expect(t.plug.context.onboarding.state).not.toBe("setup");
+    expect(order).toEqual(["klap start"]);
+    // an unprovisioned plug (setup from the start) serves KLAP at once too
+    const wifi = new FakeWifi();
+    wifi.forget();
+    const fresh = testPlug({ mode: "secure", httpPort: 8080, klapPort: 8880 }, { wifi, crypto: nodeCrypto });
+    expect(fresh.plug.context.onboarding.state).toBe("setup");
+    expect(order).toEqual(["klap start", "klap start"]);
   });
 
   it("a KLAP mode without the crypto port or a KLAP listener is a clear error at createPlug", () => {

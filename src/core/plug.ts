@@ -325,6 +325,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       new KlapServer(this.server, { crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, owner, limits),
       ports.discovery === undefined ? undefined : new KlapDiscovery({ log: parts.log, now, wifi: ports.wifi }, device, owner, options.klapPort ?? 80, limits),
       ports,
+      (options.klapPort ?? 80) === (options.httpPort ?? 80),
     );
     this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, context.presence, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
@@ -423,12 +424,14 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
 
   onboardingChanged(state: WifiState): void {
     // KLAP and the setup page share port 80 on a device: one stops before the other listens.
+    const klap = this.klap;
     if (state === "setup") {
-      this.klap?.close();
+      if (klap?.sharesPort) klap.close();
+      else klap?.open();
       this.portal.open(this.ports.http, this.ports.dns);
     } else {
       this.portal.close();
-      this.klap?.open();
+      klap?.open();
     }
     this.indicator.update();
   }
@@ -465,7 +468,8 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
 
 /**
  * The KLAP server and its discovery (the secure and both modes): the server listens while the setup
- * page does not (they share port 80 on a device), discovery from start to stop.
+ * page does not when they share a port (80 on a device), always when they do not (the host's 8880
+ * and 8080); discovery from start to stop.
  */
 class KlapSide {
   private listening = false;
@@ -474,6 +478,8 @@ class KlapSide {
     private readonly server: KlapServer,
     private readonly discovery: KlapDiscovery | undefined,
     private readonly ports: PlugPorts,
+    /** KLAP's port is the setup page's (a device's 80): it stops while the page is up. */
+    readonly sharesPort: boolean,
   ) {}
 
   start(): void {
