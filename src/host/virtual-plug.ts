@@ -377,7 +377,7 @@ export class VirtualPlug {
     if (mode !== "legacy") {
       const discovery = this.discovery !== null ? `discovery on UDP ${this.discoveryPort}` : "no discovery";
       const owner = this.plug.context.owner?.set() ? "credentials set" : "NO credentials yet: every client is refused until --credentials, the setup page or cnCloud.bind sets them";
-      this.out(`KLAP on TCP ${this.address}:${this.klapPort} (while the setup network is down), ${discovery}; ${owner}`);
+      this.out(`KLAP on TCP ${this.address}:${this.klapPort}, ${discovery}; ${owner}`);
       this.out(`talk to it: kasa --host ${host} --username U --password P state${this.klapPort === 80 ? "" : ` (kasa discover finds the port; or a DeviceConfig with http_port ${this.klapPort})`}`);
     }
     for (const line of held.slice(identity)) this.out(line);
