@@ -8,7 +8,7 @@ import { answerText } from "./wire.js";
 import { utf8Encode } from "../../src/core/protocol/wire/utf8.js";
 import type { RequestContext } from "../../src/core/protocol/dispatcher.js";
 import type {
-  ClockPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
+  ClockPort, CryptoPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
   WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
@@ -262,6 +262,9 @@ export interface TestPlug {
   /** The Kasa port, TCP and UDP. */
   kasa: FakeListener;
   udp: FakeDatagrams;
+  /** KLAP's listener and discovery's port (UDP 20002), given to every plug (used in the secure and both modes). */
+  klap: FakeListener;
+  discovery: FakeDatagrams;
   /** The button pin's edges (true: pressed), as the adapter would report them. */
   button(pressed: boolean): void;
   /** Someone at the plug opens the presence lock for one command: the button held 2.5 s and let go (a 2-5 s hold). */
@@ -284,6 +287,8 @@ export interface Shared {
   clock?: FakeClock;
   wifi?: FakeWifi;
   meter?: (timers: FakeTimers, clock: FakeClock) => MeterDriver;
+  /** The crypto port, for the secure and both modes (src/host/crypto.ts's nodeCrypto: not imported here, so that XS can bundle this file). */
+  crypto?: CryptoPort;
 }
 
 export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
@@ -295,6 +300,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
   const t: TestPlug = {
     store, clock, timers, wifi,
     relay: [], switches: [], led: [], restarts: 0, logs: [], http: new FakeListener(SETUP_CLIENT), kasa: new FakeListener(), udp: new FakeDatagrams(), button: () => {},
+    klap: new FakeListener(), discovery: new FakeDatagrams(),
     plug: undefined as unknown as Plug,
     unlock() {
       t.button(true);
@@ -315,7 +321,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       // settings changes that wait for their write delay (settings.ts) reach flash first, as every
       // change did at once before writes were deferred; a power cut is testPlug(options, shared)
       t.plug.context.settings.flush();
-      return testPlug(next, { store, clock, wifi, meter: shared?.meter });
+      return testPlug(next, { store, clock, wifi, meter: shared?.meter, crypto: shared?.crypto });
     },
   };
   t.plug = createPlug(
@@ -341,6 +347,9 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       restart: { restart: () => t.restarts++ },
       log: (line) => t.logs.push(line),
       meter: shared?.meter?.(timers, clock),
+      crypto: shared?.crypto,
+      klap: t.klap,
+      discovery: t.discovery,
     },
     options,
   );

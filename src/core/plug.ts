@@ -3,8 +3,11 @@
 // composition root calls createPlug with its adapters, then start().
 
 import type {
-  ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
+  ButtonPort, ClockPort, CryptoPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
+import { KlapServer } from "./klap/klap-server.js";
+import { KlapDiscovery } from "./klap/discovery.js";
+import { KlapOwner } from "./klap/owner.js";
 import { ButtonGestures, type ButtonActions, type HoldStage } from "./device/button.js";
 import type { MeterDriver } from "./energy/meter/meter.js";
 import type { PlugContext, PlugRestart } from "./protocol/context.js";
@@ -108,7 +111,23 @@ export interface PlugPorts {
    * personality reads zero and keeps no energy statistics.
    */
   meter?: MeterDriver;
+  /** KLAP's hashes and cipher: needed by the secure and both modes (PlugOptions.mode). */
+  crypto?: CryptoPort;
+  /**
+   * The KLAP server's listener (port 80 on a device, the setup page's port: it listens only while
+   * the setup network is down). Needed by the secure and both modes.
+   */
+  klap?: TcpListenerPort;
+  /** Discovery on UDP 20002 (klap/discovery.ts), in the secure and both modes; none without it. */
+  discovery?: DatagramPort;
 }
+
+/**
+ * Which local protocols the plug speaks: `legacy` (the default) the Kasa protocol on TCP and UDP
+ * 9999 only, no authentication; `secure` KLAP only (9999 closed, as real KLAP plugs), with discovery
+ * on UDP 20002; `both` all of them.
+ */
+export type PlugMode = "legacy" | "secure" | "both";
 
 export interface PlugOptions {
   /** Personality key or model ("HS110"); a stored one wins unless `forceModel` says otherwise. */
@@ -126,6 +145,19 @@ export interface PlugOptions {
   presenceLock?: boolean;
   /** Log each request's client, module and method (the host's `--verbose`), under VERBOSE_LOG_LINES_PER_MINUTE. */
   verbose?: boolean;
+  /** The local protocols (default legacy); secure and both need the crypto and klap ports. */
+  mode?: PlugMode;
+  /** The KLAP port the discovery answer advertises when it is not 80 (the host target). */
+  klapPort?: number;
+}
+
+/** Throws when the mode is unknown or lacks the ports it needs (before anything is built). */
+function checkMode(ports: PlugPorts, options: PlugOptions): void {
+  const mode = options.mode ?? "legacy";
+  if (mode !== "legacy" && mode !== "secure" && mode !== "both") throw new Error(`unknown mode "${String(mode)}": legacy, secure or both`);
+  if (mode !== "legacy" && (ports.crypto === undefined || ports.klap === undefined)) {
+    throw new Error(`mode ${mode} needs KLAP: this platform gave the plug no crypto port or no KLAP listener`);
+  }
 }
 
 export interface Plug {
@@ -160,6 +192,7 @@ function loadIdentity(settings: Settings, wifi: WifiPort): Identity {
 }
 
 export function createPlug(ports: PlugPorts, options: PlugOptions = {}): Plug {
+  checkMode(ports, options);
   // XS copies a function's locals and every free variable it uses (its module's imports included)
   // onto the stack at each call, and the ESP8266's XS stack is 256 slots. The boot's deep calls are
   // the constructors that read and write settings: the writes a first boot makes (the store's
@@ -245,6 +278,10 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   private readonly button: ButtonGestures;
   /** The plug's log limiter: its `notice` writes the owner's lines, escaped, never dropped. */
   private readonly throttle: ThrottledLog;
+  /** KLAP and its discovery, in the secure and both modes (one slot, undefined in legacy mode). */
+  private readonly klap: KlapSide | undefined;
+  /** The Kasa port 9999 (TCP and UDP) is served: not in secure mode. */
+  private readonly legacyPort: boolean;
 
   constructor(
     private readonly ports: PlugPorts,
@@ -273,13 +310,23 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       presence: new PresenceLock(options.presenceLock ?? true, now, ports.timers),
       delayedRestart: undefined,
     };
+    const mode = options.mode ?? "legacy";
+    const owner = mode === "legacy" ? undefined : new KlapOwner(parts.settings, ports.crypto!);
+    if (owner !== undefined) (context as { owner?: KlapOwner }).owner = owner;
     this.context = context;
+    this.legacyPort = mode !== "secure";
     this.throttle = parts.throttle;
     const modules: ModuleTable = Object.freeze({ ...MODULES, emeter: emeterModule(device.personality) });
     this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, options.verbose === true);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
-    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits);
+    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner);
+    this.klap = owner === undefined ? undefined : new KlapSide(
+      new KlapServer(this.server, { crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, owner, limits),
+      ports.discovery === undefined ? undefined : new KlapDiscovery({ log: parts.log, now, wifi: ports.wifi }, device, owner, options.klapPort ?? 80, limits),
+      ports,
+      (options.klapPort ?? 80) === (options.httpPort ?? 80),
+    );
     this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, context.presence, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
     device.listener = this;
@@ -295,7 +342,8 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     const device = context.device;
     const button = this.button;
     ports.button.listen((pressed) => button.edge(pressed));
-    this.server.start(ports.tcp, ports.udp);
+    if (this.legacyPort) this.server.start(ports.tcp, ports.udp);
+    this.klap?.start();
     this.throttle.notice(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
     context.onboarding.start(); // its first state change lights the LED
     context.scheduler.start();
@@ -375,8 +423,16 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   }
 
   onboardingChanged(state: WifiState): void {
-    if (state === "setup") this.portal.open(this.ports.http, this.ports.dns);
-    else this.portal.close();
+    // KLAP and the setup page share port 80 on a device: one stops before the other listens.
+    const klap = this.klap;
+    if (state === "setup") {
+      if (klap?.sharesPort) klap.close();
+      else klap?.open();
+      this.portal.open(this.ports.http, this.ports.dns);
+    } else {
+      this.portal.close();
+      klap?.open();
+    }
     this.indicator.update();
   }
 
@@ -405,6 +461,47 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     context.onboarding.stop();
     this.indicator.stop();
     this.portal.close();
+    this.klap?.stop();
     this.server.stop();
+  }
+}
+
+/**
+ * The KLAP server and its discovery (the secure and both modes): the server listens while the setup
+ * page does not when they share a port (80 on a device), always when they do not (the host's 8880
+ * and 8080); discovery from start to stop.
+ */
+class KlapSide {
+  private listening = false;
+
+  constructor(
+    private readonly server: KlapServer,
+    private readonly discovery: KlapDiscovery | undefined,
+    private readonly ports: PlugPorts,
+    /** KLAP's port is the setup page's (a device's 80): it stops while the page is up. */
+    readonly sharesPort: boolean,
+  ) {}
+
+  start(): void {
+    if (this.discovery !== undefined) this.discovery.start(this.ports.discovery!);
+  }
+
+  /** The KLAP server listens (the setup page closed). */
+  open(): void {
+    if (this.listening) return;
+    this.listening = true;
+    this.server.start(this.ports.klap!);
+  }
+
+  /** The KLAP server stops (before the setup page opens, or the plug stops). */
+  close(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    this.server.stop();
+  }
+
+  stop(): void {
+    this.close();
+    this.discovery?.stop();
   }
 }

@@ -12,7 +12,9 @@ import { escapeControls } from "../core/limits.js";
 import { DEFAULT_PERSONALITY, PERSONALITIES, findPersonality } from "../core/device/personality.js";
 import { DEFAULT_METER_CHIP, DEFAULT_VOLTS, MAX_POINTS, METER_CHIPS, METERING_MODELS, parseLoadArgs, type LoadSpec } from "./load.js";
 import { PLUG_FILES, storedSetting } from "./store.js";
-import { DEFAULT_BIND, DEFAULT_HTTP_PORT, DEFAULT_PORT } from "./virtual-plug.js";
+import { DEFAULT_BIND, DEFAULT_DISCOVERY_PORT, DEFAULT_HTTP_PORT, DEFAULT_KLAP_PORT, DEFAULT_PORT } from "./virtual-plug.js";
+import type { PlugMode } from "../core/plug.js";
+import { credentialsProblem, MIN_OWNER_PASSWORD } from "../core/klap/owner.js";
 import { parseNetworks, type VirtualNetwork } from "./wifi.js";
 
 export const USAGE = `Usage: npm start -- [options]
@@ -49,6 +51,19 @@ export const USAGE = `Usage: npm start -- [options]
   --volts V         the mains voltage the meter sees (default ${DEFAULT_VOLTS})
   --meter CHIP      the simulated meter chip: ${METER_CHIPS.join(", ")}
                     (default ${DEFAULT_METER_CHIP})
+  --mode MODE       legacy (default): the Kasa protocol on --port, no authentication; secure: KLAP
+                    only (what python-kasa and Home Assistant use with a username and password),
+                    --port closed; both: KLAP and the legacy port
+  --credentials FILE
+                    the owner's KLAP credentials: JSON {"username": "...", "password": "..."}, the
+                    file readable by you only (chmod 600); a password of at least ${MIN_OWNER_PASSWORD} characters,
+                    not TP-Link's defaults. Only their hash is kept in the state directory
+  --http-port-klap N
+                    KLAP's HTTP port (default ${DEFAULT_KLAP_PORT}, or a free one when it is taken: the plug
+                    prints it and its discovery answer names it; 0: always a free one)
+  --discovery-port N
+                    answer KLAP discovery on this UDP port (default ${DEFAULT_DISCOVERY_PORT}, where python-kasa
+                    looks; 0: a free one)
   --verbose         log each request: the client's address, module and method (never parameters)
   -h, --help        this text
 
@@ -78,11 +93,17 @@ export interface CommandLine {
   presenceLock: boolean;
   load?: LoadSpec;
   verbose: boolean;
+  mode: PlugMode;
+  /** The owner's KLAP credentials from --credentials, checked. */
+  credentials?: { username: string; password: string };
+  klapPort?: number;
+  discoveryPort?: number;
 }
 
 const FLAGS = {
   port: "value", bind: "value", model: "value", "state-dir": "value", "power-on": "value", wifi: "value", "http-port": "value",
-  "dns-port": "value", fallback: "value", load: "value", volts: "value", meter: "value",
+  "dns-port": "value", fallback: "value", load: "value", volts: "value", meter: "value", mode: "value", credentials: "value",
+  "http-port-klap": "value", "discovery-port": "value",
   factory: "switch", "open-setup": "switch", "no-time": "switch", "no-presence-lock": "switch", verbose: "switch", help: "switch",
 } as const;
 type Flag = keyof typeof FLAGS;
@@ -185,6 +206,40 @@ function readNetworks(file: string, stateDir: string): VirtualNetwork[] {
   }
 }
 
+/** The largest --credentials file read. */
+export const MAX_CREDENTIALS_FILE_BYTES = 4096;
+
+/**
+ * Reads and checks a `--credentials` file: the owner's only (not readable by others), JSON with a
+ * username and a password that credentialsProblem takes. The password is never shown.
+ */
+function readCredentials(file: string): { username: string; password: string } {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) throw new UsageError(`--credentials: ${file} is a directory, not a file`);
+    if ((st.mode & 0o004) !== 0) throw new UsageError(`--credentials: ${file} is readable by every user of this machine: chmod 600 ${file}`);
+    if (st.size > MAX_CREDENTIALS_FILE_BYTES) throw new UsageError(`--credentials: ${file} has ${st.size} bytes, more than ${MAX_CREDENTIALS_FILE_BYTES}: is it the right file?`);
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--credentials: ${fileProblem(file, e)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const value = json as { username?: unknown; password?: unknown } | undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value) || typeof value.username !== "string" || typeof value.password !== "string") {
+    throw new UsageError(`--credentials: ${file} must hold JSON {"username": "...", "password": "..."}`);
+  }
+  const problem = credentialsProblem(value.username, value.password);
+  if (problem !== undefined) throw new UsageError(`--credentials: ${file}: ${problem}`);
+  return { username: value.username, password: value.password };
+}
+
 /** A file that cannot be read, in words (not Node's "ENOENT: no such file or directory, open '...'"). */
 function fileProblem(file: string, e: unknown): string {
   switch ((e as NodeJS.ErrnoException).code) {
@@ -222,7 +277,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const on = (flag: Flag): boolean => given.get(flag) === true;
   const base = {
     help: on("help"), port: DEFAULT_PORT, bind: DEFAULT_BIND, stateDir: "", factory: on("factory"), openSetup: on("open-setup"), fallback: 0,
-    noTime: on("no-time"), presenceLock: !on("no-presence-lock"), verbose: on("verbose"),
+    noTime: on("no-time"), presenceLock: !on("no-presence-lock"), verbose: on("verbose"), mode: "legacy" as PlugMode,
   };
   if (base.help) return base;
 
@@ -246,6 +301,22 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   // the setup page is TCP on the plug's address, the captive DNS UDP: neither may take the Kasa port
   if (httpPort === port) throw new UsageError(`--http-port ${httpPort} is the plug's --port: the setup page needs a port of its own`);
   if (dnsPort === port) throw new UsageError(`--dns-port ${dnsPort} is the plug's --port (UDP discovery): the captive DNS needs a port of its own`);
+  const mode = text("mode") ?? "legacy";
+  if (mode !== "legacy" && mode !== "secure" && mode !== "both") throw new UsageError(`--mode must be legacy, secure or both, not ${quoted(mode)}`);
+  const klapFlags = (["credentials", "http-port-klap", "discovery-port"] as const).filter((f) => given.has(f));
+  if (mode === "legacy" && klapFlags.length > 0) throw new UsageError(`--${klapFlags[0]} is for KLAP: add --mode secure or --mode both`);
+  const klapText = text("http-port-klap");
+  const klapPort = klapText === undefined ? undefined : parsePort("http-port-klap", klapText, 0);
+  const discoveryText = text("discovery-port");
+  const discoveryPort = discoveryText === undefined ? undefined : parsePort("discovery-port", discoveryText, 0);
+  if (klapPort !== undefined && klapPort !== 0 && (klapPort === port || klapPort === httpPort)) {
+    throw new UsageError(`--http-port-klap ${klapPort} is the plug's ${klapPort === port ? "--port" : "--http-port"}: KLAP needs a port of its own`);
+  }
+  if (discoveryPort !== undefined && discoveryPort !== 0 && (discoveryPort === port || discoveryPort === dnsPort)) {
+    throw new UsageError(`--discovery-port ${discoveryPort} is the plug's ${discoveryPort === port ? "--port" : "--dns-port"}: discovery needs a port of its own`);
+  }
+  const credentialsFile = text("credentials");
+  const credentials = credentialsFile === undefined ? undefined : readCredentials(credentialsFile);
   const fallbackText = text("fallback");
   const fallback = fallbackText === undefined ? 0 : /^[0-9]{1,6}$/.test(fallbackText) ? Number(fallbackText) : NaN;
   if (!(fallback >= 0 && fallback <= MAX_FALLBACK_MINUTES)) {
@@ -280,5 +351,6 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   return {
     ...base, port, bind, model: personality?.key, stateDir, powerOn: powerOn as PowerOnPolicy | undefined, networks, httpPort, dnsPort, fallback, load,
+    mode, credentials, klapPort, discoveryPort,
   };
 }

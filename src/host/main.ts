@@ -2,6 +2,7 @@
 //   npm start -- --port 19999 --bind 127.0.0.1 --model HS110 --state-dir DIR
 //   npm start -- --factory --wifi networks.json       (an unprovisioned plug, its setup page on :8080)
 //   npm start -- --model KP115 --load 1500             (an energy-monitoring plug feeding 1500 W)
+//   npm start -- --mode secure --credentials creds.json (KLAP only, as python-kasa and Home Assistant use it)
 // The command line is read and checked first (cli.ts): a problem is one line on stderr and exit
 // code 2, before anything starts; a plug that cannot start (a port taken) is one line and code 1.
 
@@ -29,12 +30,16 @@ async function main(): Promise<void> {
     plug = await VirtualPlug.start({
       port: cl.port, bind: cl.bind, model: cl.model, stateDir: cl.stateDir, powerOn: cl.powerOn, networks: cl.networks, httpPort: cl.httpPort,
       dnsPort: cl.dnsPort, factory: cl.factory, noTime: cl.noTime, presenceLock: cl.presenceLock, verbose: cl.verbose,
+      mode: cl.mode, credentials: cl.credentials, klapPort: cl.klapPort, discoveryPort: cl.discoveryPort,
       onboarding: { openSetup: cl.openSetup, fallbackMinutes: cl.fallback },
       load: load && { profile: repeatingProfile(load.points, load.volts), chip: load.chip },
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { port?: number };
-    const flag = err.port !== undefined && err.port === cl.httpPort ? "--http-port" : err.port === cl.dnsPort ? "--dns-port" : "--port";
+    const flag =
+      err.port !== undefined && err.port === cl.httpPort ? "--http-port"
+      : err.port !== undefined && err.port === cl.klapPort ? "--http-port-klap"
+      : err.port === cl.dnsPort ? "--dns-port" : "--port";
     console.error(
       err.code === "EADDRINUSE"
         ? `cannot start: ${cl.bind}:${err.port ?? "?"} is in use (another plug?): pick another with ${flag}`

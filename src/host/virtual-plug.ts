@@ -5,7 +5,7 @@
 
 import { randomBytes } from "node:crypto";
 import { isIPv6 } from "node:net";
-import { createPlug, type Plug } from "../core/plug.js";
+import { createPlug, type Plug, type PlugMode } from "../core/plug.js";
 import type { PowerOnPolicy } from "../core/device/device.js";
 import { escapeControls, HOST_LIMITS, type Limits } from "../core/limits.js";
 import type { OnboardingOptions } from "../core/onboarding/onboarding.js";
@@ -13,7 +13,8 @@ import { SafeStore } from "../core/storage/safe-store.js";
 import { IDENTITY_KEYS, KEY, Settings } from "../core/storage/settings.js";
 import { DEFAULT_PERSONALITY, findPersonality } from "../core/device/personality.js";
 import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/energy/meter/simulate.js";
-import type { ClockPort, DatagramPort, LogPort } from "../ports/ports.js";
+import type { ClockPort, DatagramPort, LogPort, TcpListenerPort } from "../ports/ports.js";
+import { nodeCrypto } from "./crypto.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
 import { FileStore, lockStateDir, secureStateDir, storedSetting } from "./store.js";
@@ -25,6 +26,10 @@ export const DEFAULT_PORT = 9999;
 export const DEFAULT_BIND = "127.0.0.1";
 /** The setup page's port (80 needs root); when it is taken (another plug's), a free one (printed). */
 export const DEFAULT_HTTP_PORT = 8080;
+/** KLAP's HTTP port in the secure and both modes (80 needs root); when it is taken, a free one (printed). */
+export const DEFAULT_KLAP_PORT = 8880;
+/** KLAP discovery's UDP port: python-kasa sends its probe there. */
+export const DEFAULT_DISCOVERY_PORT = 20002;
 /** How often the power is looked at for the terminal (with a load), and the least time between two power lines (ms). */
 export const POWER_CHECK_MS = 1000;
 export const POWER_LINE_MS = 5000;
@@ -68,6 +73,14 @@ export interface VirtualPlugOptions {
   load?: { profile: LoadProfile; chip?: SimulatedChipModel };
   /** Log each request's client, module and method (never its parameters), through the plug's log limiter. */
   verbose?: boolean;
+  /** The local protocols (default legacy): secure closes `port` and serves KLAP; both serves all. */
+  mode?: PlugMode;
+  /** The owner's KLAP credentials, stored (as their hash) at the first boot; checked by the command line. */
+  credentials?: { username: string; password: string };
+  /** KLAP's HTTP port (0: any free port; default DEFAULT_KLAP_PORT, or any free port when it is taken). */
+  klapPort?: number;
+  /** KLAP discovery's UDP port (0: any free port; default DEFAULT_DISCOVERY_PORT; without it when it cannot be bound). */
+  discoveryPort?: number;
 }
 
 /** A line for the terminal: the local time (hh:mm:ss), the plug's address, the line with its control characters written out. */
@@ -105,6 +118,9 @@ const IDLE: NonNullable<VirtualPlugOptions["load"]> = Object.freeze({ profile: c
 /** A UDP port that could not be bound, or was not asked for. */
 const noUdp: DatagramPort = { listen() {}, send() {}, close() {} };
 
+/** The Kasa port in secure mode: not bound at all. */
+const noTcp: TcpListenerPort = { listen() {}, close() {} };
+
 export class VirtualPlug {
   readonly button = new VirtualButton();
   relay!: TerminalRelay;
@@ -112,8 +128,13 @@ export class VirtualPlug {
   plug!: Plug;
   restarts = 0;
   wifi!: VirtualWifi;
-  private tcp!: NodeTcpListener;
+  private tcp: NodeTcpListener | null = null;
   private udp: NodeUdp | null = null;
+  private klap: NodeTcpListener | null = null;
+  private discovery: NodeUdp | null = null;
+  /** KLAP's HTTP port and discovery's UDP port once bound (0: none). */
+  klapPort = 0;
+  discoveryPort = 0;
   private http!: NodeTcpListener;
   private dns: NodeUdp | null = null;
   httpPort = 0;
@@ -147,6 +168,8 @@ export class VirtualPlug {
     const vp = new VirtualPlug(options, options.port ?? DEFAULT_PORT);
     vp.httpPort = options.httpPort ?? DEFAULT_HTTP_PORT;
     vp.dnsPort = options.dnsPort ?? 0;
+    vp.klapPort = options.klapPort ?? DEFAULT_KLAP_PORT;
+    vp.discoveryPort = options.discoveryPort ?? DEFAULT_DISCOVERY_PORT;
     // one plug per state directory (before anything in it is read or wiped); owner-only files
     secureStateDir(options.stateDir);
     vp.unlock = lockStateDir(options.stateDir);
@@ -209,12 +232,16 @@ export class VirtualPlug {
       this.dns = await this.udpOrNone(this.dnsPort, "captive DNS off");
       if (this.dns !== null) this.dnsPort = this.dns.port;
     }
+    if (this.mode !== "legacy") await this.bindKlap();
+    // secure mode: the Kasa port is not even bound (connections to it are refused, datagrams unanswered)
+    if (this.mode === "secure") return;
     for (let attempt = 0; ; attempt++) {
       const tcp = await NodeTcpListener.open(this.port, bind).catch((e: unknown) => {
         // no Kasa port, no plug: let go of what was bound for it
         this.http.unbind();
         this.dns?.unbind();
         this.dns = null;
+        this.unbindKlap();
         throw e;
       });
       // An ephemeral TCP port whose UDP twin is taken: try another pair, a few times.
@@ -228,6 +255,32 @@ export class VirtualPlug {
       this.port = tcp.port;
       return;
     }
+  }
+
+  private get mode(): PlugMode {
+    return this.options.mode ?? "legacy";
+  }
+
+  /** KLAP's listener (the default port taken: any free one) and discovery's UDP port (none when it cannot be bound). */
+  private async bindKlap(): Promise<void> {
+    this.klap = await NodeTcpListener.open(this.klapPort, this.address).catch((e: NodeJS.ErrnoException) => {
+      if (this.options.klapPort === undefined && (e.code === "EADDRINUSE" || e.code === "EACCES")) return NodeTcpListener.open(0, this.address);
+      throw e;
+    }).catch((e: unknown) => {
+      this.http.unbind();
+      this.dns?.unbind();
+      this.dns = null;
+      throw e;
+    });
+    this.klapPort = this.klap.port;
+    this.discovery = await this.udpOrNone(this.discoveryPort, "KLAP discovery off");
+    if (this.discovery !== null) this.discoveryPort = this.discovery.port;
+  }
+
+  private unbindKlap(): void {
+    this.klap?.unbind();
+    this.discovery?.unbind();
+    this.klap = this.discovery = null;
   }
 
   /** The UDP port bound, or null when it cannot be (logged with `without`, unless `quietly`). */
@@ -263,13 +316,14 @@ export class VirtualPlug {
         meter: this.meter(),
         store,
         wifi: this.wifi,
-        tcp: this.tcp,
+        tcp: this.tcp ?? noTcp,
         udp: this.udp ?? noUdp,
         http: this.http,
         dns: this.dns ?? noUdp,
         random: (n) => new Uint8Array(randomBytes(n)),
         restart: { restart: () => this.reboot() },
         log: this.log,
+        ...(this.mode === "legacy" ? {} : { crypto: nodeCrypto, klap: this.klap!, discovery: this.discovery ?? undefined }),
       },
       {
         model: this.options.model,
@@ -280,8 +334,18 @@ export class VirtualPlug {
         limits: this.options.limits ?? HOST_LIMITS,
         presenceLock: this.options.presenceLock,
         verbose: this.options.verbose,
+        mode: this.mode,
+        klapPort: this.klapPort,
       },
     );
+    const credentials = this.options.credentials;
+    if (first && credentials !== undefined) {
+      const problem = this.plug.context.owner?.store(credentials.username, credentials.password);
+      if (problem !== undefined) {
+        this.shutdown();
+        throw new Error(`the credentials could not be kept: ${problem}`);
+      }
+    }
     if (first) this.held = [];
     try {
       this.plug.start();
@@ -306,8 +370,16 @@ export class VirtualPlug {
     for (const line of held.slice(0, identity)) this.out(line);
     const host = this.address === "0.0.0.0" || this.address === "::" ? "127.0.0.1" : this.address;
     const target = isIPv6(host) ? `[${host}]:${this.port}` : `${host}:${this.port}`;
-    this.out(`listening on TCP and UDP ${this.address}:${this.port}; setup page (during setup) on port ${this.httpPort}; state in ${this.options.stateDir}`);
-    this.out(`talk to it: kasa --host ${host} --port ${this.port} --type plug state (pip install python-kasa), or npx tplink-smarthome-api getSysInfo ${target}`);
+    const mode = this.mode;
+    const legacy = mode === "secure" ? "the Kasa port closed (secure mode)" : `listening on TCP and UDP ${this.address}:${this.port}`;
+    this.out(`${legacy}; setup page (during setup) on port ${this.httpPort}; state in ${this.options.stateDir}`);
+    if (mode !== "secure") this.out(`talk to it: kasa --host ${host} --port ${this.port} --type plug state (pip install python-kasa), or npx tplink-smarthome-api getSysInfo ${target}`);
+    if (mode !== "legacy") {
+      const discovery = this.discovery !== null ? `discovery on UDP ${this.discoveryPort}` : "no discovery";
+      const owner = this.plug.context.owner?.set() ? "credentials set" : "NO credentials yet: every client is refused until --credentials, the setup page or cnCloud.bind sets them";
+      this.out(`KLAP on TCP ${this.address}:${this.klapPort}, ${discovery}; ${owner}`);
+      this.out(`talk to it: kasa --host ${host} --username U --password P state${this.klapPort === 80 ? "" : ` (kasa discover finds the port; or a DeviceConfig with http_port ${this.klapPort})`}`);
+    }
     for (const line of held.slice(identity)) this.out(line);
   }
 
@@ -339,6 +411,7 @@ export class VirtualPlug {
     this.http?.unbind();
     this.dns?.unbind();
     this.udp = this.dns = null;
+    this.unbindKlap();
   }
 
   /** A reboot as the plug would do it: off the network for a moment, then back with its settings. */

@@ -171,7 +171,7 @@ export class VirtualWifi implements WifiPort {
     dir: string,
     private readonly log: LogPort,
     private readonly networks: readonly VirtualNetwork[] = DEFAULT_NETWORKS,
-    private readonly address = "127.0.0.1",
+    private readonly bindAddress = "127.0.0.1",
   ) {
     this.macBytes = loadOrCreateMac(join(dir, MAC_FILE));
     this.savedPath = join(dir, SAVED_NETWORK_FILE);
@@ -247,7 +247,13 @@ export class VirtualWifi implements WifiPort {
   }
 
   accessPointAddress(): string {
-    return this.address;
+    return this.bindAddress;
+  }
+
+  /** The bind address (a wildcard one as loopback): where the virtual plug is reached. */
+  address(): string {
+    const bind = this.bindAddress;
+    return bind === "0.0.0.0" || bind === "::" ? "127.0.0.1" : bind;
   }
 
   accessPointClient(address: string): boolean {

@@ -125,6 +125,8 @@ export interface WifiPort {
    * more than keeping the setup network up).
    */
   accessPointClient(address: string): boolean;
+  /** The station's IPv4 address while joined, "" otherwise (the answer to discovery on UDP 20002 names it; absent: ""). */
+  address?(): string;
 }
 
 /** One accepted TCP connection, as the core sees it. */

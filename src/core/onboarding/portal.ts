@@ -29,12 +29,18 @@ import { JOIN_TIMEOUT_MS, RADIO_SWITCH_DELAY_MS } from "../timing.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../protocol/wire/utf8.js";
 import { captiveAnswer, ipv4Bytes } from "./captive-dns.js";
 import { checkCredentials } from "./credentials.js";
+import { credentialsProblem, MIN_OWNER_PASSWORD, type KlapOwner } from "../klap/owner.js";
 import { JOIN_RESULT, type Onboarding } from "./onboarding.js";
 
 /** Largest request accepted (request line, headers and body); phones send well under 1 KB. */
 export const MAX_HTTP_REQUEST_BYTES = 2048;
-/** Largest form body (three fields of at most 64 characters, percent-encoded). */
-export const MAX_FORM_BYTES = 640;
+/**
+ * Largest form body: the Wi-Fi's three fields of at most 64 characters and, in the KLAP modes, the
+ * owner's two of at most 64 (OWNER_FIELD_CHARS), percent-encoded.
+ */
+export const MAX_FORM_BYTES = 1024;
+/** The owner's username and password fields' length on the page (KLAP modes). */
+export const OWNER_FIELD_CHARS = 64;
 /** Most networks listed on the page (strongest first, each name once). */
 export const MAX_PAGE_NETWORKS = 16;
 /** A network name longer than this (in UTF-8) is not shown again after an error (32 is the most a valid one has). */
@@ -68,7 +74,15 @@ const FORM_END =
   '<label>Password <input type="password" name="p" id="p" minlength="8" maxlength="64" pattern="[ -~]{8,63}|[0-9A-Fa-f]{64}" ' +
   'title="8-63 characters, or 64 hex digits" autocomplete="off" autocapitalize="off" spellcheck="false"></label>' +
   '<label class="r" hidden><input type="checkbox" id="v"> Show password</label>' +
-  "<small>8-63 characters (or 64 hex digits). Leave it empty for an open network.</small>" +
+  "<small>8-63 characters (or 64 hex digits). Leave it empty for an open network.</small>";
+/** In the KLAP modes: the owner's credentials, optional (their hash is kept; cnCloud.bind can set them later). */
+const OWNER_FIELDS =
+  "<fieldset><legend>Owner (optional)</legend><small>The username and password Home Assistant or python-kasa will ask for: " +
+  "only clients that know them control this plug. Only a hash of them is kept.</small>" +
+  `<label>Username <input type="text" name="u" maxlength="${OWNER_FIELD_CHARS}" autocomplete="off" autocapitalize="off" spellcheck="false"></label>` +
+  `<label>Password <input type="password" name="w" minlength="${MIN_OWNER_PASSWORD}" maxlength="${OWNER_FIELD_CHARS}" autocomplete="new-password"></label>` +
+  `<small>At least ${MIN_OWNER_PASSWORD} characters, not the username. Leave both empty to keep what is set.</small></fieldset>`;
+const FORM_BUTTON =
   '<button type="submit">Join</button></form><p><a href="/">Scan again</a></p>' +
   "<p><small>Your password goes to this plug only and is never shown again. WEP networks are not supported.</small></p>";
 /**
@@ -135,6 +149,8 @@ export class SetupPortal implements TimerTarget {
     /** The port the page is served on (80 on a device). */
     private readonly httpPort = 80,
     readonly limits: Limits = DEVICE_LIMITS,
+    /** The owner's KLAP credentials, in the secure and both modes: the form asks for them too. */
+    private readonly owner?: KlapOwner,
   ) {
     this.connections = new ConnectionSet<HttpConnection>(ports.timers, ports.now, limits.maxConnections);
   }
@@ -288,12 +304,21 @@ export class SetupPortal implements TimerTarget {
       keyType = Number(choice.slice(0, 1));
     }
     const checked = checkCredentials(ssid, form.p ?? "", keyType);
-    if (!checked.ok) {
+    const owner = this.owner;
+    // the owner's credentials, when given (both fields empty: nothing changes); never shown again
+    const ownerGiven = owner !== undefined && ((form.u ?? "") !== "" || (form.w ?? "") !== "");
+    const ownerProblem = checked.ok && ownerGiven ? credentialsProblem(form.u, form.w) : undefined;
+    if (!checked.ok || ownerProblem !== undefined) {
       // the choice is shown again (a name of at most MAX_KEPT_NAME_BYTES; never the password)
       const kept = ssid !== undefined && utf8Length(ssid) <= MAX_KEPT_NAME_BYTES ? ssid : "";
       const key = keyType === 0 || keyType === 2 || keyType === 3 ? keyType : 3;
-      const status = `&#9888; Not sent: ${escapeHtml(checked.error)}.`;
+      const status = `&#9888; Not sent: ${escapeHtml(checked.ok ? `owner: ${ownerProblem}` : checked.error)}.`;
       return other ? this.form(connection, 400, status, true, "", key, kept) : this.form(connection, 400, status, true, kept, key, "");
+    }
+    if (ownerGiven) {
+      const failed = owner.store(form.u!, form.w!);
+      if (failed !== undefined) return this.form(connection, 500, `&#9888; Not sent: owner: ${escapeHtml(failed)}.`, true, "", -1, "");
+      this.ports.log("KLAP credentials set on the setup page");
     }
     // The plug leaves the setup network once this page is out (the connection hands the credentials
     // over then, or when its client goes): a page cut short would leave the phone with nothing.
@@ -363,7 +388,12 @@ export class SetupPortal implements TimerTarget {
     }
     if (step === 7) return otherNetwork(a);
     if (step === 8) return FORM_END;
-    return step === 9 ? PAGE_END : null;
+    if (step === 9 && this.owner !== undefined) return OWNER_FIELDS;
+    if (step === 9 || step === 10) {
+      a.step = 11;
+      return FORM_BUTTON;
+    }
+    return step === 11 ? PAGE_END : null;
   }
 }
 
@@ -732,7 +762,7 @@ export function parseForm(body: Uint8Array): { [name: string]: string | undefine
     const eq = body.subarray(start, end).indexOf(61); // '='
     if (eq > 0) {
       const name = utf8Decode(unescapeForm(body.subarray(start, start + eq)));
-      if (name === "s" || name === "o" || name === "k" || name === "p") form[name] = utf8Decode(unescapeForm(body.subarray(start + eq + 1, end)));
+      if (name === "s" || name === "o" || name === "k" || name === "p" || name === "u" || name === "w") form[name] = utf8Decode(unescapeForm(body.subarray(start + eq + 1, end)));
     }
     start = end + 1;
   }

@@ -3,6 +3,7 @@
 import type { LogPort, RestartPort, TimerHandle, TimerPort, WifiPort } from "../../ports/ports.js";
 import type { Countdown } from "../rules/countdown.js";
 import type { Device } from "../device/device.js";
+import type { KlapOwner } from "../klap/owner.js";
 import type { EnergyStats } from "../energy/energy.js";
 import type { Onboarding } from "../onboarding/onboarding.js";
 import type { Personality } from "../device/personality.js";
@@ -41,6 +42,8 @@ export interface PlugContext {
   readonly energy: EnergyStats | undefined;
   /** Whether commands that can take the plug from its owner are open now (the unlock gesture, for one command: presence.ts). */
   readonly presence: PresenceLock;
+  /** The owner's KLAP credentials: only in the secure and both modes (cnCloud.bind sets them; absent in legacy mode). */
+  readonly owner?: KlapOwner;
   /** The one delayed reboot or reset waiting to happen (system.reboot/reset with a delay): a new one replaces it. */
   delayedRestart: TimerHandle | undefined;
 }

@@ -46,6 +46,8 @@ export const KEY = Object.freeze({
   energyMonths: "em",
   /** The meter's calibration gains set by a user, "v,i,p" in parts per million (a factory reset wipes them: back to the board's). */
   calibration: "cal",
+  /** The owner's KLAP credentials: their v1 auth hash, 32 hex digits (klap/owner.ts); a factory reset wipes it. */
+  ownerHash: "owner_hash",
   // identity: kept by a factory reset
   model: "model",
   mac: "mac",
