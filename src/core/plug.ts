@@ -3,7 +3,7 @@
 // composition root calls createPlug with its adapters, then start().
 
 import type {
-  ButtonPort, ClockPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
+  ButtonPort, ClockPort, CryptoPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
 } from "../ports/ports.js";
 import { ButtonGestures, type ButtonActions, type HoldStage } from "./device/button.js";
 import type { MeterDriver } from "./energy/meter/meter.js";
@@ -108,6 +108,9 @@ export interface PlugPorts {
    * personality reads zero and keeps no energy statistics.
    */
   meter?: MeterDriver;
+  crypto?: CryptoPort;
+  klap?: TcpListenerPort;
+  discovery?: DatagramPort;
 }
 
 export interface PlugOptions {
@@ -126,6 +129,7 @@ export interface PlugOptions {
   presenceLock?: boolean;
   /** Log each request's client, module and method (the host's `--verbose`), under VERBOSE_LOG_LINES_PER_MINUTE. */
   verbose?: boolean;
+  mode?: "legacy" | "secure" | "both";
 }
 
 export interface Plug {
