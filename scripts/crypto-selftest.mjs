@@ -18,17 +18,19 @@ mkdirSync(out, { recursive: true });
 // The modules are named after their paths in the project, so that their relative imports resolve.
 const vectors = readFileSync(join(root, "host-tests", "support", "klap-vectors.json"), "utf8");
 writeFileSync(join(out, "main.js"), `import selftest from "scripts/crypto-selftest/selftest";\nselftest(${vectors.trim()});\n`);
+// the project's sources the app is made of, each a module named after its path
+const sources = [
+  "scripts/crypto-selftest/selftest.ts",
+  "host-tests/xs/klap-check.ts",
+  "src/moddable/crypto.ts",
+  "src/core/klap/klap.ts",
+  "src/core/protocol/wire/utf8.ts",
+];
+const name = (file) => file.slice(0, -3);
 const manifest = {
   include: ["$(MODDABLE)/examples/manifest_base.json", "$(MODDABLE)/examples/manifest_typings.json", "$(MODULES)/crypt/digest/manifest.json"],
-  modules: {
-    "*": join(out, "main"),
-    "scripts/crypto-selftest/selftest": join(root, "scripts", "crypto-selftest", "selftest"),
-    "host-tests/xs/klap-check": join(root, "host-tests", "xs", "klap-check"),
-    "src/moddable/crypto": join(root, "src", "moddable", "crypto"),
-    "src/core/klap/klap": join(root, "src", "core", "klap", "klap"),
-    "src/core/protocol/wire/utf8": join(root, "src", "core", "protocol", "wire", "utf8"),
-  },
-  preload: ["src/moddable/crypto", "src/core/klap/klap", "src/core/protocol/wire/utf8"],
+  modules: { "*": join(out, "main"), ...Object.fromEntries(sources.map((file) => [name(file), join(root, name(file))])) },
+  preload: sources.slice(2).map(name),
 };
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 1));
 
