@@ -14,7 +14,7 @@
 // within (CI's guard against memory growth: the chip-true check needs the Moddable SDK).
 
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,9 +32,13 @@ import {
   ALIAS_60_BYTES, ALIAS_KUECHE, BUDGET_SEQUENCE, CAPTURED_RELAY_ANSWER, corpus, fullRuleName, NEW_NAMES_REQUESTS, NEW_NAMES_SEQUENCE, toHex,
 } from "./xs/corpus.js";
 import { answer, startPlug } from "./xs/entry.js";
+import { jsCrypto } from "./xs/js-crypto.js";
+import { klapExpected, klapMismatches, klapResults, type KlapResult, type KlapVectors } from "./xs/klap-check.js";
+import { nodeCrypto } from "../src/host/crypto.js";
 
 const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
 const DRIVER = fileURLToPath(new URL("./xs/run-xsnap.mjs", import.meta.url));
+const KLAP_ENTRY = fileURLToPath(new URL("./xs/klap-entry.ts", import.meta.url));
 /** For the whole run (bundle, Node, xsnap start and the corpus); it takes a few seconds. */
 const TIMEOUT_MS = 60_000;
 
@@ -95,12 +99,10 @@ function runDriver(bundle: string, corpusFile: string): Promise<DriverOutput> {
   });
 }
 
-async function run(): Promise<Results> {
-  dir = mkdtempSync(join(tmpdir(), "kasa-xs-"));
-  const t0 = performance.now();
-  const bundle = join(dir, "core.js");
+/** esbuild's bundle of one entry into one plain script for xsnap. */
+async function bundleFor(entry: string, outfile: string): Promise<void> {
   await build({
-    entryPoints: [ENTRY],
+    entryPoints: [entry],
     bundle: true,
     format: "iife",
     // XS 13 implements ES2023; es2022 is what the core is type-checked against.
@@ -109,9 +111,16 @@ async function run(): Promise<Results> {
     platform: "neutral",
     // xsnap runs the script through a global eval: it is strict code only through its own directive.
     banner: { js: '"use strict";' },
-    outfile: bundle,
+    outfile,
     logLevel: "silent",
   });
+}
+
+async function run(): Promise<Results> {
+  dir = mkdtempSync(join(tmpdir(), "kasa-xs-"));
+  const t0 = performance.now();
+  const bundle = join(dir, "core.js");
+  await bundleFor(ENTRY, bundle);
   const corpusFile = join(dir, "corpus.json");
   const forDriver = sequences.map((s) => ({
     name: s.name,
@@ -322,5 +331,82 @@ if (notBuilt !== undefined) {
         });
       });
     }
+  });
+});
+
+// ---- KLAP in XS ----
+// The core's KLAP code (auth hashes, handshakes, KlapSession open/seal) in the XS engine, over
+// python-kasa's vectors, with the test-only pure-JS crypto (xsnap has no crypto module): what the
+// plug computes in XS must be byte for byte what python-kasa computed and what Node computes.
+
+const klapVectors = JSON.parse(readFileSync(new URL("./support/klap-vectors.json", import.meta.url), "utf8")) as KlapVectors;
+
+/** The KLAP results computed inside XS (host-tests/xs/klap-entry.ts through the same driver). */
+async function runKlapInXs(): Promise<KlapResult[]> {
+  const klapDir = mkdtempSync(join(tmpdir(), "kasa-xs-klap-"));
+  try {
+    const bundle = join(klapDir, "klap.js");
+    await bundleFor(KLAP_ENTRY, bundle);
+    const corpusFile = join(klapDir, "corpus.json");
+    const frame = Buffer.from(JSON.stringify(klapVectors), "utf8").toString("hex");
+    writeFileSync(corpusFile, JSON.stringify([{ name: "KLAP", model: "", frames: [frame] }]));
+    const output = await runDriver(bundle, corpusFile);
+    return JSON.parse(Buffer.from(output.sequences[0].answers[0], "hex").toString("utf8")) as KlapResult[];
+  } finally {
+    rmSync(klapDir, { recursive: true, force: true });
+  }
+}
+
+let klapPending: Promise<KlapResult[]> | undefined;
+const klapInXs = () => (klapPending ??= runKlapInXs());
+
+/** Deterministic test bytes (a linear congruential sequence). */
+function bytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+describe("KLAP core in the XS engine", { timeout: TIMEOUT_MS }, () => {
+  const expected = klapExpected(klapVectors);
+
+  it("has a test-only JS crypto that agrees with node:crypto (every length up to 3 blocks of a hash, AES both ways)", () => {
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    for (let n = 0; n <= 200; n++) {
+      const a = bytes(n, n);
+      const b = bytes(n % 17, n + 1000);
+      for (const hash of ["md5", "sha1", "sha256"] as const) expect([hash, n, hex(jsCrypto[hash](a, b))]).toEqual([hash, n, hex(nodeCrypto[hash](a, b))]);
+      const [key, iv, data] = [bytes(16, 3 * n), bytes(16, 3 * n + 1), bytes(16 * (n % 6), 3 * n + 2)];
+      const [mine, node] = [data.slice(), data.slice()];
+      jsCrypto.aes128Cbc(true, key, iv, mine);
+      nodeCrypto.aes128Cbc(true, key, iv, node);
+      expect(["encrypt", n, hex(mine)]).toEqual(["encrypt", n, hex(node)]);
+      jsCrypto.aes128Cbc(false, key, iv, mine);
+      expect(["decrypt", n, hex(mine)]).toEqual(["decrypt", n, hex(data)]);
+    }
+  });
+
+  it("Node: the core with node:crypto gives python-kasa's values", () => {
+    expect(expected.length).toBeGreaterThan(100);
+    expect(klapMismatches(klapResults(nodeCrypto, klapVectors), expected)).toEqual([]);
+  });
+
+  if (notBuilt !== undefined) {
+    it("has the XS engine: @agoric/xsnap's worker is built", () => {
+      throw notBuilt;
+    });
+    return;
+  }
+
+  it("XS: the core gives python-kasa's values byte for byte (auth hashes, handshakes, session keys, sealed and opened bodies, refusals)", async () => {
+    expect(klapMismatches(await klapInXs(), expected)).toEqual([]);
+  });
+
+  it("XS: the core gives what it gives on Node with node:crypto", async () => {
+    expect(await klapInXs()).toEqual(klapResults(nodeCrypto, klapVectors));
   });
 });

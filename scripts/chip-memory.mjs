@@ -15,7 +15,8 @@
 // block that passes (bisection, to 256 bytes), and the peaks; exits 1 when a board does not fit in
 // its block or a run fails. --quick: 200 requests instead of 1,000 (for trying things out; the
 // recorded numbers come from full runs). --no-bisect: only the board's own block. --heap BYTES:
-// only that block. --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
+// only that block. --mode legacy|secure|both: the plug's protocols (config.plug.mode; default: the
+// board's, legacy when it names none). --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
 // object shape, closure environment), at the end of each run and at an abort for memory. --stack SLOTS: run with an XS
 // stack of that many slots instead of the chip's (a diagnostic: a path deeper than that aborts with a
 // stack overflow, and --verbose prints the JS frames it ran under, with their depths).
@@ -50,7 +51,9 @@ const heapAt = args.indexOf("--heap");
 const onlyHeap = heapAt >= 0 ? Number(args[heapAt + 1]) : undefined;
 const stackAt = args.indexOf("--stack");
 const stackSlots = stackAt >= 0 ? Number(args[stackAt + 1]) : undefined;
-const named = args.filter((a, i) => !a.startsWith("--") && !(heapAt >= 0 && i === heapAt + 1) && !(stackAt >= 0 && i === stackAt + 1));
+const modeAt = args.indexOf("--mode");
+const mode = modeAt >= 0 ? args[modeAt + 1] : undefined;
+const named = args.filter((a, i) => !a.startsWith("--") && ![heapAt, stackAt, modeAt].some((at) => at >= 0 && i === at + 1));
 
 /** XS creation parameters per chip family (the SDK's defaults: NOTES.md §6, the generated makefiles). */
 const CREATION = {
@@ -83,6 +86,7 @@ if (process.env.CHIP_MEMORY_NETNS !== "1" && process.getuid?.() === 0 && spawnSy
   process.exit(inner.status ?? 1);
 }
 
+if (mode !== undefined && !["legacy", "secure", "both"].includes(mode)) fail(`--mode legacy|secure|both, not "${mode}"`);
 const sdk = requireSdk();
 const chipDir = join(root, "memory", "chip");
 const out = join(root, "build", "chip");
@@ -128,7 +132,7 @@ function harnessManifest(board, family) {
   const include = top.include.filter((i) => !/network\/wifi\/manifest|files\/preference\/manifest/.test(i));
   // the time from an SNTP server on this machine (scripts' own, below): no name to resolve (a
   // failed lookup left the SDK's Linux socket module a closed socket to run on about 1 run in 4)
-  const plug = { ...own.config.plug, sntp: "127.0.0.1" };
+  const plug = { ...own.config.plug, sntp: "127.0.0.1", ...(mode !== undefined ? { mode } : {}) };
   // the simulator's meter needs a load: a 1 kW constant one (the chip's driver decodes a simulated chip; see docs/MEMORY.md)
   if (plug.meter) plug.meter = { chip: plug.meter.chip, load: 1000 };
   return {

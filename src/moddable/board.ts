@@ -29,6 +29,8 @@ export interface BoardConfig {
   limits?: Record<string, unknown>;
   /** false: no physical-presence lock (reset, Wi-Fi and identity changes open to the LAN). Default on. */
   presenceLock?: boolean | string;
+  /** "legacy" (the default: the Kasa port 9999 only), "secure" (KLAP only) or "both". */
+  mode?: string;
   /** The energy meter chip and its pins (src/moddable/meter.ts); absent: no meter. */
   meter?: MeterBoardConfig;
 }
@@ -75,6 +77,11 @@ export function pin(value: unknown): number | undefined {
 /** A power-on policy from the board, "last" when absent or unknown. */
 export function powerOn(value: unknown): "last" | "on" | "off" | "schedule" {
   return value === "on" || value === "off" || value === "schedule" ? value : "last";
+}
+
+/** The plug's protocols from the board: "legacy" when absent or unknown. */
+export function plugMode(value: unknown): "legacy" | "secure" | "both" {
+  return value === "secure" || value === "both" ? value : "legacy";
 }
 
 /** A flag that is on unless the board says false (mcconfig overrides arrive as strings). */

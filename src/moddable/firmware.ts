@@ -10,7 +10,8 @@ import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
 import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core/plug.js";
 import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
-import { boardConfig, pin, powerOn, unlessNo, yes, type BoardConfig } from "./board.js";
+import { boardConfig, pin, plugMode, powerOn, unlessNo, yes, type BoardConfig } from "./board.js";
+import { ModdableCrypto } from "./crypto.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore, type Preferences } from "./store.js";
 import { DEFAULT_SNTP, ModdableClock, ModdableTimers } from "./time.js";
@@ -18,10 +19,23 @@ import { ModdableWifi } from "./wifi.js";
 
 /** The Kasa port, TCP and UDP. */
 export const KASA_PORT = 9999;
+/** The UDP port python-kasa's discovery probes for KLAP plugs. */
+export const KLAP_DISCOVERY_PORT = 20002;
 
 /** Every part's log: a line on the console. */
 function traceLine(line: string): void {
   trace(`${line}\n`);
+}
+
+/**
+ * KLAP's ports: the crypto, the discovery socket, and the setup page's listener (port 80 on a
+ * device), which KLAP serves on while the setup network is down (a listener opens again when
+ * listened on after a close). A function of its own: the constructor's frame does not carry them.
+ */
+function addKlapPorts(ports: PlugPorts, http: ModdableTcpListener): void {
+  ports.crypto = new ModdableCrypto();
+  ports.klap = http;
+  ports.discovery = new ModdableUdp(KLAP_DISCOVERY_PORT);
 }
 
 export class Firmware implements RestartPort {
@@ -43,7 +57,8 @@ export class Firmware implements RestartPort {
     const io = createIo(board, traceLine, clock); // with the board's meter, if any
     this.board = board;
     this.httpPort = pin(board.httpPort) ?? io.httpPort;
-    this.ports = {
+    const http = new ModdableTcpListener(this.httpPort);
+    const ports: PlugPorts = {
       relay: io.relay,
       led: io.led,
       button: io.button,
@@ -54,7 +69,7 @@ export class Firmware implements RestartPort {
       tcp: new ModdableTcpListener(KASA_PORT),
       udp: new ModdableUdp(KASA_PORT),
       // listened on only while the setup network is up
-      http: new ModdableTcpListener(this.httpPort),
+      http,
       dns: new ModdableUdp(pin(board.dnsPort) ?? io.dnsPort),
       random: io.random,
       // where the platform cannot restart (the simulator), a restart rebuilds the plug in place
@@ -62,6 +77,10 @@ export class Firmware implements RestartPort {
       log: traceLine,
       meter: io.meter,
     };
+    // a legacy plug (the default) makes nothing of KLAP: no crypto, no discovery socket, not even
+    // the ports' fields for them
+    if (plugMode(board.mode) !== "legacy") addKlapPorts(ports, http);
+    this.ports = ports;
   }
 
   /** Builds the plug and starts it. The options are made in a method of their own, which returns before the boot's deep calls. */
@@ -85,6 +104,7 @@ export class Firmware implements RestartPort {
       httpPort: this.httpPort,
       limits: withOverrides(DEVICE_LIMITS, board.limits, traceLine),
       presenceLock: unlessNo(board.presenceLock),
+      mode: plugMode(board.mode),
       onboarding: {
         setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
         openSetup: yes(board.setupOpen),
