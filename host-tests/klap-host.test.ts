@@ -14,6 +14,9 @@ import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.j
 import { tdpCrc } from "../src/core/klap/discovery.js";
 import { HostPlugs } from "./support/host-plugs.js";
 import { askOnce, udpAsk } from "./support/raw-client.js";
+import { authHashOf, handshake1, handshake2, handshake2Body, HttpConnection, KlapError, klapConnect } from "./support/klap-client.js";
+import { until } from "./support/until.js";
+import { DEVICE_LIMITS } from "../src/core/limits.js";
 
 const host = new HostPlugs("plug-klap-");
 afterEach(() => host.stopAll());
@@ -168,5 +171,69 @@ describe("--credentials", () => {
     expect(refusal("--mode", "strict")).toBe('--mode must be legacy, secure or both, not "strict"');
     expect(refusal("--http-port-klap", "8880")).toBe("--http-port-klap is for KLAP: add --mode secure or --mode both");
     expect(refusal("--mode", "both", "--http-port-klap", "9999")).toBe("--http-port-klap 9999 is the plug's --port: KLAP needs a port of its own");
+  });
+});
+
+/** Whether KLAP with these credentials is refused, and how: the status of the step that refused, or "authentication" (the plug's proof did not match). */
+async function refusal(port: number, username: string, password: string): Promise<string | undefined> {
+  try {
+    (await klapConnect("127.0.0.1", port, username, password)).close();
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof KlapError)) throw e;
+    return e.status !== undefined ? String(e.status) : "authentication";
+  }
+}
+
+describe("KLAP control of the host plug, end to end over its sockets", () => {
+  it("secure with --credentials: the owner's client reads and switches the plug; the Kasa port stays shut", async () => {
+    const plug = await start({ mode: "secure", credentials: { username: USER, password: PASSWORD } });
+    const client = await klapConnect("127.0.0.1", plug.klapPort, USER, PASSWORD);
+    try {
+      expect((await client.request({ system: { get_sysinfo: {} } })).system.get_sysinfo).toMatchObject({ err_code: 0, relay_state: 0, model: expect.stringMatching(/^HS100/) });
+      expect(await client.request({ system: { set_relay_state: { state: 1 } } })).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+      await until(() => plug.relay.on, "the relay on", DEVICE_LIMITS.relayGapMs + 400);
+      expect((await client.request({ system: { get_sysinfo: {} } })).system.get_sysinfo.relay_state).toBe(1);
+    } finally {
+      client.close();
+    }
+    expect(await tcpConnect(plug.port)).toBe("ECONNREFUSED");
+  });
+
+  it("refuses a wrong password, a wrong username and no credentials at all, and nothing moves", async () => {
+    const plug = await start({ mode: "secure", credentials: { username: USER, password: PASSWORD } });
+    expect(await refusal(plug.klapPort, USER, "not-the-password-0")).toBe("authentication");
+    expect(await refusal(plug.klapPort, "someone@example.com", PASSWORD)).toBe("authentication");
+    expect(await refusal(plug.klapPort, "", "")).toBe("authentication");
+    // a client that sends handshake2 anyway (it cannot know the auth hash): 403, and its cookie opens nothing
+    const conn = await HttpConnection.open("127.0.0.1", plug.klapPort);
+    try {
+      const h1 = await handshake1(conn, new Uint8Array(16).fill(7));
+      expect(h1.answer.status).toBe(200);
+      expect((await handshake2(conn, h1.cookie, handshake2Body(h1.remoteSeed, authHashOf(USER, "not-the-password-0")))).status).toBe(403);
+    } finally {
+      conn.close();
+    }
+    expect(plug.relay.on).toBe(false);
+  });
+
+  it("a plug without credentials refuses every client, blank and TP-Link's defaults included", async () => {
+    const plug = await start({ mode: "secure" });
+    expect(await refusal(plug.klapPort, "", "")).toBe("403");
+    expect(await refusal(plug.klapPort, "kasa@tp-link.net", "kasaSetup")).toBe("403");
+    expect(await refusal(plug.klapPort, USER, PASSWORD)).toBe("403");
+  });
+
+  it("both, unprovisioned: the owner sets credentials with cnCloud.bind on the setup network, then KLAP works with them alone", async () => {
+    const plug = await start({ mode: "both", factory: true });
+    expect(await refusal(plug.klapPort, USER, PASSWORD)).toBe("403");
+    const bind = await askOnce(plug.port, { cnCloud: { bind: { username: USER, password: PASSWORD } } });
+    expect(bind).toEqual({ cnCloud: { bind: { err_code: 0 } } });
+    expect(await refusal(plug.klapPort, USER, PASSWORD)).toBeUndefined();
+    expect(await refusal(plug.klapPort, USER, "not-the-password-0")).toBe("authentication");
+    const weak = await askOnce(plug.port, { cnCloud: { bind: { username: USER, password: "short" } } });
+    expect(weak.cnCloud.bind.err_code).toBe(-3);
+    expect(JSON.stringify(weak)).not.toContain("short\"");
+    expect(await refusal(plug.klapPort, USER, PASSWORD)).toBeUndefined();
   });
 });
