@@ -160,7 +160,8 @@ export class VirtualPlug {
   private constructor(private readonly options: VirtualPlugOptions, public port: number) {
     const bind = options.bind ?? DEFAULT_BIND;
     // escaped here too: the host's own adapters log names from files and the network (a saved SSID)
-    this.out = options.log ?? ((line) => console.log(terminalLine(new Date(), bind, this.port, line)));
+    // (in secure mode the Kasa port is closed: the plug is known by its KLAP port)
+    this.out = options.log ?? ((line) => console.log(terminalLine(new Date(), bind, options.mode === "secure" ? this.klapPort : this.port, line)));
     this.clock = options.clock ?? new HostClock(!options.noTime);
   }
 
