@@ -266,4 +266,8 @@ export const jsCrypto: CryptoPort = {
       close: () => sha256(concat(parts)),
     };
   },
+  // (the XS check runs the KLAP core, not signed updates)
+  p256Verifier() {
+    throw new Error("no ECDSA in the test-only crypto");
+  },
 };

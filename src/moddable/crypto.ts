@@ -15,7 +15,7 @@
 //   the padding itself (the SDK's unpadding does not check the pad bytes).
 
 import * as crypt from "crypt";
-import type { CryptoPort, Sha256Stream } from "../ports/ports.js";
+import type { CryptoPort, P256Verifier, Sha256Stream } from "../ports/ports.js";
 
 type BufferLike = ArrayBuffer | ArrayBufferView;
 
@@ -93,6 +93,11 @@ export class ModdableCrypto implements CryptoPort {
 
   sha256Stream(): Sha256Stream {
     return new Sha256Digest();
+  }
+
+  /** Signed updates (src/core/update) are not on the device yet: the SDK's ecdsa.js over a Digest will do it. */
+  p256Verifier(_publicKey: Uint8Array): P256Verifier {
+    throw new Error("signed updates: not yet on this platform");
   }
 
   /**

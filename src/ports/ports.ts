@@ -212,12 +212,54 @@ export interface CryptoPort {
    * then `close` returns the digest (32 bytes). On a device: the SDK's Digest (write, close).
    */
   sha256Stream(): Sha256Stream;
+  /**
+   * An ECDSA P-256 check with SHA-256 of a message written in parts (a signed update is never held
+   * whole): `write` its parts in order, then `verify` the signature. `publicKey` is 65 bytes,
+   * uncompressed (0x04, x, y). On Node: node:crypto's streaming Verify; on a device: the SDK's
+   * Digest and its ECDSA (modules/crypt/etc/ecdsa.js, which takes the digest).
+   */
+  p256Verifier(publicKey: Uint8Array): P256Verifier;
 }
 
 /** One SHA-256 being computed (CryptoPort.sha256Stream): `bytes` is only valid during `write`. */
 export interface Sha256Stream {
   write(bytes: Uint8Array): void;
   close(): Uint8Array;
+}
+
+/**
+ * The other firmware slot, as a signed update (src/core/update) fills it, and the bootloader's
+ * confirmation of a new image. Shaped after ESP32's `embedded:update` (open, write, complete) with
+ * the app rollback of ESP-IDF (a new image boots once on trial; restarted before it is confirmed,
+ * the bootloader goes back to the previous one); on the host, two slot files (src/host/update.ts).
+ * Nothing here restarts: the core restarts through the plug (its relay and settings saved first).
+ */
+export interface UpdatePort {
+  /** The most bytes an image may have: the other slot's size. */
+  readonly slotBytes: number;
+  /** Starts writing an image of `length` bytes into the other slot (any unfinished one is dropped); false when it cannot. */
+  begin(length: number): boolean;
+  /** The image's next bytes, in order; `bytes` is only valid during the call. False when they could not be written. */
+  write(bytes: Uint8Array): boolean;
+  /** All `length` bytes are written and the image is verified: boot it at the next restart (on trial). False when it cannot be. */
+  complete(): boolean;
+  /** Drops what `begin` started: the slot is never booted. */
+  abort(): void;
+  /** The running image is on trial: booted once after an update and not confirmed yet. */
+  pendingConfirmation(): boolean;
+  /** Marks the running image good: no rollback at the next restart. */
+  confirm(): void;
+}
+
+/** One ECDSA P-256 check under way (CryptoPort.p256Verifier): `bytes` is only valid during `write`. */
+export interface P256Verifier {
+  write(bytes: Uint8Array): void;
+  /**
+   * Whether `signature` (64 bytes: r then s, each 32 bytes big-endian, as IEEE P1363 and Web Crypto
+   * write it) signs what was written, under the key. False for anything malformed (a key not on the
+   * curve, a signature of another length, r or s out of range), never an exception.
+   */
+  verify(signature: Uint8Array): boolean;
 }
 
 /** Restarting the whole device (the process on the host). */
