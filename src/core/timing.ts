@@ -75,3 +75,11 @@ export const ENERGY_SAVE_INTERVAL_MS = 30 * 60 * 1000;
 
 /** After the unlock gesture, one command behind the physical-presence lock is accepted within this long (presence.ts). */
 export const PRESENCE_WINDOW_MS = 2 * 60 * 1000;
+
+/**
+ * A new firmware on trial (core/update/confirm.ts) must join its network and serve a request within
+ * this long, or it restarts and the bootloader goes back to the previous one. Joining takes up to
+ * JOIN_TIMEOUT_MS and its retries; a client asks within a minute or two (Home Assistant polls every
+ * 30 s); five minutes leave a slow router room and bound how long a bad image runs.
+ */
+export const UPDATE_CONFIRM_MS = 5 * 60 * 1000;
