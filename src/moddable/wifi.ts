@@ -126,6 +126,17 @@ export class ModdableWifi implements WifiPort {
     return typeof ip === "string" && ip !== "" ? ip : DEFAULT_AP_ADDRESS;
   }
 
+  /** The station's IPv4 address while joined (discovery's answer names it), "" otherwise. */
+  address(): string {
+    if (!this.online) return "";
+    try {
+      const ip = netGet("IP", "station");
+      return typeof ip === "string" ? ip : "";
+    } catch {
+      return "";
+    }
+  }
+
   /**
    * A peer on the access point's subnet (its /24, as both SDKs set it up) while it is up. ECMA-419
    * sockets do not say which interface a packet came in on: when the home network is numbered like
