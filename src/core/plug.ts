@@ -147,7 +147,7 @@ export interface PlugOptions {
   verbose?: boolean;
   /** The local protocols (default legacy); secure and both need the crypto and klap ports. */
   mode?: PlugMode;
-  /** The KLAP port the discovery answer advertises when it is not 80 (the host target). */
+  /** The KLAP port the discovery answer advertises when it is not 80 (the host target); default: the setup page's when KLAP shares its listener, else 80. */
   klapPort?: number;
 }
 
@@ -321,11 +321,12 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner);
+    const klapPort = klapPortOf(ports, options);
     this.klap = owner === undefined ? undefined : new KlapSide(
       new KlapServer(this.server, { crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, owner, limits),
-      ports.discovery === undefined ? undefined : new KlapDiscovery({ log: parts.log, now, wifi: ports.wifi }, device, owner, options.klapPort ?? 80, limits),
+      ports.discovery === undefined ? undefined : new KlapDiscovery({ log: parts.log, now, wifi: ports.wifi }, device, owner, klapPort, limits),
       ports,
-      (options.klapPort ?? 80) === (options.httpPort ?? 80),
+      ports.klap === ports.http || klapPort === (options.httpPort ?? 80),
     );
     this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, context.presence, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
@@ -464,6 +465,14 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.klap?.stop();
     this.server.stop();
   }
+}
+
+/**
+ * The port KLAP listens on, which discovery advertises: the option's, else the setup page's when
+ * they share one listener (a device's 80, the simulator's 8080), else 80.
+ */
+function klapPortOf(ports: PlugPorts, options: PlugOptions): number {
+  return options.klapPort ?? (ports.klap === ports.http ? options.httpPort : undefined) ?? 80;
 }
 
 /**

@@ -65,7 +65,7 @@ export class Firmware implements RestartPort {
       clock,
       timers: new ModdableTimers(),
       store: new PreferenceStore(prefs),
-      wifi: new ModdableWifi(prefs, traceLine, clock), // the clock asks SNTP for the time once online
+      wifi: new ModdableWifi(prefs, traceLine, clock, io.random), // the clock asks SNTP for the time once online
       tcp: new ModdableTcpListener(KASA_PORT),
       udp: new ModdableUdp(KASA_PORT),
       // listened on only while the setup network is up

@@ -5,8 +5,9 @@
 import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, wattsOverTime, type LoadProfile } from "../core/energy/meter/simulate.js";
 import type { ButtonPort, LedPort, RelayPort } from "../ports/ports.js";
 import type { MeterBoardConfig } from "./board.js";
-import { mathRandom, type IoFactory } from "./io.js";
+import type { IoFactory } from "./io.js";
 import { createMeter, positive, type MeterFactory } from "./meter.js";
+import { randomBytes } from "./sim-random.js";
 
 /** At most this many [ms, watts] steps in a simulated load. */
 const MAX_LOAD_POINTS = 64;
@@ -117,7 +118,8 @@ export const createIo: IoFactory = (board, log, clock) => {
     // unprivileged ports: mcsim runs as the user
     httpPort: 8080,
     dnsPort: 5353,
-    random: mathRandom,
+    // the OS's (/dev/urandom): Math.random here is the C library's rand(), never seeded
+    random: randomBytes,
     meter: createMeter(board, simulatedMeterFactory(relay), clock, log),
   };
 };

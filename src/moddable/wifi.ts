@@ -6,7 +6,7 @@
 
 import Net from "net";
 import WiFi from "wifi";
-import type { LogPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
+import type { LogPort, RandomPort, SavedNetwork, WifiCredentials, WifiEvent, WifiKeyType, WifiNetwork, WifiPort } from "../ports/ports.js";
 import { parseMacBytes } from "../core/device/identity.js";
 import { MAX_SCAN_ENTRIES } from "../core/modules/netif.js";
 import { SavedNetworkStore, WIFI_DOMAIN } from "./saved-network.js";
@@ -43,9 +43,11 @@ export class ModdableWifi implements WifiPort {
     private readonly log: LogPort,
     /** Told true once the station has an IP address, false when it loses it. */
     private readonly onlineListener: OnlineListener,
+    /** The simulator's MAC address is made from it (not kept). */
+    random: RandomPort,
   ) {
     this.network = new SavedNetworkStore(prefs);
-    this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac();
+    this.macAddress = parseMacBytes(safe(() => Net.get("MAC"))) ?? this.simulatorMac(random);
   }
 
   mac(): Uint8Array {
@@ -126,6 +128,17 @@ export class ModdableWifi implements WifiPort {
     return typeof ip === "string" && ip !== "" ? ip : DEFAULT_AP_ADDRESS;
   }
 
+  /** The station's IPv4 address while joined (discovery's answer names it), "" otherwise. */
+  address(): string {
+    if (!this.online) return "";
+    try {
+      const ip = netGet("IP", "station");
+      return typeof ip === "string" ? ip : "";
+    } catch {
+      return "";
+    }
+  }
+
   /**
    * A peer on the access point's subnet (its /24, as both SDKs set it up) while it is up. ECMA-419
    * sockets do not say which interface a packet came in on: when the home network is numbered like
@@ -176,11 +189,10 @@ export class ModdableWifi implements WifiPort {
   }
 
   /** The simulator has no radio MAC: make one once (locally administered) and keep it. */
-  private simulatorMac(): Uint8Array {
+  private simulatorMac(random: RandomPort): Uint8Array {
     const stored = this.prefBytes("mac");
     if (stored !== undefined && stored.length === 6) return stored;
-    const bytes = new Uint8Array(6);
-    for (let i = 0; i < 6; i++) bytes[i] = Math.floor(Math.random() * 256);
+    const bytes = random(6); // (not Math.random: unseeded there, every fresh simulator had the same MAC)
     bytes[0] = (bytes[0] & 0xfc) | 0x02;
     safe(() => this.prefs.set(WIFI_DOMAIN, "mac", bytes.buffer as ArrayBuffer));
     return bytes;
