@@ -16,7 +16,13 @@
 // its block or a run fails. --quick: 200 requests instead of 1,000 (for trying things out; the
 // recorded numbers come from full runs). --no-bisect: only the board's own block. --heap BYTES:
 // only that block. --mode legacy|secure|both: the plug's protocols (config.plug.mode; default: the
-// board's, legacy when it names none). --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
+// board's, legacy when it names none). In secure and both modes the owner's credentials come with
+// the home network in the setup page's form (fields u and w; no set_stainfo), and after the 9999
+// part (both; in secure mode 9999 must be closed, TCP and UDP) the plug is driven over KLAP as
+// python-kasa drives it (scripts/klap-client.mjs): the discovery probe on UDP 20002, handshake1/2,
+// the update, the tables filled (secure) and listed, every method, the sequential requests while a
+// second KLAP client sends requests and never reads (in both mode the 9999 one stays open too),
+// then a replayed seq and a wrong password refused (403) and new sessions taking the old ones' place. --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
 // object shape, closure environment), at the end of each run and at an abort for memory. --stack SLOTS: run with an XS
 // stack of that many slots instead of the chip's (a diagnostic: a path deeper than that aborts with a
 // stack overflow, and --verbose prints the JS frames it ran under, with their depths).
@@ -37,6 +43,7 @@ import { utf8Decode } from "../dist/core/protocol/wire/utf8.js";
 import { MAX_AWAY_RULES } from "../dist/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../dist/core/modules/schedule.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";
+import { discoveryProbe, klapConnect } from "./klap-client.mjs";
 
 const fail = (message) => stopWith(`chip memory check: ${message}`, 2);
 const args = process.argv.slice(2);
@@ -202,6 +209,13 @@ const sntp = sntpServer();
 const PORT = 9999;
 const HTTP_PORT = 8080;
 const DNS_PORT = 5353;
+/** KLAP shares the setup page's port (8080 in the simulator and the harness, 80 on a device), discovery on 20002. */
+const KLAP_PORT = HTTP_PORT;
+const DISCOVERY_PORT = 20002;
+/** The owner's credentials the KLAP modes set during onboarding, and a wrong password. */
+const OWNER = { username: "owner@chip.example", password: "chip check owner password" };
+const WRONG_PASSWORD = "not the owner's password";
+const klapMode = mode === "secure" || mode === "both";
 const UPDATE = JSON.parse(readFileSync(join(root, "host-tests", "support", "python-kasa-update.json"), "utf8"));
 const SEQUENTIAL = quick ? 200 : 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -345,55 +359,118 @@ async function setupPage() {
   if (reply === undefined) throw new Error("the captive DNS did not answer");
 }
 
-/** The whole life of a plug in a block of `heap` bytes; resolves to the numbers, or throws why it failed. */
-async function scenario(program, board, heap) {
-  const prefs = join(out, board, "prefs.bin");
-  rmSync(prefs, { force: true });
-  const metered = existsSync(join(root, "boards", board, "manifest.json")) && /"meter"/.test(readFileSync(join(root, "boards", board, "manifest.json"), "utf8"));
-  const samples = (text) => [...text.matchAll(/^chip: slots (\d+) chunks (\d+) stack (\d+) block (\d+) of \d+ gc (\d+)$/gm)].map((m) => m.slice(1).map(Number));
-  const result = { heap };
+/** The setup page's form posted with the home network and, in the KLAP modes, the owner's credentials (fields u and w), as a phone on the setup network does. */
+async function joinFromSetupPage() {
+  const body = `s=${encodeURIComponent("3:ChipCheckNet")}&p=${encodeURIComponent("chip check passphrase")}&u=${encodeURIComponent(OWNER.username)}&w=${encodeURIComponent(OWNER.password)}`;
+  const page = await new Promise((resolve, reject) => {
+    const s = createConnection(HTTP_PORT, "127.0.0.1");
+    let text = "";
+    s.on("data", (d) => (text += d));
+    s.on("end", () => resolve(text));
+    s.on("error", reject);
+    s.write(
+      "POST /join HTTP/1.1\r\nHost: 192.168.4.1\r\nOrigin: http://192.168.4.1\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n" +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    setTimeout(() => (s.destroy(), resolve(text)), 5000);
+  });
+  if (!/^HTTP\/1\.1 200/.test(page) || /Not sent/.test(page)) throw new Error(`the setup page refused the form: ${(/<p id="status"[^>]*>.*?<\/p>/.exec(page)?.[0] ?? page).slice(0, 200)}`);
+  if (page.includes(OWNER.password)) throw new Error("the setup page showed the owner's password");
+}
 
-  // first boot from a fresh flash: unprovisioned, the setup network and page
-  let plug = new Plug(program, heap, prefs);
-  let client;
-  try {
-    await plug.until(() => / ready, relay /.test(plug.console), 20000, "the plug did not boot");
-    await plug.until(() => /setup page at/.test(plug.console), 10000, "no setup page");
-    await setupPage();
-    client = new Client();
-    await client.open();
-    const joined = await client.ask(plug, { netif: { set_stainfo: { ssid: "ChipCheckNet", password: "chip check passphrase", key_type: 3 } } });
-    if (!ok(joined, "netif", "set_stainfo")) throw new Error(`set_stainfo refused: ${JSON.stringify(joined)}`);
-    await plug.until(() => /Wi-Fi: address/.test(plug.console), 10000, "the plug did not join the network");
-    await sleep(300);
-    client.close();
-  } finally {
-    await plug.stop();
+/** Python-kasa's discovery probe on UDP 20002: the answer's JSON (after its 16-byte header) must make it pick KLAP. */
+async function discoverKlap() {
+  const socket = createSocket("udp4");
+  const answered = new Promise((r) => socket.once("message", r));
+  socket.send(discoveryProbe(), DISCOVERY_PORT, "127.0.0.1");
+  const reply = await Promise.race([answered, sleep(3000).then(() => undefined)]);
+  socket.close();
+  if (reply === undefined) throw new Error("no answer to the discovery probe on UDP 20002");
+  const json = JSON.parse(reply.subarray(16).toString("utf8"));
+  const r = json.result;
+  if (r?.device_type !== "IOT.SMARTPLUGSWITCH" || r?.mgt_encrypt_schm?.encrypt_type !== "KLAP" || typeof r?.mgt_encrypt_schm?.http_port !== "number") {
+    throw new Error(`the discovery answer would not make python-kasa pick KLAP: ${JSON.stringify(json).slice(0, 200)}`);
   }
-  result.firstBootStack = Math.max(0, ...samples(plug.console).map((s) => s[2]), Number(/chip: end peak slots \d+ chunks \d+ stack (\d+)/.exec(plug.console)?.[1] ?? 0));
-  if (plug.aborted) throw new Error(`first boot: ${plug.aborted}`);
+  return reply.length;
+}
 
-  // the provisioned plug, as after a power cycle
-  plug = new Plug(program, heap, prefs);
-  const hog = new Client();
-  try {
-    await plug.until(() => / ready, relay /.test(plug.console), 20000, "the plug did not boot again");
-    await plug.until(() => /Wi-Fi: address/.test(plug.console), 10000, "the plug did not rejoin its network");
-    if (sntpUp) await plug.until(() => /time set by SNTP/.test(plug.console), 10000, "no time from the SNTP server");
-    await sleep(1100); // one sample that holds the boot
-    const bootSamples = samples(plug.console).length;
-    client = new Client();
-    await client.open();
-    const update = await client.ask(plug, UPDATE);
-    if (!okUpdate(update, metered)) throw new Error(`wrong answer to the combined update: ${JSON.stringify(update).slice(0, 300)}`);
-    result.updateBytes = Buffer.byteLength(JSON.stringify(update));
+/** In secure mode port 9999 is closed: TCP refused, a UDP query unanswered. */
+async function legacyClosed() {
+  const refused = await new Promise((resolve) => {
+    const s = connect(PORT, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(false)));
+    s.once("error", () => resolve(true));
+  });
+  if (!refused) throw new Error("secure mode: TCP 9999 accepted a connection");
+  const socket = createSocket("udp4");
+  const answered = new Promise((r) => socket.once("message", r));
+  // the 9999 UDP query, XOR-"encrypted" (no length prefix)
+  socket.send(Buffer.from(frame({ system: { get_sysinfo: {} } })).subarray(4), PORT, "127.0.0.1");
+  const reply = await Promise.race([answered, sleep(1500).then(() => undefined)]);
+  socket.close();
+  if (reply !== undefined) throw new Error("secure mode: UDP 9999 answered");
+}
 
-    // the time, as the Kasa app sets it (the harness has no SNTP server to ask), then every rule
-    // table full, the longest names, fixed rules due during the run
-    const utc = new Date();
-    const setTime = await client.ask(plug, { time: { set_time: { year: utc.getUTCFullYear(), month: utc.getUTCMonth() + 1, mday: utc.getUTCDate(), hour: utc.getUTCHours(), min: utc.getUTCMinutes(), sec: utc.getUTCSeconds() } } });
-    if (!ok(setTime, "time", "set_time")) throw new Error(`set_time refused: ${JSON.stringify(setTime)}`);
-    const now = (await client.ask(plug, { time: { get_time: {} } })).time.get_time;
+/** One KLAP client (python-kasa's way: handshake, then requests on one keep-alive connection), asked as the 9999 Client is. */
+class KlapClient {
+  async open() {
+    this.klap = await klapConnect("127.0.0.1", KLAP_PORT, OWNER.username, OWNER.password);
+  }
+  async ask(plug, request) {
+    try {
+      return await this.klap.request(request);
+    } catch (e) {
+      throw new Error(`KLAP: ${e.message} asking ${JSON.stringify(request).slice(0, 80)}${plug.aborted ? ` (${plug.aborted})` : plug.exitCode !== undefined ? ` (exited ${plug.exitCode})` : ""}`);
+    }
+  }
+  close() {
+    this.klap?.close();
+  }
+}
+
+/** A client that sends requests and never reads what comes back: on 9999 (frames) or over KLAP (a session of its own, requests pipelined). */
+class Hog {
+  constructor(klap) {
+    this.klap = klap;
+  }
+  async open(count) {
+    if (this.klap) {
+      this.client = await klapConnect("127.0.0.1", KLAP_PORT, OWNER.username, OWNER.password);
+      this.socket = this.client.conn.socket;
+    } else {
+      const c = new Client();
+      await c.open();
+      this.socket = c.socket;
+    }
+    this.socket.pause();
+    this.send(count);
+  }
+  send(count) {
+    const request = { system: { get_sysinfo: {} } };
+    for (let i = 0; i < count; i++) this.socket.write(this.klap ? this.client.raw(request) : frame(request));
+  }
+  close() {
+    this.socket?.destroy();
+  }
+}
+
+/**
+ * The provisioned plug at work through `client` (9999 or KLAP): python-kasa's update, the time set
+ * and every rule table filled (when `fill`), every method in turn, then SEQUENTIAL requests while
+ * `hog` sends and never reads. Adds its numbers to `result`; `mark` is called once the tables are full.
+ */
+async function serve(plug, client, hog, metered, fill, result, mark) {
+  const update = await client.ask(plug, UPDATE);
+  if (!okUpdate(update, metered)) throw new Error(`wrong answer to the combined update: ${JSON.stringify(update).slice(0, 300)}`);
+  result.updateBytes ??= Buffer.byteLength(JSON.stringify(update)); // (the first: before the tables are filled)
+
+  // the time, as the Kasa app sets it (the harness has no SNTP server to ask), then every rule
+  // table full, the longest names, fixed rules due during the run
+  const utc = new Date();
+  const setTime = await client.ask(plug, { time: { set_time: { year: utc.getUTCFullYear(), month: utc.getUTCMonth() + 1, mday: utc.getUTCDate(), hour: utc.getUTCHours(), min: utc.getUTCMinutes(), sec: utc.getUTCSeconds() } } });
+  if (!ok(setTime, "time", "set_time")) throw new Error(`set_time refused: ${JSON.stringify(setTime)}`);
+  const now = (await client.ask(plug, { time: { get_time: {} } })).time.get_time;
+  if (fill) {
     const minute = now.hour * 60 + now.min;
     const name = "ü".repeat(16); // 32 bytes of UTF-8
     const everyDay = [1, 1, 1, 1, 1, 1, 1];
@@ -413,38 +490,146 @@ async function scenario(program, board, heap) {
       const answer = await client.ask(plug, request);
       if (!ok(answer, module, method)) throw new Error(`rule setup refused: ${JSON.stringify(answer).slice(0, 200)}`);
     }
-    const setupSamples = samples(plug.console).length;
+  }
+  mark();
 
-    // every method in turn
-    for (const request of everyMethod(now)) {
-      const answer = await client.ask(plug, request);
-      const [module] = Object.keys(request);
-      if (answer?.[module] === undefined) throw new Error(`no answer for ${module}: ${JSON.stringify(answer).slice(0, 200)}`);
+  // every method in turn
+  for (const request of everyMethod(now)) {
+    const answer = await client.ask(plug, request);
+    const [module] = Object.keys(request);
+    if (answer?.[module] === undefined) throw new Error(`no answer for ${module}: ${JSON.stringify(answer).slice(0, 200)}`);
+  }
+
+  // a client that sends requests and never reads, open while the rest goes on
+  await hog.open(64);
+
+  const cycle = [
+    [UPDATE, (a) => okUpdate(a, metered)],
+    [{ schedule: { get_rules: {}, get_next_action: {} }, count_down: { get_rules: {} }, anti_theft: { get_rules: {} } },
+      (a) => a?.schedule?.get_rules?.rule_list?.length === MAX_SCHEDULE_RULES && a?.anti_theft?.get_rules?.rule_list?.length === MAX_AWAY_RULES && ok(a, "count_down", "get_rules")],
+    [{ system: { set_relay_state: { state: 1 } } }, (a) => ok(a, "system", "set_relay_state")],
+    [{ system: { get_sysinfo: {} } }, (a) => ok(a, "system", "get_sysinfo")],
+    [{ system: { set_relay_state: { state: 0 } } }, (a) => ok(a, "system", "set_relay_state")],
+    [{ time: { get_time: {}, get_timezone: {} } }, (a) => ok(a, "time", "get_time")],
+    [{ netif: { get_stainfo: {} } }, (a) => ok(a, "netif", "get_stainfo")],
+  ];
+  let good = 0;
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const [request, check] = cycle[i % cycle.length];
+    if (i % 50 === 49) hog.send(8);
+    const answer = await client.ask(plug, request);
+    if (check(answer)) good++;
+    else throw new Error(`wrong answer ${i}: ${JSON.stringify(answer).slice(0, 200)}`);
+  }
+  return good;
+}
+
+/**
+ * KLAP's own cases after the serving: a wrong password refused (handshake2 403), a replayed seq
+ * refused (403), sessions replaced by new handshakes (limits.klapSessions of them, each on a
+ * connection of its own that asks once) and the first client's next request answered after a new
+ * handshake if its session was the one replaced. Within the device's handshake budget per address.
+ */
+async function klapCases(plug, client) {
+  // a replayed request (the last seq again)
+  const seq = client.klap.session.seq;
+  const replay = await client.klap.post(client.klap.session.seal(Buffer.from('{"system":{"get_sysinfo":{}}}'), seq), seq);
+  if (replay.status !== 403) throw new Error(`KLAP: a replayed seq answered ${replay.status}`);
+  // (python-kasa itself stops at handshake1, whose proof does not match; a client that sends
+  // handshake2 anyway is refused there. Six handshakes in all here: the device's budget per address)
+  await sleep(200);
+  const wrong = await klapConnect("127.0.0.1", KLAP_PORT, OWNER.username, WRONG_PASSWORD, true).then(
+    (c) => (c.close(), undefined),
+    (e) => e,
+  );
+  if (wrong?.status !== 403) throw new Error(`KLAP: handshake2 with a wrong password not refused with 403: ${wrong?.message}`);
+  // new sessions in turn, each one request
+  for (let i = 0; i < 2; i++) {
+    await sleep(200); // (the closed connections gone on the plug's side)
+    const other = await klapConnect("127.0.0.1", KLAP_PORT, OWNER.username, OWNER.password);
+    try {
+      const a = await other.request({ system: { get_sysinfo: {} } });
+      if (!ok(a, "system", "get_sysinfo")) throw new Error(`KLAP: a new session's request: ${JSON.stringify(a).slice(0, 200)}`);
+    } finally {
+      other.close();
     }
+  }
+  // the first client: its session may have been replaced (403), then python-kasa handshakes again
+  let again;
+  try {
+    again = await client.klap.request({ system: { get_sysinfo: {} } });
+  } catch (e) {
+    if (e?.status !== 403 && !/closed/.test(e?.message)) throw e;
+    client.close();
+    await sleep(200);
+    await client.open();
+    again = await client.ask(plug, { system: { get_sysinfo: {} } });
+  }
+  if (!ok(again, "system", "get_sysinfo")) throw new Error(`KLAP: after new sessions: ${JSON.stringify(again).slice(0, 200)}`);
+}
 
-    // a client that sends requests and never reads, open while the rest goes on
-    await hog.open();
-    hog.socket.pause();
-    const sysinfo = frame({ system: { get_sysinfo: {} } });
-    for (let i = 0; i < 64; i++) hog.socket.write(sysinfo);
+/** The whole life of a plug in a block of `heap` bytes; resolves to the numbers, or throws why it failed. */
+async function scenario(program, board, heap) {
+  const prefs = join(out, board, "prefs.bin");
+  rmSync(prefs, { force: true });
+  const metered = existsSync(join(root, "boards", board, "manifest.json")) && /"meter"/.test(readFileSync(join(root, "boards", board, "manifest.json"), "utf8"));
+  const samples = (text) => [...text.matchAll(/^chip: slots (\d+) chunks (\d+) stack (\d+) block (\d+) of \d+ gc (\d+)$/gm)].map((m) => m.slice(1).map(Number));
+  const result = { heap };
 
-    const cycle = [
-      [UPDATE, (a) => okUpdate(a, metered)],
-      [{ schedule: { get_rules: {}, get_next_action: {} }, count_down: { get_rules: {} }, anti_theft: { get_rules: {} } },
-        (a) => a?.schedule?.get_rules?.rule_list?.length === MAX_SCHEDULE_RULES && a?.anti_theft?.get_rules?.rule_list?.length === MAX_AWAY_RULES && ok(a, "count_down", "get_rules")],
-      [{ system: { set_relay_state: { state: 1 } } }, (a) => ok(a, "system", "set_relay_state")],
-      [{ system: { get_sysinfo: {} } }, (a) => ok(a, "system", "get_sysinfo")],
-      [{ system: { set_relay_state: { state: 0 } } }, (a) => ok(a, "system", "set_relay_state")],
-      [{ time: { get_time: {}, get_timezone: {} } }, (a) => ok(a, "time", "get_time")],
-      [{ netif: { get_stainfo: {} } }, (a) => ok(a, "netif", "get_stainfo")],
-    ];
+  // first boot from a fresh flash: unprovisioned, the setup network and page
+  let plug = new Plug(program, heap, prefs);
+  let client;
+  try {
+    await plug.until(() => / ready, relay /.test(plug.console), 20000, "the plug did not boot");
+    await plug.until(() => /setup page at/.test(plug.console), 10000, "no setup page");
+    await setupPage();
+    if (klapMode) {
+      // the KLAP modes: the home network and the owner's credentials from the setup page's form
+      await joinFromSetupPage();
+      await plug.until(() => /KLAP credentials set on the setup page/.test(plug.console), 5000, "the owner's credentials were not set");
+    } else {
+      client = new Client();
+      await client.open();
+      const joined = await client.ask(plug, { netif: { set_stainfo: { ssid: "ChipCheckNet", password: "chip check passphrase", key_type: 3 } } });
+      if (!ok(joined, "netif", "set_stainfo")) throw new Error(`set_stainfo refused: ${JSON.stringify(joined)}`);
+    }
+    await plug.until(() => /Wi-Fi: address/.test(plug.console), 10000, "the plug did not join the network");
+    await sleep(300);
+    client?.close();
+  } finally {
+    await plug.stop();
+  }
+  result.firstBootStack = Math.max(0, ...samples(plug.console).map((s) => s[2]), Number(/chip: end peak slots \d+ chunks \d+ stack (\d+)/.exec(plug.console)?.[1] ?? 0));
+  if (plug.aborted) throw new Error(`first boot: ${plug.aborted}`);
+
+  // the provisioned plug, as after a power cycle
+  plug = new Plug(program, heap, prefs);
+  const hog = new Hog(false);
+  const klapHog = new Hog(true);
+  let klapClient;
+  client = undefined;
+  try {
+    await plug.until(() => / ready, relay /.test(plug.console), 20000, "the plug did not boot again");
+    await plug.until(() => /Wi-Fi: address/.test(plug.console), 10000, "the plug did not rejoin its network");
+    if (sntpUp) await plug.until(() => /time set by SNTP/.test(plug.console), 10000, "no time from the SNTP server");
+    await sleep(1100); // one sample that holds the boot
+    const bootSamples = samples(plug.console).length;
+    let setupSamples;
+    const mark = () => (setupSamples ??= samples(plug.console).length);
     let good = 0;
-    for (let i = 0; i < SEQUENTIAL; i++) {
-      const [request, check] = cycle[i % cycle.length];
-      if (i % 50 === 49) for (let j = 0; j < 8; j++) hog.socket.write(sysinfo);
-      const answer = await client.ask(plug, request);
-      if (check(answer)) good++;
-      else throw new Error(`wrong answer ${i}: ${JSON.stringify(answer).slice(0, 200)}`);
+    if (mode !== "secure") {
+      client = new Client();
+      await client.open();
+      good += await serve(plug, client, hog, metered, true, result, mark);
+    } else await legacyClosed();
+    if (klapMode) {
+      result.discoveryBytes = await discoverKlap();
+      klapClient = new KlapClient();
+      await klapClient.open();
+      // in both mode the tables are full already (over 9999), and its hog stays open
+      good += await serve(plug, klapClient, klapHog, metered, mode === "secure", result, mark);
+      klapHog.close();
+      await klapCases(plug, klapClient);
     }
     result.good = good;
     await sleep(1100);
@@ -459,7 +644,9 @@ async function scenario(program, board, heap) {
     if (censusWanted) await plug.census("idle, every table full");
   } finally {
     client?.close();
+    klapClient?.close();
     hog.close();
+    klapHog.close();
     await plug.stop();
   }
   result.sectorBytes = sectorBytes(plug.prefs);

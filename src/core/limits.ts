@@ -79,6 +79,7 @@ export interface Limits {
    * The longest answer plaintext a KLAP request gets (bytes): a longer one has each method's answer
    * replaced by an error saying so. Not a memory bound (answers are streamed through the
    * answerBufferBytes buffer): a time bound, each part the socket takes costing a pass over the answer.
+   * Python-kasa's update of a plug with every rule table full is some 10 KB: the device's bound is above it.
    */
   readonly klapMaxAnswerBytes: number;
   /**
@@ -125,7 +126,7 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   klapSessionIdleMs: 30 * 60 * 1000,
   klapHandshakeMs: 10 * 1000,
   klapHeadBytes: 1024,
-  klapMaxAnswerBytes: 8192,
+  klapMaxAnswerBytes: 16 * 1024,
   klapHandshakeSenders: 4,
   klapSenderHandshakes: 6,
   klapSenderHandshakesPerMinute: 6,

@@ -105,6 +105,9 @@ export class Firmware implements RestartPort {
       limits: withOverrides(DEVICE_LIMITS, board.limits, traceLine),
       presenceLock: unlessNo(board.presenceLock),
       mode: plugMode(board.mode),
+      // KLAP listens on the setup page's listener: its port (8080 in the simulator) is the one
+      // discovery advertises, and the one the page shares with it
+      klapPort: this.httpPort,
       onboarding: {
         setupPassphrase: typeof board.setupPassphrase === "string" ? board.setupPassphrase : undefined,
         openSetup: yes(board.setupOpen),

@@ -119,14 +119,6 @@ function matches(line: Uint8Array, at: number, end: number, text: string, fold: 
   return true;
 }
 
-/** Whether a[0, n) equals b[0, n), in time independent of where they differ. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
 /** Thrown by Sealer once the part of the ciphertext a pass was to write is out, caught in `send`. */
 const PART_WRITTEN: object = Object.freeze({});
 
@@ -247,16 +239,32 @@ class Sealer implements ByteSink {
 class Slot {
   session: KlapSession | null = null;
   used: number;
+  /** The cookie (COOKIE_BYTES), then the auth hash it was made with (a session made under other credentials is refused): one array. */
+  readonly bytes = new Uint8Array(COOKIE_BYTES + 16);
   constructor(
-    readonly cookie: Uint8Array,
+    cookie: Uint8Array,
     public localSeed: Uint8Array | null,
     public remoteSeed: Uint8Array | null,
-    /** The auth hash it was made with: a session made under other credentials is refused. */
-    readonly authHash: Uint8Array,
+    authHash: Uint8Array,
     readonly created: number,
   ) {
     this.used = created;
+    this.bytes.set(cookie, 0);
+    this.bytes.set(authHash, COOKIE_BYTES);
   }
+
+  /** The auth hash it was made with (a view). */
+  authHash(): Uint8Array {
+    return this.bytes.subarray(COOKIE_BYTES);
+  }
+}
+
+/** Whether bytes[at, at + b.length) equals b, in time independent of where they differ. */
+function sameAt(bytes: Uint8Array, at: number, b: Uint8Array): boolean {
+  if (bytes.length - at < b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) diff |= bytes[at + i] ^ b[i];
+  return diff === 0;
 }
 
 export class KlapServer {
@@ -347,21 +355,21 @@ export class KlapServer {
     const remoteSeed = this.ports.random(KLAP_SEED_BYTES);
     const answer = klapHandshake1(this.ports.crypto, 1, localSeed, remoteSeed, authHash);
     if (answer === undefined) return c.fail(400);
-    const slot = new Slot(this.ports.random(COOKIE_BYTES), localSeed, remoteSeed, authHash, this.now());
-    this.admit(slot);
-    c.respond(200, `Set-Cookie: TP_SESSIONID=${hexOf(slot.cookie)};TIMEOUT=${this.limits.klapSessionSeconds}\r\n`, answer, null);
+    const cookie = this.ports.random(COOKIE_BYTES);
+    this.admit(new Slot(cookie, localSeed, remoteSeed, authHash, this.now()));
+    c.respond(200, `Set-Cookie: TP_SESSIONID=${hexOf(cookie)};TIMEOUT=${this.limits.klapSessionSeconds}\r\n`, answer, null);
   }
 
   /** handshake2: the session is established when the client proves it knows the auth hash. */
   handshake2(c: KlapConnection, cookie: Uint8Array | null, body: Uint8Array): void {
     const slot = this.find(cookie);
     if (slot === undefined || slot.session !== null || slot.localSeed === null || slot.remoteSeed === null) return c.fail(403);
-    if (!this.current(slot) || !klapHandshake2Valid(this.ports.crypto, 1, slot.localSeed, slot.remoteSeed, slot.authHash, body)) {
+    if (!this.current(slot) || !klapHandshake2Valid(this.ports.crypto, 1, slot.localSeed, slot.remoteSeed, slot.authHash(), body)) {
       this.remove(slot);
       this.log(`klap: handshake2 from ${c.address} refused: wrong credentials`);
       return c.fail(403);
     }
-    slot.session = new KlapSession(this.ports.crypto, slot.localSeed, slot.remoteSeed, slot.authHash, this.limits.maxFrameBytes);
+    slot.session = new KlapSession(this.ports.crypto, slot.localSeed, slot.remoteSeed, slot.authHash(), this.limits.maxFrameBytes);
     slot.localSeed = slot.remoteSeed = null;
     slot.used = this.now();
     c.respond(200, "", null, null);
@@ -434,14 +442,14 @@ export class KlapServer {
       const slot = this.slots[i];
       if (this.expired(slot, now)) this.slots.splice(i, 1);
     }
-    for (let i = 0; i < this.slots.length; i++) if (sameBytes(this.slots[i].cookie, cookie)) return this.slots[i];
+    for (let i = 0; i < this.slots.length; i++) if (cookie.length === COOKIE_BYTES && sameAt(this.slots[i].bytes, 0, cookie)) return this.slots[i];
     return undefined;
   }
 
   /** Whether the slot was made under the credentials set now (else it is let go). */
   private current(slot: Slot): boolean {
     const authHash = this.keys.authHash();
-    if (authHash !== undefined && sameBytes(authHash, slot.authHash)) return true;
+    if (authHash !== undefined && authHash.length === 16 && sameAt(slot.bytes, COOKIE_BYTES, authHash)) return true;
     this.remove(slot);
     return false;
   }

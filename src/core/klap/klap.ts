@@ -67,6 +67,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array, offset: number): boolean {
 const LSK = /* "lsk" */ Object.freeze([0x6c, 0x73, 0x6b]);
 const IV = /* "iv" */ Object.freeze([0x69, 0x76]);
 const LDK = /* "ldk" */ Object.freeze([0x6c, 0x64, 0x6b]);
+/** Where a session's key, IV + seq and signature + seq are in its one array, and its length. */
+const KEY_AT = 0;
+const IV_AT = 16;
+const SIG_AT = 32;
+const SESSION_BYTES = 64;
 
 /**
  * One session after handshake2: the plug opens request bodies and seals its answers. A request's
@@ -74,32 +79,43 @@ const LDK = /* "ldk" */ Object.freeze([0x6c, 0x64, 0x6b]);
  * IV derivation gives; a replayed or older body is refused), and within int32 as python-kasa packs it.
  */
 export class KlapSession {
-  /** The AES-128 key. */
-  readonly key: Uint8Array;
-  /** The first 12 bytes of every IV; the last 4 are the sequence number, big-endian. */
-  readonly iv: Uint8Array;
-  /** The first 28 bytes of every signed prefix. */
-  readonly sig: Uint8Array;
   /** The sequence number the derivation gives: the client's first request carries the next one. */
   readonly firstSeq: number;
   /** The highest sequence number accepted so far (firstSeq before any). */
   lastSeq: number;
   /** The plaintext of a request or an answer is at most this many bytes. */
   readonly maxPlaintextBytes: number;
-  /** iv + seq, rebuilt for each body. */
-  private readonly ivSeq = new Uint8Array(BLOCK);
-  /** sig + seq, rebuilt for each body. */
-  private readonly signed = new Uint8Array(32);
+  /**
+   * All the session keeps, in one array (one object and one chunk instead of five of each): the
+   * AES-128 key at KEY_AT; at IV_AT the IV's 12 bytes then the sequence number, big-endian, rebuilt
+   * for each body; at SIG_AT the signature's 28 bytes then the sequence number. Views are made
+   * when asked, and let go.
+   */
+  private readonly bytes = new Uint8Array(SESSION_BYTES);
 
   constructor(private readonly crypto: CryptoPort, localSeed: Uint8Array, remoteSeed: Uint8Array, authHash: Uint8Array, maxPlaintextBytes: number) {
-    this.key = crypto.sha256(bytesOf(LSK), localSeed, remoteSeed, authHash).slice(0, 16);
+    const bytes = this.bytes;
+    bytes.set(crypto.sha256(bytesOf(LSK), localSeed, remoteSeed, authHash).subarray(0, 16), KEY_AT);
     const full = crypto.sha256(bytesOf(IV), localSeed, remoteSeed, authHash);
-    this.iv = full.slice(0, 12);
+    bytes.set(full.subarray(0, 12), IV_AT);
     this.firstSeq = this.lastSeq = ((full[28] << 24) | (full[29] << 16) | (full[30] << 8) | full[31]);
-    this.sig = crypto.sha256(bytesOf(LDK), localSeed, remoteSeed, authHash).slice(0, 28);
+    bytes.set(crypto.sha256(bytesOf(LDK), localSeed, remoteSeed, authHash).subarray(0, 28), SIG_AT);
     this.maxPlaintextBytes = maxPlaintextBytes;
-    this.ivSeq.set(this.iv, 0);
-    this.signed.set(this.sig, 0);
+  }
+
+  /** The AES-128 key (a view). */
+  get key(): Uint8Array {
+    return this.bytes.subarray(KEY_AT, KEY_AT + 16);
+  }
+
+  /** The first 12 bytes of every IV; the last 4 are the sequence number, big-endian (a view). */
+  get iv(): Uint8Array {
+    return this.bytes.subarray(IV_AT, IV_AT + 12);
+  }
+
+  /** The first 28 bytes of every signed prefix (a view). */
+  get sig(): Uint8Array {
+    return this.bytes.subarray(SIG_AT, SIG_AT + 28);
   }
 
   /** The largest body this session opens or seals: signature, then the padded plaintext. */
@@ -118,9 +134,10 @@ export class KlapSession {
     if (length < BLOCK || length % BLOCK !== 0 || body.length > this.maxBodyBytes()) return "size";
     const ciphertext = body.subarray(KLAP_SIGNATURE_BYTES);
     this.setSeq(seq);
-    if (!sameBytes(this.crypto.sha256(this.signed, ciphertext), body, 0)) return "signature";
+    const bytes = this.bytes;
+    if (!sameBytes(this.crypto.sha256(bytes.subarray(SIG_AT, SIG_AT + 32), ciphertext), body, 0)) return "signature";
     const plain = ciphertext;
-    this.crypto.aes128Cbc(false, this.key, this.ivSeq, plain);
+    this.crypto.aes128Cbc(false, bytes.subarray(KEY_AT, KEY_AT + 16), bytes.subarray(IV_AT, IV_AT + 16), plain);
     const pad = plain[length - 1];
     if (pad < 1 || pad > BLOCK) return "padding";
     for (let i = length - pad; i < length - 1; i++) if (plain[i] !== pad) return "padding";
@@ -150,18 +167,18 @@ export class KlapSession {
     const ciphertext = body.subarray(KLAP_SIGNATURE_BYTES);
     ciphertext.fill(BLOCK - (length % BLOCK), length);
     this.setSeq(seq);
-    this.crypto.aes128Cbc(true, this.key, this.ivSeq, ciphertext);
-    body.set(this.crypto.sha256(this.signed, ciphertext), 0);
+    const bytes = this.bytes;
+    this.crypto.aes128Cbc(true, bytes.subarray(KEY_AT, KEY_AT + 16), bytes.subarray(IV_AT, IV_AT + 16), ciphertext);
+    body.set(this.crypto.sha256(bytes.subarray(SIG_AT, SIG_AT + 32), ciphertext), 0);
     return true;
   }
 
   private setSeq(seq: number): void {
-    const ivSeq = this.ivSeq;
-    const signed = this.signed;
+    const bytes = this.bytes;
     for (let i = 0; i < 4; i++) {
       const byte = (seq >>> (24 - 8 * i)) & 0xff;
-      ivSeq[12 + i] = byte;
-      signed[28 + i] = byte;
+      bytes[IV_AT + 12 + i] = byte;
+      bytes[SIG_AT + 28 + i] = byte;
     }
   }
 }
