@@ -31,6 +31,11 @@ export interface BoardConfig {
   presenceLock?: boolean | string;
   /** "legacy" (the default: the Kasa port 9999 only), "secure" (KLAP only) or "both". */
   mode?: string;
+  /**
+   * false where KLAP does not fit: the manifest's `esp` platform (ESP8266) says so for every board,
+   * and `mode` is then ignored (docs/MEMORY.md: a KLAP answer needs 364 stack slots of the 256 there).
+   */
+  klap?: boolean | string;
   /** The energy meter chip and its pins (src/moddable/meter.ts); absent: no meter. */
   meter?: MeterBoardConfig;
 }
@@ -79,9 +84,9 @@ export function powerOn(value: unknown): "last" | "on" | "off" | "schedule" {
   return value === "on" || value === "off" || value === "schedule" ? value : "last";
 }
 
-/** The plug's protocols from the board: "legacy" when absent or unknown. */
-export function plugMode(value: unknown): "legacy" | "secure" | "both" {
-  return value === "secure" || value === "both" ? value : "legacy";
+/** The plug's protocols from the board: "legacy" when absent or unknown, or where the platform has no KLAP (`klap` false). */
+export function plugMode(value: unknown, klap?: unknown): "legacy" | "secure" | "both" {
+  return (value === "secure" || value === "both") && unlessNo(klap) ? value : "legacy";
 }
 
 /** A flag that is on unless the board says false (mcconfig overrides arrive as strings). */

@@ -79,7 +79,8 @@ export class Firmware implements RestartPort {
     };
     // a legacy plug (the default) makes nothing of KLAP: no crypto, no discovery socket, not even
     // the ports' fields for them
-    if (plugMode(board.mode) !== "legacy") addKlapPorts(ports, http);
+    if (plugMode(board.mode, board.klap) !== "legacy") addKlapPorts(ports, http);
+    else if (plugMode(board.mode) !== "legacy") traceLine(`mode ${String(board.mode)} is not for this chip: KLAP does not fit an ESP8266 (docs/KLAP.md), so the plug runs legacy`);
     this.ports = ports;
   }
 
@@ -104,7 +105,7 @@ export class Firmware implements RestartPort {
       httpPort: this.httpPort,
       limits: withOverrides(DEVICE_LIMITS, board.limits, traceLine),
       presenceLock: unlessNo(board.presenceLock),
-      mode: plugMode(board.mode),
+      mode: plugMode(board.mode, board.klap),
       // KLAP listens on the setup page's listener: its port (8080 in the simulator) is the one
       // discovery advertises, and the one the page shares with it
       klapPort: this.httpPort,
