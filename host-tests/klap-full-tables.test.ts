@@ -13,7 +13,7 @@ import { KasaServer } from "../src/core/protocol/server.js";
 import { nodeCrypto } from "../src/host/crypto.js";
 import { NodeTcpListener } from "../src/host/net.js";
 import { testPlug } from "./support/fakes.js";
-import { authHashOf, klapConnect, type KlapClient } from "./support/klap-client.js";
+import { authHashOf, klapConnect, type KlapClient } from "../src/host/klap-client.js";
 
 const USER = "owner@example.com";
 const PASSWORD = "correct horse battery staple";

@@ -14,7 +14,7 @@ import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.j
 import { tdpCrc } from "../src/core/klap/discovery.js";
 import { HostPlugs } from "./support/host-plugs.js";
 import { askOnce, udpAsk } from "./support/raw-client.js";
-import { authHashOf, handshake1, handshake2, handshake2Body, HttpConnection, KlapError, klapConnect } from "./support/klap-client.js";
+import { authHashOf, handshake1, handshake2, handshake2Body, HttpConnection, KlapError, klapConnect } from "../src/host/klap-client.js";
 import { until } from "./support/until.js";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 

@@ -1,6 +1,6 @@
 // KLAP on HTTP (src/core/klap/klap-server.ts) on a real loopback listener with Node's crypto and a
 // real plug's dispatcher (fake clock and timers), driven by the project's own KLAP client
-// (support/klap-client.ts): handshakes, requests on one keep-alive connection, every refusal a client
+// (src/host/klap-client.ts): handshakes, requests on one keep-alive connection, every refusal a client
 // can meet (403 so that it redoes the handshake), malformed HTTP, the handshake budget, the session
 // bound, and random bytes at the listener.
 
@@ -19,7 +19,7 @@ import { FakeListener, testPlug, type TestPlug } from "./support/fakes.js";
 import { fuzzed } from "./support/fuzz.js";
 import {
   authHashOf, ClientSession, handshake1, handshake2, handshake2Body, HttpConnection, klapConnect, KlapError, type KlapClient,
-} from "./support/klap-client.js";
+} from "../src/host/klap-client.js";
 
 const USER = "owner@example.com";
 const PASSWORD = "correct horse battery staple";

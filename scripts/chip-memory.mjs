@@ -19,7 +19,7 @@
 // board's, legacy when it names none). In secure and both modes the owner's credentials come with
 // the home network in the setup page's form (fields u and w; no set_stainfo), and after the 9999
 // part (both; in secure mode 9999 must be closed, TCP and UDP) the plug is driven over KLAP as
-// python-kasa drives it (scripts/klap-client.mjs): the discovery probe on UDP 20002, handshake1/2,
+// python-kasa drives it (src/host/klap-client.ts): the discovery probe on UDP 20002, handshake1/2,
 // the update, the tables filled (secure) and listed, every method, the sequential requests while a
 // second KLAP client sends requests and never reads (in both mode the 9999 one stays open too),
 // then a replayed seq and a wrong password refused (403) and new sessions taking the old ones' place. --verbose: the plug's last lines when a run fails. --census: the live set by what holds it (function, class,
@@ -43,7 +43,7 @@ import { utf8Decode } from "../dist/core/protocol/wire/utf8.js";
 import { MAX_AWAY_RULES } from "../dist/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../dist/core/modules/schedule.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";
-import { discoveryProbe, klapConnect } from "./klap-client.mjs";
+import { discoveryProbe, klapConnect } from "../dist/host/klap-client.js";
 
 const fail = (message) => stopWith(`chip memory check: ${message}`, 2);
 const args = process.argv.slice(2);

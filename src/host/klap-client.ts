@@ -1,8 +1,9 @@
-// A KLAP client of the project's own for the tests, written from python-kasa's
-// kasa/transports/klaptransport.py with node:crypto (not from src/core/klap: it checks the plug, not
-// itself). `klapConnect` does what python-kasa does (handshake1, the server's proof checked,
-// handshake2, encrypted requests on one keep-alive connection); the pieces under it send crafted
-// handshakes, bodies and raw bytes.
+// A KLAP client of the project's own, for the tests and the chip-true check (scripts/chip-memory.mjs,
+// through dist/), written from python-kasa's kasa/transports/klaptransport.py with node:crypto (not
+// from src/core/klap: it checks the plug, not itself). `klapConnect` does what python-kasa does
+// (handshake1, the server's proof checked, handshake2, encrypted requests on one keep-alive
+// connection); the pieces under it send crafted handshakes, bodies and raw bytes. Also python-kasa's
+// discovery probe for UDP 20002 (kasa/discover.py _AesDiscoveryQuery). The plug never uses it.
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
@@ -62,8 +63,12 @@ export class HttpConnection {
     w?.();
   }
 
-  private more(): Promise<void> {
-    return new Promise((resolve) => (this.waiting = resolve));
+  /** Resolves when more bytes arrive, the connection ends, or `ms` pass. */
+  private more(ms = 2 ** 31 - 1): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiting = () => (clearTimeout(timer), resolve());
+    });
   }
 
   /** Writes raw bytes (a crafted request). */
@@ -71,17 +76,23 @@ export class HttpConnection {
     this.socket.write(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes);
   }
 
-  /** POSTs `body` to `path` as aiohttp does, with the given extra headers; the answer. */
-  post(path: string, body: Uint8Array, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  /** The head and body of a POST of `body` to `path`, as aiohttp writes it, with the given extra headers. */
+  static request(path: string, body: Uint8Array, headers: Record<string, string> = {}): Buffer {
     let head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nUser-Agent: klap-client\r\n`;
     for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
     head += `Content-Length: ${body.length}\r\nContent-Type: application/octet-stream\r\n\r\n`;
-    this.socket.write(Buffer.concat([Buffer.from(head, "latin1"), body]));
-    return this.read();
+    return Buffer.concat([Buffer.from(head, "latin1"), body]);
   }
 
-  /** The next answer; rejects when the connection ends first. */
-  async read(): Promise<HttpAnswer> {
+  /** POSTs `body` to `path`; the answer (read as `read` does). */
+  post(path: string, body: Uint8Array, headers: Record<string, string> = {}, ms = 10000): Promise<HttpAnswer> {
+    this.socket.write(HttpConnection.request(path, body, headers));
+    return this.read(ms);
+  }
+
+  /** The next answer; rejects when the connection ends first, or after `ms`. */
+  async read(ms = 10000): Promise<HttpAnswer> {
+    const deadline = Date.now() + ms;
     for (;;) {
       const end = this.buffered.indexOf("\r\n\r\n");
       if (end >= 0) {
@@ -101,8 +112,10 @@ export class HttpConnection {
           return { status, headers, body };
         }
       }
-      if (this.ended) throw new Error(`connection closed before an answer (${this.buffered.length} bytes read)`);
-      await this.more();
+      if (this.ended) throw new Error(`KLAP: connection closed before an answer (${this.buffered.length} bytes read)`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`KLAP: no answer in ${ms} ms (${this.buffered.length} bytes read)`);
+      await this.more(left);
     }
   }
 
@@ -212,6 +225,8 @@ export interface KlapClient {
   timeout: string | undefined;
   /** Sends `json` (an object, or raw text) as the next request; the parsed answer. Throws KlapError on a status other than 200. */
   request(json: unknown): Promise<any>;
+  /** The bytes of the next request for `json` (seq moved on), for a client that writes without reading. */
+  raw(json: unknown): Buffer;
   /** The raw answer to a body sent with this seq (crafted requests). */
   post(body: Uint8Array, seq: number | string): Promise<HttpAnswer>;
   close(): void;
@@ -219,9 +234,11 @@ export interface KlapClient {
 
 /**
  * Handshakes as python-kasa does (the plug's proof checked against these credentials: a plug that
- * does not know them throws KlapError "authentication"), then requests on the same connection.
+ * does not know them throws KlapError "authentication", unless `sendAnyway`, which sends the
+ * handshake2 a client with these credentials would and throws with the plug's status), then
+ * requests on the same connection.
  */
-export async function klapConnect(host: string, port: number, username: string, password: string): Promise<KlapClient> {
+export async function klapConnect(host: string, port: number, username: string, password: string, sendAnyway = false): Promise<KlapClient> {
   const conn = await HttpConnection.open(host, port);
   try {
     const authHash = authHashOf(username, password);
@@ -229,17 +246,22 @@ export async function klapConnect(host: string, port: number, username: string, 
     const h1 = await handshake1(conn, localSeed);
     if (h1.answer.status !== 200) throw new KlapError(`handshake1: ${h1.answer.status}`, h1.answer.status);
     if (h1.serverHash.length !== 32 || h1.cookie === undefined) throw new KlapError("handshake1: unexpected answer");
-    if (!sha256(localSeed, authHash).equals(h1.serverHash)) throw new KlapError("authentication: the plug does not know these credentials");
+    if (!sha256(localSeed, authHash).equals(h1.serverHash) && !sendAnyway) throw new KlapError("authentication: the plug does not know these credentials");
     const cookie = h1.cookie;
     const h2 = await handshake2(conn, cookie, handshake2Body(h1.remoteSeed, authHash));
     if (h2.status !== 200) throw new KlapError(`handshake2: ${h2.status}`, h2.status);
     const session = new ClientSession(localSeed, h1.remoteSeed, authHash);
+    const headers = { Cookie: `TP_SESSIONID=${cookie}` };
+    const text = (json: unknown) => Buffer.from(typeof json === "string" ? json : JSON.stringify(json));
     const client: KlapClient = {
       conn, session, cookie, timeout: h1.timeout,
-      post: (body, seq) => conn.post(`/app/request?seq=${seq}`, body, { Cookie: `TP_SESSIONID=${cookie}` }),
+      post: (body, seq) => conn.post(`/app/request?seq=${seq}`, body, headers),
+      raw(json) {
+        const { body, seq } = session.encrypt(text(json));
+        return HttpConnection.request(`/app/request?seq=${seq}`, body, headers);
+      },
       async request(json) {
-        const text = typeof json === "string" ? json : JSON.stringify(json);
-        const { body, seq } = session.encrypt(Buffer.from(text));
+        const { body, seq } = session.encrypt(text(json));
         const answer = await client.post(body, seq);
         if (answer.status !== 200) throw new KlapError(`request: ${answer.status}`, answer.status);
         return JSON.parse(session.decrypt(answer.body, seq).toString("utf8"));
@@ -251,4 +273,26 @@ export async function klapConnect(host: string, port: number, username: string, 
     conn.close();
     throw e;
   }
+}
+
+/** The CRC-32 of a TDP datagram with its CRC field read as kasa/discover.py's initial_crc (written here, not taken from the plug's). */
+function tdpCrc(bytes: Uint8Array): number {
+  const copy = Buffer.from(bytes);
+  copy.writeUInt32BE(0x5a6b7c8d, 12);
+  let crc = 0xffffffff;
+  for (const byte of copy) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** python-kasa 0.10.2's discovery probe (_AesDiscoveryQuery.generate_query): the TDP header, then {"params":{"rsa_key": PEM}}. */
+export function discoveryProbe(): Buffer {
+  const payload = Buffer.from(`{"params": {"rsa_key": "-----BEGIN PUBLIC KEY-----\\n${"A".repeat(392)}\\n-----END PUBLIC KEY-----\\n"}}`);
+  const q = Buffer.alloc(16 + payload.length);
+  Buffer.from([2, 0, 0, 1, payload.length >> 8, payload.length & 255, 17, 0, 0x12, 0x34, 0x56, 0x78]).copy(q, 0);
+  payload.copy(q, 16);
+  q.writeUInt32BE(tdpCrc(q), 12);
+  return q;
 }
