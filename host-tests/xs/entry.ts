@@ -8,10 +8,11 @@ import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { createPlug, type Plug } from "../../src/core/plug.js";
 import { FrameDecoder, HEADER_BYTES } from "../../src/core/protocol/wire/frame.js";
 import { JsonOut } from "../../src/core/protocol/wire/json-out.js";
-import { utf8Encode, utf8Length } from "../../src/core/protocol/wire/utf8.js";
+import { utf8Length } from "../../src/core/protocol/wire/utf8.js";
 import type {
   ClockPort, DatagramPort, KeyValuePort, SavedNetwork, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent, WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
+import { arrayBufferOf, failureText, serveDriver, type PendingReply } from "./driver.js";
 
 /** 2024-06-01T12:00:00Z: the wall clock never moves. */
 export const FIXED_NOW_MS = 1717243200000;
@@ -181,47 +182,25 @@ export async function answer(frame: Uint8Array): Promise<Uint8Array> {
   return whole;
 }
 
-// ---- the XS side: globals the xsnap driver calls ----
-
-/**
- * What xsnap's worker reads after handleCommand returns and the promise jobs have run: when the
- * returned object has a `result` property, that ArrayBuffer is the reply (xsnap-worker.c; a returned
- * Promise itself would be sent back as an empty reply).
- */
-interface PendingReply {
-  result?: ArrayBuffer;
-}
-
-const xs = globalThis as typeof globalThis & {
-  handleCommand?: (message: ArrayBuffer) => PendingReply;
-  startPlug?: (model: string) => void;
-  /** Why the last command had no reply (an exception's text), as UTF-8 bytes for `evaluate`. */
-  lastError?: () => ArrayBuffer;
-  /** True when this code runs as strict code (as modules do on Node). */
-  strictCode?: boolean;
-};
+// ---- the XS side: globals the xsnap driver calls (driver.ts) ----
 
 let lastError = "";
 
-xs.handleCommand = (message: ArrayBuffer): PendingReply => {
-  const reply: PendingReply = {};
-  lastError = "the answer never settled";
-  answer(new Uint8Array(message)).then(
-    (bytes) => {
-      lastError = "";
-      reply.result = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-    (e: unknown) => {
-      lastError = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(e);
-    },
-  );
-  return reply;
-};
-xs.startPlug = startPlug;
-xs.lastError = () => {
-  const bytes = utf8Encode(lastError);
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-};
-xs.strictCode = (function (this: unknown) {
-  return this === undefined;
-})();
+serveDriver(
+  (message: ArrayBuffer): PendingReply => {
+    const reply: PendingReply = {};
+    lastError = "the answer never settled";
+    answer(new Uint8Array(message)).then(
+      (bytes) => {
+        lastError = "";
+        reply.result = arrayBufferOf(bytes);
+      },
+      (e: unknown) => {
+        lastError = failureText(e);
+      },
+    );
+    return reply;
+  },
+  startPlug,
+  () => lastError,
+);
