@@ -335,17 +335,22 @@ function everyMethod(now) {
   ];
 }
 
-async function setupPage() {
-  // the setup page over HTTP, then a captive-DNS question, as a phone does when it joins the setup network
-  const page = await new Promise((resolve, reject) => {
+/** One request to the setup page, on a connection of its own: whatever came back when the plug closed it (or after 5 s). */
+function setupPageExchange(request) {
+  return new Promise((resolve, reject) => {
     const s = createConnection(HTTP_PORT, "127.0.0.1");
     let text = "";
     s.on("data", (d) => (text += d));
     s.on("end", () => resolve(text));
     s.on("error", reject);
-    s.write("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\nConnection: close\r\n\r\n");
+    s.write(request);
     setTimeout(() => (s.destroy(), resolve(text)), 5000);
   });
+}
+
+async function setupPage() {
+  // the setup page over HTTP, then a captive-DNS question, as a phone does when it joins the setup network
+  const page = await setupPageExchange("GET / HTTP/1.1\r\nHost: 192.168.4.1\r\nConnection: close\r\n\r\n");
   if (!/^HTTP\/1\.1 200/.test(page) || !/<form/.test(page)) throw new Error(`the setup page did not come: ${page.slice(0, 120)}`);
   // (the page is written in pieces as the socket has room: nothing may come twice or go missing)
   if (!/<\/body><\/html>$/.test(page) || page.indexOf("</html>") !== page.length - 7) throw new Error(`the setup page did not end where it should: ${page.slice(-120)}`);
@@ -362,18 +367,10 @@ async function setupPage() {
 /** The setup page's form posted with the home network and, in the KLAP modes, the owner's credentials (fields u and w), as a phone on the setup network does. */
 async function joinFromSetupPage() {
   const body = `s=${encodeURIComponent("3:ChipCheckNet")}&p=${encodeURIComponent("chip check passphrase")}&u=${encodeURIComponent(OWNER.username)}&w=${encodeURIComponent(OWNER.password)}`;
-  const page = await new Promise((resolve, reject) => {
-    const s = createConnection(HTTP_PORT, "127.0.0.1");
-    let text = "";
-    s.on("data", (d) => (text += d));
-    s.on("end", () => resolve(text));
-    s.on("error", reject);
-    s.write(
-      "POST /join HTTP/1.1\r\nHost: 192.168.4.1\r\nOrigin: http://192.168.4.1\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n" +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => (s.destroy(), resolve(text)), 5000);
-  });
+  const page = await setupPageExchange(
+    "POST /join HTTP/1.1\r\nHost: 192.168.4.1\r\nOrigin: http://192.168.4.1\r\nContent-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
   if (!/^HTTP\/1\.1 200/.test(page) || /Not sent/.test(page)) throw new Error(`the setup page refused the form: ${(/<p id="status"[^>]*>.*?<\/p>/.exec(page)?.[0] ?? page).slice(0, 200)}`);
   if (page.includes(OWNER.password)) throw new Error("the setup page showed the owner's password");
 }
