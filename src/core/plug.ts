@@ -322,7 +322,9 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     const mode = options.mode ?? "legacy";
     const owner = mode === "legacy" ? undefined : new KlapOwner(parts.settings, ports.crypto!);
     if (owner !== undefined) (context as { owner?: KlapOwner }).owner = owner;
-    (context as { updater?: Updater }).updater = new Updater(
+    // Only where an update or the owner's page can be (an update slot, or the crypto port the page
+    // needs): an ESP8266 build has neither, and keeps the slots.
+    if (ports.update !== undefined || ports.crypto !== undefined) (context as { updater?: Updater }).updater = new Updater(
       { update: ports.update, crypto: ports.crypto, timers: ports.timers, log: parts.log, settings: parts.settings, restart: this },
       options.updateKey,
       options.firmwareVersion ?? "",
