@@ -1,5 +1,5 @@
 // Signed updates on an ESP32 (src/moddable/update-esp32.ts) without the SDK or a chip: embedded:update,
-// embedded:storage/flash and the project's ota-state native are stand-ins over a simulated ESP-IDF
+// embedded:storage/flash and the project's esp32-state native are stand-ins over a simulated ESP-IDF
 // OTA (support/sdk-update.ts), the SDK's crypt and ECDSA too (support/sdk-crypt.ts, sdk-ecdsa.ts).
 // The image goes through the core's receiver, as the plug will take it.
 
@@ -13,7 +13,7 @@ vi.mock("ecdsa", () => import("./support/sdk-ecdsa.js").then((m) => ({ default: 
 vi.mock("ecp", () => import("./support/sdk-ecdsa.js").then((m) => ({ default: m.ECPoint })));
 vi.mock("embedded:storage/flash", () => import("./support/sdk-update.js").then((m) => ({ default: m.FlashStorage })));
 vi.mock("embedded:update", () => import("./support/sdk-update.js").then((m) => ({ default: m.Update })));
-vi.mock("../src/moddable/ota-state.js", () => import("./support/sdk-update.js"));
+vi.mock("../src/moddable/esp32-state.js", () => import("./support/sdk-update.js"));
 
 const { createUpdates } = await import("../src/moddable/update-esp32.js");
 const { ModdableCrypto } = await import("../src/moddable/crypto.js");

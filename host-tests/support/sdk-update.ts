@@ -1,6 +1,6 @@
 // Stand-ins for the SDK's ECMA-419 `embedded:storage/flash` and `embedded:update` on ESP32
 // (modules/io/flash/esp32/flash-esp32.c, modules/io/update/esp32/update-esp32.c; SDK 8.2.3) and for
-// the project's ota-state.c, over a simulated ESP-IDF OTA (two app slots, otadata), for the tests of
+// the project's esp32-state.c, over a simulated ESP-IDF OTA (two app slots, otadata), for the tests of
 // src/moddable/update-esp32.ts without the SDK or a chip. What they keep of the natives:
 // - flash open({path: "nextota"}) is the OTA slot that is not running; no such partition throws
 //   ("can't find partition"), as a build without "ota": {"autosplit": 1}; status().size is its size.
@@ -106,4 +106,8 @@ export function otaConfirm(): boolean {
   if (!idf.markValidWorks) return false;
   idf.pendingVerify = false;
   return true;
+}
+
+export function drivenLevel(_pin: number): number {
+  return -1;
 }

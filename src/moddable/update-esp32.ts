@@ -1,9 +1,11 @@
 // Signed updates on an ESP32: the other OTA slot through ECMA-419 `embedded:update` (the SDK's
 // modules/io/update/esp32: esp_ota_begin/write/end and esp_ota_set_boot_partition), the slot found
 // and measured with `embedded:storage/flash` ("nextota": esp_ota_get_next_update_partition), the
-// rollback state through the project's own native (ota-state.c: ESP-IDF's app rollback), and the
+// rollback state through the project's own native (esp32-state.c: ESP-IDF's app rollback), and the
 // signature check (p256.ts over the SDK's ECDSA). The manifest maps "moddable/plug-update" to this
-// module on the esp32 platform only (update-none.ts elsewhere).
+// module on the esp32 platform only (update-none.ts elsewhere). It also passes on, for io-esp.ts, the
+// level a restart left on the relay's pin (esp32-state.c), so that an update's restart, or a
+// rollback's, does not switch the load.
 //
 // What the SDK does (8.2.3, update-esp32.c), which shapes this:
 // - open({partition, byteLength}) in its default mode "a" writes sequentially
@@ -21,7 +23,8 @@ import FlashStorage, { type Flash } from "embedded:storage/flash";
 import Update, { type Updater } from "embedded:update";
 import type { LogPort, UpdatePort } from "../ports/ports.js";
 import type { PlatformUpdates, UpdatesFactory } from "./io.js";
-import { otaConfirm, otaPending } from "./ota-state.js";
+import { otaConfirm, otaPending } from "./esp32-state.js";
+export { drivenLevel } from "./esp32-state.js";
 import { p256Verifier } from "./p256.js";
 
 const NEXT_SLOT = "nextota";
