@@ -9,10 +9,13 @@
 //   npm run build:esp -- <board>       board build for an ESP8266 board in boards/
 // Add --debug for a debug build (xsbug), --flash to flash the board instead of only building,
 // --mode legacy|secure|both for the plug's protocols (config.plug.mode; KLAP in secure and both).
+// Every build gets package.json's version; an ESP32 build the owner's update key from
+// keys/update-public.json when there is one (scripts/build-settings.mjs).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildSettings } from "./build-settings.mjs";
 import { builtApp, env, fail, requireSdk, root, simCommand } from "./sdk.mjs";
 
 const [target, ...rest] = process.argv.slice(2);
@@ -43,6 +46,18 @@ const out = join(root, "build", ...(simBoard ? [board] : []), ...(mode !== undef
 mkdirSync(out, { recursive: true }); // mcconfig -o wants it to exist
 const common = ["-m", ...(debug ? ["-d"] : []), "-o", out];
 
+/** The version, and on an ESP32 the update key, as mcconfig's name=value arguments (after the manifest). */
+function settings(platform) {
+  let made;
+  try {
+    made = buildSettings(platform, root);
+  } catch (e) {
+    fail(e.message);
+  }
+  for (const note of made.notes) console.log(note);
+  return made.args;
+}
+
 /**
  * The manifest to build: the project's (or a board's), or with --mode one written into the build
  * folder that includes it and sets config.plug.mode (mcconfig's name=value overrides set top-level
@@ -60,7 +75,7 @@ if (target === "sim" || target === "sim:headless") {
   const manifest = simBoard ? join(root, "boards", board, "manifest.json") : undefined;
   if (manifest !== undefined && !existsSync(manifest)) fail(`no simulator config "${board}" in boards/`);
   const built = withMode(manifest);
-  run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build", ...(built ? [built] : [])]);
+  run("mcconfig", [...common, "-p", device ? `sim/${device}` : "lin", "-t", "build", ...(built ? [built] : []), ...settings("lin")]);
   const so = builtApp(join(out, "bin", "lin", device ?? "mc", debug ? "debug" : "release"));
   run(...simCommand(sdk, so, target === "sim:headless"));
 } else if (target === "esp32" || target === "esp") {
@@ -68,7 +83,7 @@ if (target === "sim" || target === "sim:headless") {
   const dir = join(root, "boards", board);
   if (!existsSync(join(dir, "manifest.json"))) fail(`no board "${board}" in boards/`);
   const built = withMode(undefined);
-  run("mcconfig", [...common, "-p", `${target}:${dir}`, ...(flash ? [] : ["-t", "build"]), ...(built ? [built] : [])]);
+  run("mcconfig", [...common, "-p", `${target}:${dir}`, ...(flash ? [] : ["-t", "build"]), ...(built ? [built] : []), ...settings(target)]);
 } else {
   fail("usage: node scripts/moddable.mjs sim|sim:headless|esp32 <board>|esp <board> [--debug] [--flash] [--mode legacy|secure|both]");
 }

@@ -1,10 +1,13 @@
 // The Moddable crypto port's self-test, run in the Linux simulator by scripts/crypto-selftest.mjs:
 // src/moddable/crypto.ts over the SDK's crypt natives, driven by the KLAP core (src/core/klap/klap.ts)
 // through python-kasa's vectors (host-tests/xs/klap-check.ts), and the port's own paths (a view
-// encrypted through the scratch buffer, a whole buffer in place). Prints one line per failure and a
-// last line the script waits for: "crypto self-test: pass N" or "crypto self-test: FAIL N of M".
+// encrypted through the scratch buffer, a whole buffer in place), and signed updates' ECDSA P-256
+// (p256-check.ts). Prints one line per failure and a last line the script waits for: "crypto
+// self-test: pass N" or "crypto self-test: FAIL N of M".
 
 import { ModdableCrypto } from "../../src/moddable/crypto.js";
+import { p256Verifier } from "../../src/moddable/p256.js";
+import { p256Checks, type P256Vectors } from "./p256-check.js";
 import { fromHex, klapExpected, klapMismatches, klapResults, toHex, type KlapVectors } from "../../host-tests/xs/klap-check.js";
 
 /** 0, 1, 2, ... 255, 0, ... */
@@ -49,8 +52,8 @@ function portPaths(crypto: ModdableCrypto): string[] {
   return bad;
 }
 
-export default function selftest(vectors: KlapVectors): void {
-  const crypto = new ModdableCrypto();
+export default function selftest(vectors: KlapVectors, p256: P256Vectors): void {
+  const crypto = new ModdableCrypto(p256Verifier);
   const started = Date.now();
   const expected = klapExpected(vectors);
   const bad = klapMismatches(klapResults(crypto, vectors), expected);
@@ -58,8 +61,11 @@ export default function selftest(vectors: KlapVectors): void {
   const own = portPaths(crypto);
   for (const line of bad) trace(`crypto self-test: ${line}\n`);
   for (const line of own) trace(`crypto self-test: ${line}\n`);
-  const total = expected.length + 1;
-  const failed = bad.length + (own.length > 0 ? 1 : 0);
-  trace(`crypto self-test: ${expected.length} KLAP results from python-kasa's vectors in ${klapMs} ms, the port's own paths: ${own.length === 0 ? "pass" : "FAIL"}\n`);
+  const signed = p256Checks(crypto, p256);
+  for (const line of signed.bad) trace(`crypto self-test: ${line}\n`);
+  for (const line of signed.lines) trace(`crypto self-test: ${line}\n`);
+  const total = expected.length + 1 + signed.cases;
+  const failed = bad.length + (own.length > 0 ? 1 : 0) + signed.bad.length;
+  trace(`crypto self-test: ${expected.length} KLAP results from python-kasa's vectors in ${klapMs} ms, the port's own paths: ${own.length === 0 ? "pass" : "FAIL"}, ${signed.cases} P-256 cases: ${signed.bad.length === 0 ? "pass" : "FAIL"}\n`);
   trace(failed === 0 ? `crypto self-test: pass ${total}\n` : `crypto self-test: FAIL ${failed} of ${total}\n`);
 }

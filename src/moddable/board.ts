@@ -38,6 +38,14 @@ export interface BoardConfig {
   klap?: boolean | string;
   /** The energy meter chip and its pins (src/moddable/meter.ts); absent: no meter. */
   meter?: MeterBoardConfig;
+  /**
+   * The owner's update key, 65 bytes (uncompressed P-256) in hex; absent: no updates. Usually not
+   * here but at the config's top level (buildSetting): scripts/moddable.mjs passes
+   * keys/update-public.json's (npm run keygen) to an ESP32 build.
+   */
+  updateKey?: string;
+  /** The firmware's version; likewise (scripts/moddable.mjs passes package.json's). */
+  firmwareVersion?: string;
 }
 
 /**
@@ -73,6 +81,14 @@ export function boardConfig(): BoardConfig {
   return typeof plug === "object" && plug !== null ? (plug as BoardConfig) : {};
 }
 
+/**
+ * A setting of the build rather than the board: `config.plug`'s, else the config's top level, where
+ * mcconfig's name=value arguments land (scripts/build-settings.mjs passes the version and the key).
+ */
+export function buildSetting(name: "updateKey" | "firmwareVersion"): unknown {
+  return boardConfig()[name] ?? (config as Record<string, unknown>)[name];
+}
+
 /** mcconfig command-line overrides arrive as strings: numbers and booleans are read either way. */
 export function pin(value: unknown): number | undefined {
   const n = typeof value === "string" ? Number(value) : value;
@@ -92,6 +108,36 @@ export function plugMode(value: unknown, klap?: unknown): "legacy" | "secure" | 
 /** A flag that is on unless the board says false (mcconfig overrides arrive as strings). */
 export function unlessNo(value: unknown): boolean {
   return !(value === false || value === 0 || value === "0" || value === "false");
+}
+
+/** A hex digit's value, -1 for any other character. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/** The update key's bytes from its hex (130 digits, 04 first); undefined when absent or not that. */
+export function updateKey(value: unknown): Uint8Array | undefined {
+  if (typeof value !== "string" || value.length !== 130) return undefined;
+  const key = new Uint8Array(65);
+  for (let i = 0; i < 65; i++) {
+    const high = hexDigit(value.charCodeAt(2 * i));
+    const low = hexDigit(value.charCodeAt(2 * i + 1));
+    if (high < 0 || low < 0) return undefined;
+    key[i] = (high << 4) | low;
+  }
+  return key[0] === 4 ? key : undefined;
+}
+
+/** A version text the update header could carry (1-32 printable ASCII), else undefined. */
+export function firmwareVersion(value: unknown): string | undefined {
+  if (typeof value !== "string" || value.length < 1 || value.length > 32) return undefined;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return undefined;
+  }
+  return value;
 }
 
 export function yes(value: unknown): boolean {

@@ -17,6 +17,12 @@
 import * as crypt from "crypt";
 import type { CryptoPort, P256Verifier, Sha256Stream } from "../ports/ports.js";
 
+/**
+ * ECDSA P-256 over a SHA-256 stream (p256.ts, where the platform has updates): the firmware hands it
+ * over, so that a build without updates (ESP8266) has none of its modules.
+ */
+export type P256Factory = (publicKey: Uint8Array, sha: Sha256Stream) => P256Verifier;
+
 type BufferLike = ArrayBuffer | ArrayBufferView;
 
 interface Digest {
@@ -78,6 +84,9 @@ export class ModdableCrypto implements CryptoPort {
    */
   private whole: Uint8Array | null = null;
 
+  /** `p256`: the signature check where this platform has signed updates (ESP32); none elsewhere. */
+  constructor(private readonly p256?: P256Factory) {}
+
   /** MD5 and SHA-1 only make auth hashes (credentials set, KLAP v2): a Digest for the call. */
   md5(a: Uint8Array, b?: Uint8Array, c?: Uint8Array, d?: Uint8Array): Uint8Array {
     return digest(new sdk.Digest("MD5"), a, b, c, d);
@@ -95,9 +104,10 @@ export class ModdableCrypto implements CryptoPort {
     return new Sha256Digest();
   }
 
-  /** Signed updates (src/core/update) are not on the device yet: the SDK's ecdsa.js over a Digest will do it. */
-  p256Verifier(_publicKey: Uint8Array): P256Verifier {
-    throw new Error("signed updates: not yet on this platform");
+  /** A signed update's check, hashing through a Digest of its own; throws where the platform has no updates (the receiver refuses the image). */
+  p256Verifier(publicKey: Uint8Array): P256Verifier {
+    if (this.p256 === undefined) throw new Error("signed updates: none on this platform");
+    return this.p256(publicKey, new Sha256Digest());
   }
 
   /**

@@ -8,10 +8,11 @@
 
 import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
 import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core/plug.js";
-import type { RestartPort } from "../ports/ports.js";
+import type { RestartPort, UpdatePort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
-import { boardConfig, pin, plugMode, powerOn, unlessNo, yes, type BoardConfig } from "./board.js";
-import { ModdableCrypto } from "./crypto.js";
+import { createUpdates } from "moddable/plug-update"; // update-esp32 or update-none: likewise
+import { boardConfig, buildSetting, firmwareVersion, pin, plugMode, powerOn, unlessNo, updateKey, yes, type BoardConfig } from "./board.js";
+import { ModdableCrypto, type P256Factory } from "./crypto.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore, type Preferences } from "./store.js";
 import { DEFAULT_SNTP, ModdableClock, ModdableTimers } from "./time.js";
@@ -28,14 +29,36 @@ function traceLine(line: string): void {
 }
 
 /**
- * KLAP's ports: the crypto, the discovery socket, and the setup page's listener (port 80 on a
- * device), which KLAP serves on while the setup network is down (a listener opens again when
- * listened on after a close). A function of its own: the constructor's frame does not carry them.
+ * The ports and options of signed updates (src/core/update; the plug's `update` port, `updateKey`
+ * and `firmwareVersion`), declared here until plug.ts's own declarations are on this branch.
+ */
+type UpdatePorts = PlugPorts & { update?: UpdatePort };
+type UpdateOptions = PlugOptions & { updateKey?: Uint8Array; firmwareVersion?: string };
+
+/**
+ * KLAP's ports: the discovery socket, and the setup page's listener (port 80 on a device), which
+ * KLAP serves on while the setup network is down (a listener opens again when listened on after a
+ * close). A function of its own: the constructor's frame does not carry them.
  */
 function addKlapPorts(ports: PlugPorts, http: ModdableTcpListener): void {
-  ports.crypto = new ModdableCrypto();
   ports.klap = http;
   ports.discovery = new ModdableUdp(KLAP_DISCOVERY_PORT);
+}
+
+/**
+ * Signed updates where the platform has them (an ESP32 built with a second app slot): the slot's
+ * port, and the owner's key when the build has one (else every image is refused, said on the log).
+ * Returns the signature check for the crypto port, undefined without updates.
+ */
+function addUpdatePorts(ports: UpdatePorts): P256Factory | undefined {
+  const updates = createUpdates(traceLine);
+  if (updates === undefined) return undefined;
+  // the port even without a key: a new image on trial still confirms itself (or rolls back)
+  ports.update = updates.port;
+  const key = buildSetting("updateKey");
+  if (updateKey(key) !== undefined) return updates.p256;
+  traceLine(key === undefined ? "firmware updates: this build has no owner's key (npm run keygen, then build again): every image is refused" : "firmware updates: the build's updateKey is not a P-256 public key (130 hex digits, 04 first): every image is refused");
+  return undefined;
 }
 
 export class Firmware implements RestartPort {
@@ -45,7 +68,7 @@ export class Firmware implements RestartPort {
    * function uses, module imports included, onto the stack when it is called). A rebuild reuses
    * them: the listeners open again when listened on.
    */
-  readonly ports: PlugPorts;
+  readonly ports: UpdatePorts;
   private readonly board: BoardConfig;
   /** The setup page's port, for the options (the page's address names it when it is not 80). */
   private readonly httpPort: number;
@@ -58,7 +81,7 @@ export class Firmware implements RestartPort {
     this.board = board;
     this.httpPort = pin(board.httpPort) ?? io.httpPort;
     const http = new ModdableTcpListener(this.httpPort);
-    const ports: PlugPorts = {
+    const ports: UpdatePorts = {
       relay: io.relay,
       led: io.led,
       button: io.button,
@@ -77,10 +100,13 @@ export class Firmware implements RestartPort {
       log: traceLine,
       meter: io.meter,
     };
-    // a legacy plug (the default) makes nothing of KLAP: no crypto, no discovery socket, not even
-    // the ports' fields for them
-    if (plugMode(board.mode, board.klap) !== "legacy") addKlapPorts(ports, http);
+    const p256 = addUpdatePorts(ports);
+    // a legacy plug (the default) makes nothing of KLAP: no discovery socket, not even the ports'
+    // fields for them; and no crypto unless it checks signed updates
+    const klap = plugMode(board.mode, board.klap) !== "legacy";
+    if (klap) addKlapPorts(ports, http);
     else if (plugMode(board.mode) !== "legacy") traceLine(`mode ${String(board.mode)} is not for this chip: KLAP does not fit an ESP8266 (docs/KLAP.md), so the plug runs legacy`);
+    if (klap || p256 !== undefined) ports.crypto = new ModdableCrypto(p256);
     this.ports = ports;
   }
 
@@ -97,9 +123,12 @@ export class Firmware implements RestartPort {
     this.boot();
   }
 
-  private options(): PlugOptions {
+  private options(): UpdateOptions {
     const board = this.board;
     return {
+      // only with a port to take them (update-none: no updates on this platform)
+      updateKey: this.ports.update === undefined ? undefined : updateKey(buildSetting("updateKey")),
+      firmwareVersion: firmwareVersion(buildSetting("firmwareVersion")),
       model: board.model,
       powerOn: powerOn(board.powerOn),
       httpPort: this.httpPort,

@@ -2,8 +2,9 @@
 // the manifest maps the module name "moddable/plug-io" to one of them (so that their relative imports resolve beside this file).
 
 import type { MeterDriver, MonotonicClock } from "../core/energy/meter/meter.js";
-import type { ButtonPort, LedPort, RandomPort, RelayPort, RestartPort } from "../ports/ports.js";
+import type { ButtonPort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, UpdatePort } from "../ports/ports.js";
 import type { BoardConfig } from "./board.js";
+import type { P256Factory } from "./crypto.js";
 
 export interface PlugIo {
   relay: RelayPort;
@@ -25,6 +26,18 @@ export interface PlugIo {
 }
 
 export type IoFactory = (board: BoardConfig, log: (line: string) => void, clock: MonotonicClock) => PlugIo;
+
+/**
+ * What a platform with firmware updates gives the firmware (update-esp32.ts): the other slot and the
+ * signature check. The manifest maps "moddable/plug-update" to update-esp32 or update-none, whose
+ * `createUpdates` returns this or undefined (saying why on the log).
+ */
+export interface PlatformUpdates {
+  port: UpdatePort;
+  p256: P256Factory;
+}
+
+export type UpdatesFactory = (log: LogPort) => PlatformUpdates | undefined;
 
 /** Random bytes from Math.random: XS's c_rand() is esp_random() on ESP32 and the RNG register on ESP8266. */
 export function mathRandom(length: number): Uint8Array {
