@@ -37,7 +37,7 @@ import { budgetAdmit, budgets, type Limits } from "../limits.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/connections.js";
 import type { Answer } from "../protocol/dispatcher.js";
 import { errorText } from "../protocol/errors.js";
-import { Effects, eachMethod, type KasaServer } from "../protocol/server.js";
+import { boundedAnswer, Effects, type KasaServer } from "../protocol/server.js";
 import type { ByteSink, JsonOut } from "../protocol/wire/json-out.js";
 import { utf8Encode } from "../protocol/wire/utf8.js";
 import { INITIAL_KEY } from "../protocol/wire/xor.js";
@@ -58,6 +58,18 @@ export interface KlapKeys {
   /** The v1 auth hash (16 bytes), or undefined while no credentials are set: every handshake is then refused. */
   authHash(): Uint8Array | undefined;
 }
+
+/**
+ * Whoever serves the requests on KLAP's listener that are not KLAP's: the owner's page on a device's
+ * port 80 in the KLAP modes (owner/owner-page.ts). A connection whose request line's path does not
+ * start with /app/ is handed to it, with the bytes read so far, and is its from then on.
+ */
+export interface OtherRequests {
+  accept(socket: StreamSocket, address: string): StreamHandler;
+}
+
+/** A request line longer than this before its path is known (a method this long) is not KLAP's: handed over. */
+const METHOD_BYTES = 16;
 
 /** A request line or a header line we read is at most this long; a longer one we need is refused (431). */
 export const LINE_BYTES = 128;
@@ -277,6 +289,8 @@ export class KlapServer {
   private handshakesRefused = 0;
   /** Encrypts every answer, a part at a time. */
   readonly sealer: Sealer;
+  /** Requests on this listener that are not KLAP's go there (undefined: 404, as before). */
+  other: OtherRequests | undefined = undefined;
 
   constructor(
     readonly kasa: KasaServer,
@@ -415,18 +429,12 @@ export class KlapServer {
   private answer(c: KlapConnection, session: KlapSession, seq: number, answer: Answer, effects: Effects): void {
     if (c.closed) return;
     const out = this.kasa.out;
-    const max = this.limits.klapMaxAnswerBytes;
     let signature: Uint8Array;
     let size: number;
     try {
-      size = out.measure(answer);
-      if (size > max) {
-        this.log(`klap: an answer of ${size} bytes replaced by an error (over ${max})`);
-        const error = { err_code: -5, err_msg: `answer over ${max} bytes` };
-        answer = eachMethod(answer, error);
-        size = out.measure(answer);
-        if (size > max) size = out.measure((answer = error));
-      }
+      const bounded = boundedAnswer(out, answer, this.limits.klapMaxAnswerBytes, this.ports.log, "klap");
+      answer = bounded.answer;
+      size = bounded.size;
       signature = this.sealer.signature(out, answer, size, session, seq);
     } catch (e) {
       return c.broken(e);
@@ -525,6 +533,10 @@ class KlapConnection implements StreamHandler, Bounded {
   private answerSeq = 0;
   private streamBytes = 0;
 
+  /** The request is not KLAP's: where its bytes go (KlapServer.other's handler), and whether that was decided. */
+  private handoff: StreamHandler | null = null;
+  private decided = false;
+
   constructor(
     readonly socket: StreamSocket,
     private readonly server: KlapServer,
@@ -535,6 +547,7 @@ class KlapConnection implements StreamHandler, Bounded {
   }
 
   data(bytes: Uint8Array): void {
+    if (this.handoff !== null) return this.handoff.data(bytes);
     let i = 0;
     while (i < bytes.length && !this.closed) {
       if (this.state === BUSY) {
@@ -546,6 +559,7 @@ class KlapConnection implements StreamHandler, Bounded {
       }
       if (this.state === HEAD) {
         if (this.headBytes === 0) this.requestStart = this.server.now();
+        if (!this.requestLine && this.server.other !== undefined && this.handedOver(bytes, i)) return;
         const b = bytes[i++];
         if (++this.headBytes > this.server.limits.klapHeadBytes) return this.fail(431);
         if (b === LF) this.endLine();
@@ -560,6 +574,43 @@ class KlapConnection implements StreamHandler, Bounded {
         if (this.bodyFill === body.length) this.serve();
       }
     }
+  }
+
+  /**
+   * Whether the request now arriving is not KLAP's and went to the server's `other` (the owner's
+   * page), told first the bytes of its line read so far and then bytes[i...]: decided as soon as the
+   * line's path is known to start with /app/ or not, before the line ends (the owner's page's lines
+   * are longer than LINE_BYTES), and only once (`decided`).
+   */
+  private handedOver(bytes: Uint8Array, i: number): boolean {
+    if (this.decided) return false;
+    const line = this.line;
+    const n = this.lineFill;
+    if (n === 0 || line[0] === CR) return false; // (an empty line before a request)
+    const b = bytes[i];
+    let sp = 0;
+    while (sp < n && line[sp] !== SP) sp++;
+    let klap: boolean;
+    if (sp === n) {
+      // still in the method: undecided while it goes on (or its space comes), not KLAP's when the line ends or it is too long
+      if (b !== LF && b !== CR && n < METHOD_BYTES) return false;
+      klap = false;
+    } else {
+      const path = n - sp - 1;
+      if (path < 5 && b !== LF && b !== CR && b !== SP) return false; // too little of the path yet
+      klap = path >= 5 && matches(line, sp + 1, n, "/app/", false);
+    }
+    this.decided = true;
+    if (klap) return false;
+    const server = this.server;
+    const other = server.other as OtherRequests;
+    server.connections.release(this);
+    const handler = (this.handoff = other.accept(this.socket, this.address));
+    const replay = new Uint8Array(n + bytes.length - i);
+    replay.set(line.subarray(0, n), 0);
+    replay.set(bytes.subarray(i), n);
+    handler.data(replay);
+    return true;
   }
 
   /** A line is complete: the request line, a header, or the empty line that ends the head. */
@@ -793,19 +844,23 @@ class KlapConnection implements StreamHandler, Bounded {
     this.seq = 0;
     this.contentLength = -1;
     this.cookie = null;
+    this.decided = false;
     this.lastRequest = this.server.now();
     this.socket.resume?.();
   }
 
   writable(): void {
+    if (this.handoff !== null) return this.handoff.writable?.();
     this.resume();
   }
 
   accepting(): boolean {
+    if (this.handoff !== null) return this.handoff.accepting?.() ?? true;
     return this.state !== BUSY && !this.closed;
   }
 
   end(): void {
+    if (this.handoff !== null) return this.handoff.end();
     this.ended = true;
     if (this.state !== BUSY) this.close(false);
   }
