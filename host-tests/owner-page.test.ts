@@ -295,11 +295,11 @@ class FakeUpdater {
         self.received.push(...chunk);
         return "receiving";
       },
-      cancel() {
-        self.cancelled++;
-      },
       length,
     } as unknown as UpdateReceiver;
+  }
+  cancel() {
+    this.cancelled++;
   }
   finish(): UpdateStatus {
     this.finished++;

@@ -8,7 +8,7 @@ import { answerText } from "./wire.js";
 import { utf8Encode } from "../../src/core/protocol/wire/utf8.js";
 import type { RequestContext } from "../../src/core/protocol/dispatcher.js";
 import type {
-  ClockPort, CryptoPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiCredentials, WifiEvent,
+  ClockPort, CryptoPort, DatagramPort, SavedNetwork, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, UpdatePort, WifiCredentials, WifiEvent,
   WifiNetwork, WifiPort,
 } from "../../src/ports/ports.js";
 
@@ -289,6 +289,8 @@ export interface Shared {
   meter?: (timers: FakeTimers, clock: FakeClock) => MeterDriver;
   /** The crypto port, for the secure and both modes (src/host/crypto.ts's nodeCrypto: not imported here, so that XS can bundle this file). */
   crypto?: CryptoPort;
+  /** The other firmware slot (host-tests/support/update.ts's RecordingSlot), for the update tests. */
+  update?: UpdatePort;
 }
 
 export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
@@ -321,7 +323,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       // settings changes that wait for their write delay (settings.ts) reach flash first, as every
       // change did at once before writes were deferred; a power cut is testPlug(options, shared)
       t.plug.context.settings.flush();
-      return testPlug(next, { store, clock, wifi, meter: shared?.meter, crypto: shared?.crypto });
+      return testPlug(next, { store, clock, wifi, meter: shared?.meter, crypto: shared?.crypto, update: shared?.update });
     },
   };
   t.plug = createPlug(
@@ -348,6 +350,7 @@ export function testPlug(options: PlugOptions = {}, shared?: Shared): TestPlug {
       log: (line) => t.logs.push(line),
       meter: shared?.meter?.(timers, clock),
       crypto: shared?.crypto,
+      update: shared?.update,
       klap: t.klap,
       discovery: t.discovery,
     },

@@ -3,8 +3,9 @@
 // composition root calls createPlug with its adapters, then start().
 
 import type {
-  ButtonPort, ClockPort, CryptoPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, WifiPort,
+  ButtonPort, ClockPort, CryptoPort, DatagramPort, KeyValuePort, LedPort, LogPort, RandomPort, RelayPort, RestartPort, TcpListenerPort, TimerPort, UpdatePort, WifiPort,
 } from "../ports/ports.js";
+import { Updater } from "./update/updater.js";
 import { KlapServer } from "./klap/klap-server.js";
 import { KlapDiscovery } from "./klap/discovery.js";
 import { KlapOwner } from "./klap/owner.js";
@@ -122,6 +123,8 @@ export interface PlugPorts {
   klap?: TcpListenerPort;
   /** Discovery on UDP 20002 (klap/discovery.ts), in the secure and both modes; none without it. */
   discovery?: DatagramPort;
+  /** The other firmware slot (an ESP32's OTA partition, the host's slot files); absent: no updates over the network. */
+  update?: UpdatePort;
 }
 
 /**
@@ -155,6 +158,12 @@ export interface PlugOptions {
    * needs the crypto port (the owner's credentials are kept as their KLAP auth hash).
    */
   ownerPage?: boolean;
+  /** The owner's public key for signed updates (65 bytes, uncompressed P-256), built in; absent: every update is refused. */
+  updateKey?: Uint8Array;
+  /** The running firmware's version (the build's; after an update, the one its signed header named). */
+  firmwareVersion?: string;
+  /** How long a new firmware has to confirm itself (default UPDATE_CONFIRM_MS, 5 minutes; the host's tests shorten it). */
+  updateConfirmMs?: number;
   /** The KLAP port the discovery answer advertises when it is not 80 (the host target); default: the setup page's when KLAP shares its listener, else 80. */
   klapPort?: number;
 }
@@ -334,6 +343,12 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     const mode = options.mode ?? "legacy";
     const owner = mode === "legacy" ? undefined : new KlapOwner(parts.settings, ports.crypto!);
     if (owner !== undefined) (context as { owner?: KlapOwner }).owner = owner;
+    (context as { updater?: Updater }).updater = new Updater(
+      { update: ports.update, crypto: ports.crypto, timers: ports.timers, log: parts.log, settings: parts.settings, restart: this },
+      options.updateKey,
+      options.firmwareVersion ?? "",
+      options.updateConfirmMs,
+    );
     this.context = context;
     this.legacyPort = mode !== "secure";
     this.throttle = parts.throttle;
@@ -371,6 +386,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     if (this.legacyPort) this.server.start(ports.tcp, ports.udp);
     this.klap?.start();
     this.throttle.notice(`${context.personality.model} "${device.alias}" ${device.identity.mac} ready, relay ${device.relay ? "on" : "off"}`);
+    context.updater?.start(); // a new image on trial: its confirmation clock, before the network can be joined
     context.onboarding.start(); // its first state change lights the LED
     context.scheduler.start();
     context.energy?.start();
@@ -433,7 +449,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   timeKnown(time: number): void {
     const context = this.context;
     context.countdown.resume(time);
-    if (context.device.powerOn !== "schedule") return;
+    if (context.device.powerOn !== "schedule" || context.device.kept) return;
     const action = context.scheduler.lastDueToday(time);
     if (action < 0) return;
     this.context.log(`power-on follows the schedule: relay ${action === 1 ? "on" : "off"}`);
@@ -460,6 +476,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       this.portal.close();
       klap?.open();
       if (!klap?.sharesPort) this.ownerPage?.open(this.ports.http); // (else KLAP's listener hands it its requests)
+      if (state === "joined") this.context.updater?.joined();
     }
     this.indicator.update();
   }
@@ -481,6 +498,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.ports.timers.cancel(context.delayedRestart); // a stopped plug does not restart by itself
     context.delayedRestart = undefined;
     context.energy?.stop();
+    context.updater?.stop();
     context.scheduler.stop();
     context.countdown.stop();
     context.device.stop();

@@ -83,3 +83,9 @@ export const PRESENCE_WINDOW_MS = 2 * 60 * 1000;
  * 30 s); five minutes leave a slow router room and bound how long a bad image runs.
  */
 export const UPDATE_CONFIRM_MS = 5 * 60 * 1000;
+
+/**
+ * After an update is accepted the plug restarts into it this much later: long enough for the
+ * upload's answer to reach the owner's browser (a few hundred bytes), short enough not to matter.
+ */
+export const UPDATE_RESTART_DELAY_MS = 1000;

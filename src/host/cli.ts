@@ -15,6 +15,7 @@ import { PLUG_FILES, storedSetting } from "./store.js";
 import { DEFAULT_BIND, DEFAULT_DISCOVERY_PORT, DEFAULT_HTTP_PORT, DEFAULT_KLAP_PORT, DEFAULT_PORT } from "./virtual-plug.js";
 import type { PlugMode } from "../core/plug.js";
 import { credentialsProblem, MIN_OWNER_PASSWORD } from "../core/klap/owner.js";
+import { readUpdateKey } from "./update.js";
 import { parseNetworks, type VirtualNetwork } from "./wifi.js";
 
 export const USAGE = `Usage: npm start -- [options]
@@ -67,6 +68,9 @@ export const USAGE = `Usage: npm start -- [options]
   --discovery-port N
                     answer KLAP discovery on this UDP port (default ${DEFAULT_DISCOVERY_PORT}, where python-kasa
                     looks; 0: a free one)
+  --update-key FILE the owner's public key for signed updates (npm run keygen writes keys/update-public.json):
+                    the owner's page then takes images signed with its private key (npm run sign) into
+                    the firmware slots in the state directory. Without it every update is refused
   --verbose         log each request: the client's address, module and method (never parameters)
   -h, --help        this text
 
@@ -103,12 +107,14 @@ export interface CommandLine {
   discoveryPort?: number;
   /** --owner-page: the owner's page in secure mode too. */
   ownerPage?: boolean;
+  /** The owner's public key for signed updates, from --update-key. */
+  updateKey?: Uint8Array;
 }
 
 const FLAGS = {
   port: "value", bind: "value", model: "value", "state-dir": "value", "power-on": "value", wifi: "value", "http-port": "value",
   "dns-port": "value", fallback: "value", load: "value", volts: "value", meter: "value", mode: "value", credentials: "value",
-  "http-port-klap": "value", "discovery-port": "value",
+  "http-port-klap": "value", "discovery-port": "value", "update-key": "value",
   factory: "switch", "owner-page": "switch", "open-setup": "switch", "no-time": "switch", "no-presence-lock": "switch", verbose: "switch", help: "switch",
 } as const;
 type Flag = keyof typeof FLAGS;
@@ -322,6 +328,15 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   }
   const credentialsFile = text("credentials");
   const credentials = credentialsFile === undefined ? undefined : readCredentials(credentialsFile);
+  const updateKeyFile = text("update-key");
+  let updateKey: Uint8Array | undefined;
+  if (updateKeyFile !== undefined) {
+    try {
+      updateKey = readUpdateKey(updateKeyFile);
+    } catch (e) {
+      throw new UsageError(`--update-key: ${(e as Error).message}`);
+    }
+  }
   const fallbackText = text("fallback");
   const fallback = fallbackText === undefined ? 0 : /^[0-9]{1,6}$/.test(fallbackText) ? Number(fallbackText) : NaN;
   if (!(fallback >= 0 && fallback <= MAX_FALLBACK_MINUTES)) {
@@ -356,6 +371,6 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   return {
     ...base, port, bind, model: personality?.key, stateDir, powerOn: powerOn as PowerOnPolicy | undefined, networks, httpPort, dnsPort, fallback, load,
-    mode, credentials, klapPort, discoveryPort, ...(on("owner-page") ? { ownerPage: true } : {}),
+    mode, credentials, klapPort, discoveryPort, updateKey, ...(on("owner-page") ? { ownerPage: true } : {}),
   };
 }

@@ -9,6 +9,7 @@
 // it (lockStateDir). It enforces the same limits as Moddable's Preference on an ESP8266 (15-character keys,
 // 63-byte values), so that a setting too big for a real plug fails here too.
 
+import { FIRMWARE_FILES } from "./update.js";
 import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { KeyValuePort } from "../ports/ports.js";
@@ -27,6 +28,7 @@ export const LOCK_FILE = "lock";
 /** Every file the plug writes in its state directory. */
 export const PLUG_FILES: readonly string[] = Object.freeze([
   SETTINGS_FILE, SETTINGS_FILE + ".bak", SETTINGS_FILE + ".tmp", SAVED_NETWORK_FILE, SAVED_NETWORK_FILE + ".tmp", MAC_FILE, LOCK_FILE,
+  ...FIRMWARE_FILES,
 ]);
 /** The state directory and its files hold secrets (the setup passphrase, the Wi-Fi password): owner only. */
 export const STATE_DIR_MODE = 0o700;

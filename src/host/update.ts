@@ -25,6 +25,15 @@ import type { LogPort, UpdatePort } from "../ports/ports.js";
 import { UPDATE_KEY_BYTES } from "../core/update/image.js";
 
 export const FIRMWARE_STATE_FILE = "firmware.json";
+/** Every file of the firmware slots in the state directory (store.ts's PLUG_FILES lists them). */
+export const FIRMWARE_FILES: readonly string[] = Object.freeze([FIRMWARE_STATE_FILE, FIRMWARE_STATE_FILE + ".tmp", "firmware-a.bin", "firmware-b.bin"]);
+
+/**
+ * The version of the firmware the host was built as (the "factory" image): package.json's, marked
+ * as the host's. A constant (the host also runs bundled, away from package.json);
+ * host-tests/update-host.test.ts holds it to package.json's version.
+ */
+export const HOST_FIRMWARE_VERSION = "0.1.0-host";
 /** The host's slots: a host image is a few bytes, a slot takes up to this many (an ESP32's autosplit 4 MB flash has about 1.9 MB). */
 export const HOST_SLOT_BYTES = 1024 * 1024;
 const FILE_MODE = 0o600;

@@ -16,6 +16,7 @@ import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type Lo
 import type { ClockPort, DatagramPort, LogPort, TcpListenerPort } from "../ports/ports.js";
 import { nodeCrypto } from "./crypto.js";
 import { KlapOwner } from "../core/klap/owner.js";
+import { HOST_FIRMWARE_VERSION, HostUpdate, type HostImage } from "./update.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
 import { FileStore, lockStateDir, secureStateDir, storedSetting } from "./store.js";
@@ -84,6 +85,13 @@ export interface VirtualPlugOptions {
   discoveryPort?: number;
   /** The owner's page once joined, on the setup page's port (PlugOptions.ownerPage: default on in the legacy and both modes). */
   ownerPage?: boolean;
+  /**
+   * The owner's public key for signed updates (readUpdateKey: `--update-key FILE`); absent: every
+   * update is refused. The firmware slots are files in the state directory (update.ts).
+   */
+  updateKey?: Uint8Array;
+  /** How long an updated image has to confirm itself (default UPDATE_CONFIRM_MS; tests shorten it). */
+  updateConfirmMs?: number;
 }
 
 /** A line for the terminal: the local time (hh:mm:ss), the plug's address, the line with its control characters written out. */
@@ -143,6 +151,10 @@ export class VirtualPlug {
   httpPort = 0;
   dnsPort = 0;
   private timers = new HostTimers();
+  /** The state directory's firmware slots and bootloader data (update.ts). */
+  firmware!: HostUpdate;
+  /** The image this boot runs (the bootloader's choice: factory, a slot, or a rollback). */
+  running!: HostImage;
   private stopped = false;
   /** The wall and monotonic clock, the same across reboots. */
   private readonly clock: ClockPort;
@@ -306,6 +318,9 @@ export class VirtualPlug {
     await this.bindSockets();
     const store = new FileStore(this.options.stateDir, this.log);
     this.timers = new HostTimers();
+    // the bootloader first: which image this boot runs (a new one on trial, a rollback)
+    this.firmware = new HostUpdate(this.options.stateDir, HOST_FIRMWARE_VERSION, this.log);
+    this.running = this.firmware.boot();
     // the relay's state at boot is in the identity line: a line of its own only for each change after it
     this.relay = new TerminalRelay(this.log, true);
     this.led = new TerminalLed();
@@ -325,6 +340,7 @@ export class VirtualPlug {
         http: this.http,
         dns: this.dns ?? noUdp,
         random: (n) => new Uint8Array(randomBytes(n)),
+        update: this.firmware,
         restart: { restart: () => this.reboot() },
         log: this.log,
         crypto: nodeCrypto, // (KLAP's, and the owner's page's in every mode)
@@ -342,6 +358,9 @@ export class VirtualPlug {
         mode: this.mode,
         klapPort: this.klapPort,
         ownerPage: this.options.ownerPage,
+        updateKey: this.options.updateKey,
+        firmwareVersion: this.running.version,
+        updateConfirmMs: this.options.updateConfirmMs,
       },
     );
     const credentials = this.options.credentials;

@@ -45,6 +45,8 @@ export class Device {
   listener: DeviceListener | undefined;
   private saveTimer: TimerHandle | undefined;
   readonly powerOn: PowerOnPolicy;
+  /** This boot follows an update's restart: the relay came back as it was, the power-on policy not applied. */
+  readonly kept: boolean;
   private readonly guard: Pick<Limits, "relayChanges" | "relayWindowMs" | "relayGapMs">;
   private readonly log: LogPort;
   /** When the last `relayChanges` changes happened (monotonic ms), a ring; `ring[next]` is the oldest. */
@@ -73,7 +75,11 @@ export class Device {
     this.ring = new Float64Array(this.guard.relayChanges).fill(-Infinity);
     const policy = options.powerOn ?? "last";
     this.powerOn = policy;
-    const on = policy === "on" ? true : policy === "off" ? false : settings.int(KEY.relay, 0, 1, 0) === 1;
+    // An update's restart (update/updater.ts) keeps the relay as it was, whatever the policy: once.
+    const kept = settings.int(KEY.keepRelay, 0, 1, 0) === 1;
+    if (kept) settings.remove(KEY.keepRelay);
+    this.kept = kept;
+    const on = kept ? settings.int(KEY.relay, 0, 1, 0) === 1 : policy === "on" ? true : policy === "off" ? false : settings.int(KEY.relay, 0, 1, 0) === 1;
     this.relay = on;
     this.onSince = clock.monotonic();
     relayPort.set(on);

@@ -69,22 +69,6 @@ export interface OwnerPorts {
   now: () => number;
 }
 
-/**
- * The plug's updater as the page uses it (the lead's Updater, update/updater.ts once merged): `receive` a signed image of
- * `length` bytes (a receiver to write it into, or why not), `finish` it once all of it is written
- * ("accepted": the updater restarts the plug into it once the answer is out).
- */
-export interface OwnerUpdater {
-  receive(length: number): UpdateReceiver | string;
-  finish(receiver: UpdateReceiver): UpdateStatus;
-}
-
-/** What the status route shows of the updater, where it has it. */
-interface UpdaterState {
-  readonly version?: string;
-  state?(): string;
-}
-
 export const NONCE_BYTES = 16;
 export const SESSION_ID_BYTES = 16;
 const KEY_BYTES = 32;
@@ -391,32 +375,36 @@ export class OwnerPage {
     );
   }
 
-  /** What is not a Kasa method: the presence lock, the firmware and its update, the recent log lines. */
+  /**
+   * What is not a Kasa method: the presence lock, the firmware's version and whether an update can be
+   * sent (the updater's state, and why not or how the last one went), the recent log lines.
+   */
   status(c: OwnerConnection): void {
     const presence = this.context.presence;
-    const updater = (this.context as { updater?: UpdaterState }).updater;
+    const updater = this.context.updater;
     c.answer(200, {
       lock: !presence.enabled ? "off" : presence.unlocked() ? "open" : "locked",
       firmware: updater?.version ?? "",
-      update: updater?.state?.() ?? (updater === undefined ? "updates: not on this platform" : ""),
+      update: updater?.state() ?? "off",
+      detail: updater === undefined ? "" : updater.unavailable() || updater.last,
       log: this.ring ?? "",
     }, null);
   }
 
   /** Where an update's body goes: the updater's receiver, or why there is none (the body is then read and dropped). */
   receive(length: number): UpdateReceiver | string {
-    const updater = (this.context as { updater?: OwnerUpdater }).updater;
-    if (updater === undefined) return "this plug cannot be updated over the network";
-    try {
-      return updater.receive(length);
-    } catch (e) {
-      return errorText(e);
-    }
+    const updater = this.context.updater;
+    return updater === undefined ? "this plug cannot be updated over the network" : updater.receive(length);
   }
 
-  /** The image is all written: the updater's verdict. */
+  /** The image is all written: the updater's verdict (an accepted one restarts the plug once its answer is out). */
   finish(receiver: UpdateReceiver): UpdateStatus {
-    return (this.context as { updater?: OwnerUpdater }).updater!.finish(receiver);
+    return this.context.updater!.finish(receiver);
+  }
+
+  /** The upload broke off: the updater drops it. */
+  cancel(receiver: UpdateReceiver): void {
+    this.context.updater?.cancel(receiver);
   }
 
   /** The session with this id (compared in constant time), expired ones let go first. */
@@ -583,7 +571,7 @@ class OwnerConnection implements StreamHandler, Bounded {
       const r = page.receive(length);
       if (typeof r === "string") this.refusal = r;
       else this.receiver = r;
-      page.log(`owner page: update of ${length} bytes from ${this.address}${typeof r === "string" ? ` refused: ${r}` : ""}`);
+      page.log(`owner page: update of ${length} bytes from ${this.address}${typeof r === "string" ? ` refused: ${r}` : ""}`); // (the updater logs its verdict)
       this.remaining = length;
       this.state = BODY;
       return;
@@ -629,14 +617,7 @@ class OwnerConnection implements StreamHandler, Bounded {
     const receiver = this.receiver;
     this.receiver = null;
     if (receiver === null) return this.answer(409, { status: "refused", detail: this.refusal }, null);
-    let status: UpdateStatus;
-    try {
-      status = this.page.finish(receiver);
-    } catch (e) {
-      receiver.cancel();
-      return this.answer(409, { status: "refused", detail: errorText(e) }, null);
-    }
-    this.page.log(`owner page: update ${status}`);
+    const status = this.page.finish(receiver);
     const detail = status === "accepted" ? "the plug restarts into it" : status === "receiving" ? "" : UPDATE_REFUSALS[status];
     this.answer(status === "accepted" ? 200 : 409, { status, detail }, null);
   }
@@ -696,7 +677,7 @@ class OwnerConnection implements StreamHandler, Bounded {
     if (this.closed) return;
     this.state = BUSY;
     this.head = this.body = null;
-    this.receiver?.cancel();
+    if (this.receiver !== null) this.page.cancel(this.receiver);
     this.receiver = null;
     const length = kind === TREE_BODY ? this.size : kind === PAGE_BODY || fields === OWNER_PAGE_HEAD ? pageBytes() : 0;
     this.outHead = utf8Encode(`HTTP/1.1 ${status} ${reason(status)}\r\n${fields}Connection: close\r\nContent-Length: ${length}\r\n\r\n`);
@@ -779,7 +760,7 @@ class OwnerConnection implements StreamHandler, Bounded {
     if (this.closed) return;
     this.closed = true;
     this.state = BUSY;
-    this.receiver?.cancel(); // a broken upload: the slot is dropped
+    if (this.receiver !== null) this.page.cancel(this.receiver); // a broken upload: the slot is dropped
     this.receiver = null;
     this.head = this.body = this.outHead = null;
     this.tree = null;

@@ -55,6 +55,7 @@ export const OWNER_UI_JS =
   "if(m=='count_down')return n+'turn '+(x.act?'on':'off')+' after '+x.delay+' s'+d;" +
   "if(m=='anti_theft')return n+'away mode '+hm(x.smin)+'-'+hm(x.emin)+d;" +
   "return n+'turn '+(x.sact?'on':'off')+' at '+(x.stime_opt==1?'sunrise':x.stime_opt==2?'sunset':hm(x.smin))+d}" +
+  "var UPD={ready:'updates: send a signed image',off:'no updates',receiving:'an update is arriving',trial:'on trial: it confirms itself once joined and serving',restarting:'restarting into the new firmware'};" +
   "var LOCK={locked:'Locked: a reset, Wi-Fi or identity change needs the button held 2-5 s first.',open:'Open for one command (the button was held).',off:'Off in this build: every command is open.'};" +
   "async function load(){var d=new Date(),a=await kasa({system:{get_sysinfo:{}},emeter:{get_realtime:{},get_daystat:{year:d.getFullYear(),month:d.getMonth()+1}}," +
   "schedule:{get_rules:{}},anti_theft:{get_rules:{}},count_down:{get_rules:{}}}),s=a.system.get_sysinfo,e=a.emeter||{},r=e.get_realtime,u=$('ru'),t=0,j;" +
@@ -65,7 +66,7 @@ export const OWNER_UI_JS =
   "u.textContent='';['schedule','anti_theft','count_down'].forEach(function(m){(((a[m]||{}).get_rules||{}).rule_list||[]).forEach(function(x){" +
   "var li=D.createElement('li');li.textContent=rule(m,x);u.appendChild(li)})});if(!u.firstChild)u.textContent='None.';" +
   "j=await(await call('status',new Uint8Array(0))).json();$('lk').textContent=LOCK[j.lock]||j.lock;$('fw').textContent=j.firmware||'?';" +
-  "$('fu').textContent=j.update||'';$('lg').textContent=j.log}" +
+  "$('fu').textContent='('+(UPD[j.update]||j.update)+(j.detail?': '+j.detail:'')+')';$('lg').textContent=j.log}" +
   "function act(o){return kasa(o).then(function(a){var m=Object.keys(o)[0],x=a[m][Object.keys(o[m])[0]];" +
   "if(x.err_code)say(x.err_msg||'error '+x.err_code,1);else say('Done.');return load()}).catch(function(){})}" +
   "$('l').onsubmit=async function(v){v.preventDefault();var u=$('u').value,w=$('w').value;$('w').value='';" +
@@ -86,7 +87,7 @@ export const OWNER_UI_JS =
 /** The page's one script: OWNER_CRYPTO_JS then OWNER_UI_JS. */
 export const OWNER_SCRIPT = OWNER_CRYPTO_JS + OWNER_UI_JS;
 /** OWNER_SCRIPT's hash, as the Content-Security-Policy names it (host-tests/owner-page.test.ts checks it). */
-export const OWNER_SCRIPT_HASH = "sha256-J7tOaj1bORGRbTHGJUvYSi9QjoqlXIFUh0+4WfWMV60=";
+export const OWNER_SCRIPT_HASH = "sha256-jc08vl7bVV1Q1H1FIKgqlE1m5kbjmURiCWzGj1r3jQE=";
 
 /** The page's header lines (after the status line; the connection adds Connection and Content-Length). */
 export const OWNER_PAGE_HEAD =

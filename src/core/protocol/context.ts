@@ -4,6 +4,7 @@ import type { LogPort, RestartPort, TimerHandle, TimerPort, WifiPort } from "../
 import type { Countdown } from "../rules/countdown.js";
 import type { Device } from "../device/device.js";
 import type { KlapOwner } from "../klap/owner.js";
+import type { Updater } from "../update/updater.js";
 import type { EnergyStats } from "../energy/energy.js";
 import type { Onboarding } from "../onboarding/onboarding.js";
 import type { Personality } from "../device/personality.js";
@@ -44,6 +45,8 @@ export interface PlugContext {
   readonly presence: PresenceLock;
   /** The owner's KLAP credentials: only in the secure and both modes (cnCloud.bind sets them; absent in legacy mode). */
   readonly owner?: KlapOwner;
+  /** Signed updates and the running firmware's version (update/updater.ts): made by createPlug. */
+  readonly updater?: Updater;
   /** The one delayed reboot or reset waiting to happen (system.reboot/reset with a delay): a new one replaces it. */
   delayedRestart: TimerHandle | undefined;
 }

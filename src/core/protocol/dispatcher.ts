@@ -128,6 +128,7 @@ export class Dispatcher {
   handle(bytes: Uint8Array, context: RequestContext): Answer | Promise<Answer> {
     const request = this.parse(bytes);
     if (request === undefined) return NOT_AN_OBJECT_ANSWER;
+    this.plug.updater?.served(); // a new firmware on trial: it serves (update/confirm.ts)
     // The modules asked for, in answer order, each with where its value starts until its answer replaces that.
     const answer = membersAt(bytes, 0, this.names, this.nameBytes);
     // A leading `context` (child ids on strips) is consumed and not echoed, as real plugs do.

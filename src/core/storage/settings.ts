@@ -48,6 +48,11 @@ export const KEY = Object.freeze({
   calibration: "cal",
   /** The owner's KLAP credentials: their v1 auth hash, 32 hex digits (klap/owner.ts); a factory reset wipes it. */
   ownerHash: "owner_hash",
+  /**
+   * Left by an update's restart (update/updater.ts), read and removed at the next boot: the relay
+   * comes back as it was (KEY.relay) whatever the power-on policy, so an update does not switch the load.
+   */
+  keepRelay: "keep_relay",
   // identity: kept by a factory reset
   model: "model",
   mac: "mac",
