@@ -92,7 +92,7 @@ export const OWNER_SCRIPT_HASH = "sha256-jc08vl7bVV1Q1H1FIKgqlE1m5kbjmURiCWzGj1r
 /** The page's header lines (after the status line; the connection adds Connection and Content-Length). */
 export const OWNER_PAGE_HEAD =
   "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n" +
-  `Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src '${OWNER_SCRIPT_HASH}'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'\r\n` +
+  `Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '${OWNER_SCRIPT_HASH}'; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'\r\n` +
   "X-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\nX-Content-Type-Options: nosniff\r\n";
 
 const STYLE =
