@@ -10,6 +10,15 @@ import { parseCommandLine, USAGE } from "../src/host/cli.js";
 import { HOST_FIRMWARE_VERSION } from "../src/host/update.js";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { HostPlugs } from "./support/host-plugs.js";
+import { randomBytes } from "node:crypto";
+import { createPlug } from "../src/core/plug.js";
+import { HOST_LIMITS } from "../src/core/limits.js";
+import { nodeCrypto } from "../src/host/crypto.js";
+import { klapConnect } from "../src/host/klap-client.js";
+import { NodeTcpListener } from "../src/host/net.js";
+import { FileStore } from "../src/host/store.js";
+import { HostClock, HostTimers } from "../src/host/time.js";
+import { VirtualWifi } from "../src/host/wifi.js";
 import { fetchSend, OwnerClient } from "./support/owner-client.js";
 import { signedImage, testKey } from "./support/update.js";
 import { until } from "./support/until.js";
@@ -80,6 +89,48 @@ describe("the owner's page on the host", () => {
     expect(plug.running.version).toBe("2.0.0-owner");
     expect(plug.plug.context.updater!.version).toBe("2.0.0-owner");
   });
+
+  for (const mode of ["secure", "both"] as const) {
+    it(`${mode}, one listener for KLAP and the page (as a device's port 80): python-kasa's KLAP and the owner's page both work on it`, async () => {
+      const dir = host.stateDir();
+      const wifi = new VirtualWifi(dir, () => {});
+      wifi.save({ ssid: "HomeNetwork", password: "correct horse battery", keyType: 3 });
+      const listener = await NodeTcpListener.open(0, "127.0.0.1");
+      const timers = new HostTimers();
+      const none = { listen() {}, send() {}, close() {} };
+      const relay = { on: false, set(on: boolean) { relay.on = on; } };
+      const plug = createPlug(
+        {
+          relay, led: { set() {} }, button: { listen() {} }, clock: new HostClock(), timers, store: new FileStore(dir), wifi,
+          tcp: { listen() {}, close() {} }, udp: none, http: listener, dns: none, random: (n) => new Uint8Array(randomBytes(n)),
+          restart: { restart() {} }, log() {}, crypto: nodeCrypto, klap: listener,
+        },
+        { mode, ownerPage: true, httpPort: listener.port, limits: HOST_LIMITS },
+      );
+      try {
+        plug.start();
+        await until(() => plug.context.onboarding.state === "joined", "joined");
+        expect(plug.context.owner!.store(USER, PASSWORD)).toBeUndefined();
+        const klap = await klapConnect("127.0.0.1", listener.port, USER, PASSWORD);
+        const answer = await klap.request({ system: { set_relay_state: { state: 1 } } });
+        expect(answer).toEqual({ system: { set_relay_state: { err_code: 0 } } });
+        await until(() => relay.on, "the relay on (KLAP)");
+        const base = `http://127.0.0.1:${listener.port}`;
+        const c = new OwnerClient(fetchSend(base));
+        expect(await c.login(USER, PASSWORD)).toBe(200);
+        await c.kasa({ system: { set_relay_state: { state: 0 } } });
+        await until(() => !relay.on, "the relay off (the owner's page)");
+        // KLAP's session goes on, on its keep-alive connection
+        expect((await klap.request({ system: { get_sysinfo: {} } })).system.get_sysinfo.relay_state).toBe(0);
+        klap.close();
+      } finally {
+        plug.stop();
+        timers.cancelAll();
+        wifi.stopAttempt();
+        listener.unbind();
+      }
+    });
+  }
 
   it("--owner-page is on the command line and in --help", () => {
     expect(parseCommandLine(["--mode", "secure", "--owner-page", "--state-dir", host.stateDir()]).ownerPage).toBe(true);
