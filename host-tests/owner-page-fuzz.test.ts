@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DEVICE_LIMITS } from "../src/core/limits.js";
 import { nodeCrypto } from "../src/host/crypto.js";
 import { OWNER_PAGE } from "../src/core/owner/page.js";
-import { concat, fuzzed, fuzzTimeout } from "./support/fuzz.js";
+import { concat, fuzzed, fuzzTimeout, split } from "./support/fuzz.js";
 import { testPlug, type TestPlug } from "./support/fakes.js";
 import { OwnerClient, type Send } from "./support/owner-client.js";
 
@@ -21,19 +21,6 @@ function plug(): TestPlug {
   const t = testPlug({}, { crypto: nodeCrypto }); // DEVICE_LIMITS: an ESP8266's bounds
   t.plug.context.settings.put("owner_hash", "00112233445566778899aabbccddeeff");
   return t;
-}
-
-/** Cuts `bytes` at the given points. */
-function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let from = 0;
-  for (const p of points) {
-    out.push(bytes.slice(from, p));
-    from = p;
-  }
-  out.push(bytes.slice(from));
-  return out;
 }
 
 /** Feeds the chunks into a new connection (the client reading everything); the answer's text and whether the connection closed. */

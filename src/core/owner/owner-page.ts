@@ -43,7 +43,7 @@
 // (KLAP's idle expiry and lifetime).
 
 import type { CryptoPort, LogPort, RandomPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
-import { budgetAdmit, budgets, type Limits } from "../limits.js";
+import type { Limits } from "../limits.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/connections.js";
 import type { PlugContext } from "../protocol/context.js";
 import type { Answer } from "../protocol/dispatcher.js";
@@ -55,7 +55,8 @@ import { utf8Encode } from "../protocol/wire/utf8.js";
 import { INITIAL_KEY } from "../protocol/wire/xor.js";
 import { CRLF2, fromPage, indexOf, ownHost, parseHead } from "../onboarding/portal.js";
 import { UPDATE_REFUSALS, type UpdateReceiver, type UpdateStatus } from "../update/image.js";
-import type { KlapKeys } from "../klap/klap-server.js";
+import { reason, type KlapKeys } from "../klap/klap-server.js";
+import { HandshakeBudget, hexOf, sameAt, SESSION_ID_BYTES, SessionTable, type Keyed } from "../klap/sessions.js";
 import type { LogRing } from "./log-ring.js";
 import { OWNER_PAGE, OWNER_PAGE_HEAD } from "./page.js";
 
@@ -70,7 +71,6 @@ export interface OwnerPorts {
 }
 
 export const NONCE_BYTES = 16;
-export const SESSION_ID_BYTES = 16;
 const KEY_BYTES = 32;
 const HASH_BYTES = 32;
 
@@ -96,14 +96,6 @@ const TREE_BODY = 2;
 /** A JSON answer's header lines. */
 const JSON_FIELDS = "Content-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
 
-const HEX = "0123456789abcdef";
-
-function hexOf(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i] >> 4] + HEX[bytes[i] & 15];
-  return s;
-}
-
 /** bytes[at, at + 2n) as n bytes from hex digits into out[0, n), or false. */
 function hexInto(bytes: Uint8Array, at: number, out: Uint8Array, n: number): boolean {
   if (at + 2 * n > bytes.length) return false;
@@ -116,14 +108,6 @@ function hexInto(bytes: Uint8Array, at: number, out: Uint8Array, n: number): boo
   return true;
 }
 
-/** Whether a equals b[at, at + a.length), in time independent of where they differ. */
-function same(a: Uint8Array, b: Uint8Array, at: number): boolean {
-  if (b.length - at < a.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[at + i];
-  return diff === 0;
-}
-
 /** Whether bytes[at, ...) starts with the ASCII `text`. */
 function startsWith(bytes: Uint8Array, at: number, end: number, text: string): boolean {
   if (end - at < text.length) return false;
@@ -131,30 +115,16 @@ function startsWith(bytes: Uint8Array, at: number, end: number, text: string): b
   return true;
 }
 
-function reason(status: number): string {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    default: return "Error";
-  }
-}
 
 /**
  * One session: its id, the two nonces, its key once established, and the auth hash it was made
  * with (credentials changed since: it is gone), in one array; when it was made and last used; the
  * last seq it took.
  */
-class Session {
+class Session implements Keyed {
   readonly bytes = new Uint8Array(SESSION_ID_BYTES + 2 * NONCE_BYTES + KEY_BYTES + 16);
-  established = false;
+  /** The log-in's proof was right: the key is set. */
+  loggedIn = false;
   used: number;
   seq = 0;
   constructor(id: Uint8Array, clientNonce: Uint8Array, plugNonce: Uint8Array, authHash: Uint8Array, readonly created: number) {
@@ -175,6 +145,9 @@ class Session {
   }
   authHash(): Uint8Array {
     return this.bytes.subarray(SESSION_ID_BYTES + 2 * NONCE_BYTES + KEY_BYTES);
+  }
+  established(): boolean {
+    return this.loggedIn;
   }
 }
 
@@ -227,10 +200,9 @@ class PlainSink implements ByteSink {
 export class OwnerPage {
   private http: TcpListenerPort | null = null;
   readonly connections: ConnectionSet<OwnerConnection>;
-  private readonly sessions: Session[] = [];
-  /** Log-in budgets (hellos), per client address and for the whole plug. */
-  private readonly loginRows: Float64Array;
-  private loginsRefused = 0;
+  private readonly sessions: SessionTable<Session>;
+  /** Log-in budgets (hellos), per client address and for the whole plug: KLAP's numbers, counted apart. */
+  private readonly logins: HandshakeBudget;
   readonly sink = new PlainSink();
   /** The page's text goes out through this (its pieces are ASCII: copied in, a part at a time). */
   readonly chunk: Uint8Array;
@@ -244,7 +216,8 @@ export class OwnerPage {
     readonly limits: Limits,
   ) {
     this.connections = new ConnectionSet<OwnerConnection>(ports.timers, ports.now, limits.ownerConnections);
-    this.loginRows = budgets(limits.klapHandshakeSenders, limits.klapSenderHandshakes, limits.klapHandshakes, ports.now());
+    this.sessions = new SessionTable<Session>(keys, ports.now, limits, limits.ownerSessions);
+    this.logins = new HandshakeBudget(limits, ports.now, ports.log, "owner page", "log-in");
     this.chunk = new Uint8Array(limits.answerBufferBytes);
   }
 
@@ -269,11 +242,11 @@ export class OwnerPage {
   /** Forgets every session. */
   stop(): void {
     this.close();
-    this.sessions.length = 0;
+    this.sessions.clear();
   }
 
   get sessionCount(): number {
-    return this.sessions.length;
+    return this.sessions.size;
   }
 
   now(): number {
@@ -299,13 +272,7 @@ export class OwnerPage {
   /** Whether a hello from `address` is taken (before its body is read): 0, or the status that refuses it. */
   helloStatus(address: string): number {
     if (this.keys.authHash() === undefined) return 403;
-    const l = this.limits;
-    if (!budgetAdmit(this.loginRows, this.now(), address, l.klapSenderHandshakes, l.klapSenderHandshakesPerMinute / 60, l.klapHandshakes, l.klapHandshakesPerMinute / 60, 1)) {
-      if (this.loginsRefused++ === 0) this.log(`owner page: log-in from ${address} refused: over its budget or the plug's`);
-      return 429;
-    }
-    this.loginsRefused = 0;
-    return 0;
+    return this.logins.admit(address) ? 0 : 429;
   }
 
   /** hello: a new session waiting for its proof; answers the plug's nonce and the session's id. */
@@ -316,7 +283,7 @@ export class OwnerPage {
     if (body.length !== 2 * NONCE_BYTES || !hexInto(body, 0, clientNonce, NONCE_BYTES)) return c.fail(400);
     const plugNonce = this.ports.random(NONCE_BYTES);
     const id = this.ports.random(SESSION_ID_BYTES);
-    this.admit(new Session(id, clientNonce, plugNonce, authHash, this.now()));
+    this.sessions.admit(new Session(id, clientNonce, plugNonce, authHash, this.now()));
     c.answer(200, { nonce: hexOf(plugNonce), session: hexOf(id) }, null);
   }
 
@@ -325,18 +292,18 @@ export class OwnerPage {
     const id = new Uint8Array(SESSION_ID_BYTES);
     const proof = new Uint8Array(HASH_BYTES);
     if (body.length !== 2 * (SESSION_ID_BYTES + HASH_BYTES) || !hexInto(body, 0, id, SESSION_ID_BYTES) || !hexInto(body, 2 * SESSION_ID_BYTES, proof, HASH_BYTES)) return c.fail(400);
-    const session = this.find(id);
-    if (session === undefined || session.established) return c.refuse(403, "no such log-in: start again");
+    const session = this.sessions.find(id);
+    if (session === undefined || session.loggedIn) return c.refuse(403, "no such log-in: start again");
     const crypto = this.ports.crypto;
     const expected = crypto.sha256(session.clientNonce(), session.plugNonce(), session.authHash());
-    if (!this.current(session) || !same(expected, proof, 0)) {
-      this.remove(session);
+    if (!this.sessions.current(session) || !sameAt(proof, 0, expected)) {
+      this.sessions.remove(session);
       this.log(`owner page: log-in from ${c.address} refused: wrong credentials`);
       return c.refuse(403, "wrong username or password");
     }
     session.key().set(crypto.sha256(utf8Encode("owner"), session.plugNonce(), session.clientNonce(), session.authHash()));
     session.bytes.fill(0, SESSION_ID_BYTES, SESSION_ID_BYTES + 2 * NONCE_BYTES); // (the nonces are not needed any more)
-    session.established = true;
+    session.loggedIn = true;
     session.used = this.now();
     this.log(`owner page: logged in from ${c.address}`);
     c.answer(200, {}, null);
@@ -347,12 +314,12 @@ export class OwnerPage {
    * is above its last (then it becomes its last); else undefined.
    */
   authenticate(id: Uint8Array, seq: number, mac: Uint8Array, route: number, tail: Uint8Array): Session | undefined {
-    const session = this.find(id);
-    if (session === undefined || !session.established || !this.current(session) || seq <= session.seq) return undefined;
+    const session = this.sessions.find(id);
+    if (session === undefined || !session.loggedIn || !this.sessions.current(session) || seq <= session.seq) return undefined;
     const q = new Uint8Array(4);
     for (let i = 0; i < 4; i++) q[i] = (seq >>> (24 - 8 * i)) & 0xff;
     const expected = this.ports.crypto.sha256(session.key(), utf8Encode(ROUTE_NAMES[route]), q, tail);
-    if (!same(expected, mac, 0)) return undefined;
+    if (!sameAt(mac, 0, expected)) return undefined;
     session.seq = seq;
     session.used = this.now();
     return session;
@@ -405,53 +372,6 @@ export class OwnerPage {
   /** The upload broke off: the updater drops it. */
   cancel(receiver: UpdateReceiver): void {
     this.context.updater?.cancel(receiver);
-  }
-
-  /** The session with this id (compared in constant time), expired ones let go first. */
-  private find(id: Uint8Array): Session | undefined {
-    const now = this.now();
-    const sessions = this.sessions;
-    for (let i = sessions.length - 1; i >= 0; i--) if (this.expired(sessions[i], now)) sessions.splice(i, 1);
-    for (let i = 0; i < sessions.length; i++) if (same(id, sessions[i].bytes, 0)) return sessions[i];
-    return undefined;
-  }
-
-  /** Whether the session was made under the credentials set now (else it is let go). */
-  private current(session: Session): boolean {
-    const authHash = this.keys.authHash();
-    if (authHash !== undefined && same(authHash, session.authHash(), 0)) return true;
-    this.remove(session);
-    return false;
-  }
-
-  private expired(s: Session, now: number): boolean {
-    const l = this.limits;
-    if (!s.established) return now - s.created >= l.klapHandshakeMs;
-    return now - s.created >= l.klapSessionSeconds * 1000 || now - s.used >= l.klapSessionIdleMs;
-  }
-
-  /** Takes a new session in, in place of an expired one, else of a log-in waiting longest, else of the session unused longest. */
-  private admit(session: Session): void {
-    const sessions = this.sessions;
-    const now = this.now();
-    for (let i = sessions.length - 1; i >= 0; i--) if (this.expired(sessions[i], now)) sessions.splice(i, 1);
-    if (sessions.length >= this.limits.ownerSessions) {
-      let victim = 0;
-      for (let i = 1; i < sessions.length; i++) {
-        const a = sessions[i];
-        const b = sessions[victim];
-        if (a.established !== b.established) {
-          if (!a.established) victim = i;
-        } else if (a.used < b.used) victim = i;
-      }
-      sessions.splice(victim, 1);
-    }
-    sessions.push(session);
-  }
-
-  private remove(session: Session): void {
-    const i = this.sessions.indexOf(session);
-    if (i >= 0) this.sessions.splice(i, 1);
   }
 }
 
