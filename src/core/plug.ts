@@ -310,8 +310,11 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   private readonly klap: KlapSide | undefined;
   /** The Kasa port 9999 (TCP and UDP) is served: not in secure mode. */
   private readonly legacyPort: boolean;
-  /** The owner's page, when on (PlugOptions.ownerPage); served through KLAP's listener when KLAP shares the page's. */
-  private readonly ownerPage: OwnerPage | undefined;
+  /**
+   * The owner's page, when on (PlugOptions.ownerPage); served through KLAP's listener when KLAP shares
+   * the page's. Set only then: a plug without it (an ESP8266 without the crypto port) has no slot for it.
+   */
+  declare private readonly ownerPage?: OwnerPage;
 
   constructor(
     private readonly ports: PlugPorts,
@@ -358,7 +361,9 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
     // The owner's page: its credentials are KLAP's owner's, kept the same way in legacy mode (not in the context there: cnCloud.bind stays as it was)
     const pageOwner = parts.ring === undefined ? undefined : owner ?? new KlapOwner(parts.settings, ports.crypto!);
-    this.ownerPage = pageOwner === undefined ? undefined : new OwnerPage({ crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, context, this.server, pageOwner, parts.ring, limits);
+    if (pageOwner !== undefined) {
+      (this as unknown as { ownerPage?: OwnerPage }).ownerPage = new OwnerPage({ crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, context, this.server, pageOwner, parts.ring, limits);
+    }
     this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner ?? pageOwner, (owner === undefined ? 0 : 1) | (pageOwner === undefined ? 0 : 2));
     const klapPort = klapPortOf(ports, options);
     this.klap = owner === undefined ? undefined : new KlapSide(

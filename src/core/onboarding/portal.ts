@@ -163,10 +163,14 @@ export class SetupPortal implements TimerTarget {
     /** The owner's credentials (KLAP's in the secure and both modes, the owner's page's): the form asks for them too. */
     private readonly owner?: KlapOwner,
     /** What they guard, for the form's text: 1 KLAP, 2 the owner's page, 3 both (OWNER_GUARDS). */
-    private readonly ownerUse = 1,
+    ownerUse = 1,
   ) {
     this.connections = new ConnectionSet<HttpConnection>(ports.timers, ports.now, limits.maxConnections);
+    if (owner !== undefined) (this as unknown as { ownerUse?: number }).ownerUse = ownerUse; // (no slot without an owner: an ESP8266 without crypto)
   }
+
+  /** OWNER_GUARDS' index for the form (set only with an owner). */
+  declare private readonly ownerUse?: number;
 
   now(): number {
     return this.ports.now();
@@ -401,7 +405,7 @@ export class SetupPortal implements TimerTarget {
     }
     if (step === 7) return otherNetwork(a);
     if (step === 8) return FORM_END;
-    if (step === 9 && this.owner !== undefined) return OWNER_LEGEND + OWNER_GUARDS[this.ownerUse] + OWNER_INPUTS;
+    if (step === 9 && this.owner !== undefined) return OWNER_LEGEND + OWNER_GUARDS[this.ownerUse ?? 1] + OWNER_INPUTS;
     if (step === 9 || step === 10) {
       a.step = 11;
       return FORM_BUTTON;
