@@ -539,7 +539,7 @@ class OwnerConnection implements StreamHandler, Bounded {
     if (receiver === null) return this.answer(409, { status: "refused", detail: this.refusal }, null);
     const status = this.page.finish(receiver);
     const detail = status === "accepted" ? "the plug restarts into it" : status === "receiving" ? "" : UPDATE_REFUSALS[status];
-    this.answer(status === "accepted" ? 200 : 409, { status, detail }, null);
+    this.answer(200, { status, detail }, null); // (the verdict, accepted or not: 200; a refusal before the body: 409)
   }
 
   /** The body is read: the page answers. */
