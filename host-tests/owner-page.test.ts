@@ -205,6 +205,10 @@ describe("the owner's page", () => {
     expect((await sender(t.http)(path, body)).status).toBe(403); // the same seq again
     t.timers.advance(1000);
     expect(relayOn(t)).toBe(false);
+    // a seq 2^32 above a used one has the same 4 bytes under the MAC: refused, not taken as new
+    expect((await sender(t.http)(path.replace(/&q=(\d+)/, (_, q) => `&q=${Number(q) + 2 ** 32}`), body)).status).toBe(400);
+    t.timers.advance(1000);
+    expect(relayOn(t)).toBe(false);
     const later = c.next("kasa", body);
     expect((await sender(t.http)(later.replace(/&m=([0-9a-f])/, (_, d) => `&m=${d === "0" ? "1" : "0"}`), body)).status).toBe(403);
     const other = c.next("status", body); // a MAC over this body for another route

@@ -72,6 +72,8 @@ export interface OwnerPorts {
 
 export const NONCE_BYTES = 16;
 const KEY_BYTES = 32;
+/** The largest seq a request may have (the page counts from 1). */
+const MAX_SEQ = 0x7fffffff;
 const HASH_BYTES = 32;
 
 const PAGE = 1;
@@ -511,7 +513,8 @@ class OwnerConnection implements StreamHandler, Bounded {
     let seq = 0;
     const from = i;
     while (i < stop && bytes[i] >= 0x30 && bytes[i] <= 0x39 && i - from < 10) seq = seq * 10 + (bytes[i++] - 0x30);
-    if (i === from || !startsWith(bytes, i, stop, "&m=") || !hexInto(bytes, i + 3, this.mac, HASH_BYTES)) return false;
+    // (at most 2^31 - 1: the MAC covers 4 bytes of it, and a larger number must not alias a smaller one's MAC)
+    if (i === from || seq > MAX_SEQ || !startsWith(bytes, i, stop, "&m=") || !hexInto(bytes, i + 3, this.mac, HASH_BYTES)) return false;
     this.seq = seq;
     return i + 3 + 2 * HASH_BYTES === stop;
   }
