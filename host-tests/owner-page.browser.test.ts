@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HOST_FIRMWARE_VERSION } from "../src/host/update.js";
+import { constantLoad } from "../src/core/energy/meter/simulate.js";
 import { VirtualPlug, type VirtualPlugOptions } from "../src/host/virtual-plug.js";
 import { HostPlugs } from "./support/host-plugs.js";
 import { fetchSend, hex, OwnerClient } from "./support/owner-client.js";
@@ -57,7 +58,8 @@ describe.skipIf(executablePath === undefined)("the owner's page in headless Chro
     other = createServer((_, res) => res.writeHead(200, { "Content-Type": "text/html" }).end(attack));
     await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
     lines = [];
-    plug = await start({ credentials: { username: USER, password: PASSWORD } }, (l) => lines.push(l));
+    // a metering plug with a 60 W load: the page shows its power once the relay is on
+    plug = await start({ credentials: { username: USER, password: PASSWORD }, model: "HS110", load: { profile: constantLoad(60) } }, (l) => lines.push(l));
     bare = await start({});
   }, 60_000);
 
@@ -85,17 +87,28 @@ describe.skipIf(executablePath === undefined)("the owner's page in headless Chro
     return page;
   }
 
-  it("logs the owner in, switches the relay, renames the plug, shows the lock, the version and the log; keeps no password and sets no cookie", async () => {
+  it("logs the owner in, switches the relay, renames the plug, shows the rules, the power, the lock, the version and the log; keeps no password and sets no cookie", async () => {
+    const rule = { name: "morning", enable: 1, wday: [0, 1, 1, 1, 1, 1, 0], repeat: 1, stime_opt: 0, smin: 420, sact: 1, etime_opt: -1, emin: 0, eact: -1, year: 0, month: 0, day: 0 };
+    const client = new OwnerClient(fetchSend(base(plug)));
+    expect(await client.login(USER, PASSWORD)).toBe(200);
+    expect(JSON.parse((await client.kasa({ schedule: { add_rule: rule } })).text).schedule.add_rule.err_code).toBe(0);
     const page = await logIn(plug);
     await page.locator("#m").waitFor({ state: "visible" });
     expect(await page.getByLabel("Password").inputValue()).toBe("");
     await shown(async () => (await page.locator("#fw").textContent()) === HOST_FIRMWARE_VERSION, "the version shown");
     expect(await page.locator("#st").textContent()).toBe("off");
     expect(await page.locator("#lk").textContent()).toMatch(/^Locked: /);
+    expect(await page.locator("#ru li").allTextContents()).toEqual(["morning: turn on at 07:00"]);
     expect(await page.locator("#lg").textContent()).toContain("owner page: logged in from 127.0.0.1");
     await page.getByRole("button", { name: "Switch on" }).click();
     await until(() => plug.relay.on, "the relay on");
     await shown(async () => (await page.locator("#st").textContent()) === "on", "the page shows it on");
+    // the meter's power, once it has read it: the page asks again on Refresh
+    await shown(async () => {
+      await page.getByRole("button", { name: "Refresh" }).click();
+      return /^(59|60|61)\.\d W$/.test((await page.locator("#pw").textContent()) ?? "");
+    }, "the power shown", 10_000);
+    expect(await page.locator("#en").textContent()).toMatch(/^\d+ Wh$/);
     await page.getByLabel("Name", { exact: true }).fill("Desk lamp");
     await page.getByRole("button", { name: "Rename" }).click();
     await until(() => plug.plug.context.device.alias === "Desk lamp", "renamed");
