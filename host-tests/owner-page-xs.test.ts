@@ -27,7 +27,7 @@ async function inXs(): Promise<OwnerRun> {
     const bundle = join(dir, "owner.js");
     await bundleFor(ENTRY, bundle);
     const corpusFile = join(dir, "corpus.json");
-    writeFileSync(corpusFile, JSON.stringify([{ name: "owner", model: "", frames: ["00"] }]));
+    writeFileSync(corpusFile, JSON.stringify([{ name: "owner", model: "run", frames: ["00"] }]));
     const output = await runDriver<{ sequences: { answers: string[] }[] }>(bundle, corpusFile, TIMEOUT_MS - 10_000);
     return JSON.parse(Buffer.from(output.sequences[0].answers[0], "hex").toString("utf8")) as OwnerRun;
   } finally {

@@ -166,43 +166,82 @@ export interface OwnerRun {
   wrongPassword: number;
 }
 
-/** The scenario (deterministic: its random port is a fixed sequence). */
-export function ownerRun(crypto: CryptoPort): OwnerRun {
-  let draws = 0;
-  const listener = new Listener();
-  let relay = false;
-  const plug = createPlug(
-    {
-      relay: { set: (on) => void (relay = on) }, led: { set() {} }, button: { listen() {} }, clock: new Clock(), timers: new Timers(), store: new Store(),
-      wifi: new Wifi(), tcp: { listen() {}, close() {} }, udp: none, http: listener, dns: none,
-      random: (n) => new Uint8Array(n).map((_, i) => (i * 37 + 11 + 101 * ++draws) & 255), restart: { restart() {} }, log() {}, crypto,
-    },
-    { limits: DEVICE_LIMITS },
-  );
-  plug.start();
-  const authHash = crypto.md5(crypto.md5(utf8Encode(USER)), crypto.md5(utf8Encode(PASSWORD)));
-  plug.context.settings.put("owner_hash", hex(authHash));
-  const page = parts(listener.exchange(utf8Encode(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)));
+/**
+ * A legacy plug with the crypto port (its random port a fixed sequence), the owner's page on or off,
+ * and the owner's steps on it: each returns the answer's status and body.
+ */
+export class OwnerScenario {
+  readonly listener = new Listener();
+  relay = false;
+  private readonly plug;
+  private session = "";
+  private key: Uint8Array = new Uint8Array(0);
+  private seq = 0;
 
-  const logIn = (password: string) => {
-    const a = crypto.md5(crypto.md5(utf8Encode(USER)), crypto.md5(utf8Encode(password)));
+  constructor(private readonly crypto: CryptoPort, ownerPage = true) {
+    let draws = 0;
+    this.plug = createPlug(
+      {
+        relay: { set: (on) => void (this.relay = on) }, led: { set() {} }, button: { listen() {} }, clock: new Clock(), timers: new Timers(), store: new Store(),
+        wifi: new Wifi(), tcp: { listen() {}, close() {} }, udp: none, http: this.listener, dns: none,
+        random: (n) => new Uint8Array(n).map((_, i) => (i * 37 + 11 + 101 * ++draws) & 255), restart: { restart() {} }, log() {}, crypto,
+      },
+      { limits: DEVICE_LIMITS, ownerPage },
+    );
+    this.plug.start();
+    this.plug.context.settings.put("owner_hash", hex(this.authHash(PASSWORD)));
+  }
+
+  private authHash(password: string): Uint8Array {
+    const c = this.crypto;
+    return c.md5(c.md5(utf8Encode(USER)), c.md5(utf8Encode(password)));
+  }
+
+  page(): { status: number; body: string } {
+    return parts(this.listener.exchange(utf8Encode(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`)));
+  }
+
+  /** hello, then login: their statuses (the session kept when it worked). */
+  logIn(password = PASSWORD): { hello: number; login: number } {
+    const crypto = this.crypto;
+    const a = this.authHash(password);
     const c = new Uint8Array(16).map((_, i) => i * 3 + 1);
-    const hello = parts(listener.exchange(post("/owner/hello", utf8Encode(hex(c)))));
+    const hello = parts(this.listener.exchange(post("/owner/hello", utf8Encode(hex(c)))));
     const j = JSON.parse(hello.body) as { nonce: string; session: string };
     const n = unhex(j.nonce);
-    const login = parts(listener.exchange(post("/owner/login", utf8Encode(j.session + hex(crypto.sha256(c, n, a))))));
-    return { hello: hello.status, login: login.status, session: j.session, key: crypto.sha256(utf8Encode("owner"), n, c, a) };
-  };
-  const s = logIn(PASSWORD);
-  const path = (route: string, seq: number, body: Uint8Array) =>
-    `/owner/${route}?s=${s.session}&q=${seq}&m=${hex(crypto.sha256(s.key, utf8Encode(route), new Uint8Array([0, 0, 0, seq]), body))}`;
-  const on = utf8Encode(JSON.stringify({ system: { set_relay_state: { state: 1 } } }));
-  const relayAnswer = parts(listener.exchange(post(path("kasa", 1, on), on))).body;
-  const empty = new Uint8Array(0);
-  const status = parts(listener.exchange(post(path("status", 2, empty), empty))).body;
-  const replay = parts(listener.exchange(post(path("kasa", 1, on), on))).status;
-  const crossSite = parts(listener.exchange(post(path("kasa", 3, on), on, "http://evil.example"))).status;
-  const wrongPassword = logIn("not-the-password-1").login;
-  plug.stop();
-  return { page: { status: page.status, bytes: page.body.length }, hello: s.hello, login: s.login, relayAnswer, relay, status, replay, crossSite, wrongPassword };
+    const login = parts(this.listener.exchange(post("/owner/login", utf8Encode(j.session + hex(crypto.sha256(c, n, a))))));
+    if (login.status === 200) {
+      this.session = j.session;
+      this.key = crypto.sha256(utf8Encode("owner"), n, c, a);
+      this.seq = 0;
+    }
+    return { hello: hello.status, login: login.status };
+  }
+
+  /** A MAC'd request on `route` (seq: the next one unless given), as from `origin`. */
+  request(route: string, body: Uint8Array, seq = ++this.seq, origin = `http://${HOST}`): { status: number; body: string } {
+    const mac = hex(this.crypto.sha256(this.key, utf8Encode(route), new Uint8Array([seq >>> 24, (seq >>> 16) & 255, (seq >>> 8) & 255, seq & 255]), body));
+    return parts(this.listener.exchange(post(`/owner/${route}?s=${this.session}&q=${seq}&m=${mac}`, body, origin)));
+  }
+
+  stop(): void {
+    this.plug.stop();
+  }
+}
+
+const RELAY_ON = JSON.stringify({ system: { set_relay_state: { state: 1 } } });
+
+/** The whole scenario: the page, a log-in, the relay switched, the status, and refusals. */
+export function ownerRun(crypto: CryptoPort): OwnerRun {
+  const s = new OwnerScenario(crypto);
+  const page = s.page();
+  const login = s.logIn();
+  const on = utf8Encode(RELAY_ON);
+  const relayAnswer = s.request("kasa", on).body;
+  const status = s.request("status", new Uint8Array(0)).body;
+  const replay = s.request("kasa", on, 1).status;
+  const crossSite = s.request("kasa", on, 3, "http://evil.example").status;
+  const wrongPassword = new OwnerScenario(crypto).logIn("not-the-password-1").login;
+  s.stop();
+  return { page: { status: page.status, bytes: page.body.length }, hello: login.hello, login: login.login, relayAnswer, relay: s.relay, status, replay, crossSite, wrongPassword };
 }
