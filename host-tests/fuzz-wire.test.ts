@@ -8,7 +8,7 @@ import { decodeDatagram, FrameDecoder, HEADER_BYTES, MAX_FRAME_BYTES } from "../
 import { JsonOut } from "../src/core/protocol/wire/json-out.js";
 import { utf8Decode, utf8Encode, utf8Length } from "../src/core/protocol/wire/utf8.js";
 import { decrypt, INITIAL_KEY } from "../src/core/protocol/wire/xor.js";
-import { concat, fuzzed, fuzzTimeout, lengthHeader } from "./support/fuzz.js";
+import { concat, fuzzed, fuzzTimeout, lengthHeader, split } from "./support/fuzz.js";
 import { answerFrame, encrypt } from "./support/wire.js";
 
 const frameOf = (plain: Uint8Array) => concat([lengthHeader(plain.length), encrypt(plain.slice())]);
@@ -28,19 +28,6 @@ function reference(stream: Uint8Array, max: number): { frames: { plain: Uint8Arr
     pos = end;
   }
   return { frames, brokenAt: -1, boundaries };
-}
-
-/** Cuts `stream` at the given points (sorted, repeats allowed: empty chunks). */
-function split(stream: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = cuts.map((c) => c % (stream.length + 1)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(stream.slice(from, p));
-    from = p;
-  }
-  chunks.push(stream.slice(from));
-  return chunks;
 }
 
 /**

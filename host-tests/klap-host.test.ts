@@ -133,7 +133,7 @@ describe("--credentials", () => {
     expect(Buffer.from(again.plug.context.owner!.authHash()!).toString("hex")).toBe(authHashHex(USER, PASSWORD));
   });
 
-  it("the command line refuses a file others can read, one that is not the JSON asked for, weak or default credentials, and legacy mode", () => {
+  it("the command line refuses a file others can read, one that is not the JSON asked for, weak or default credentials", () => {
     const dir = host.stateDir();
     const file = (name: string, text: string, mode = 0o600) => {
       const path = join(dir, name);
@@ -167,7 +167,7 @@ describe("--credentials", () => {
       expect(message).toMatch(reason);
       expect(message).not.toContain(password === "" ? "\u0000" : password);
     }
-    expect(refusal("--credentials", good)).toBe("--credentials is for KLAP: add --mode secure or --mode both");
+    expect(refusal("--credentials", good)).toBeUndefined(); // legacy mode: the owner's page's credentials (issue 19)
     expect(refusal("--mode", "strict")).toBe('--mode must be legacy, secure or both, not "strict"');
     expect(refusal("--http-port-klap", "8880")).toBe("--http-port-klap is for KLAP: add --mode secure or --mode both");
     expect(refusal("--mode", "both", "--http-port-klap", "9999")).toBe("--http-port-klap 9999 is the plug's --port: KLAP needs a port of its own");

@@ -74,7 +74,9 @@ describe("onboarding on the host target", () => {
     await askOnce(plug.port, { netif: { set_stainfo: { ssid: "HomeNetwork", password: "right-password-1", key_type: 3 } } });
     await until(() => state(plug) === "joined", "joined");
     expect(plug.wifi.accessPoint).toBeNull();
-    await expect(page(plug)).rejects.toThrow(); // the setup page is gone with the setup network
+    // the setup page is gone with the setup network: its port serves the owner's page now (issue 19)
+    expect((await page(plug)).text).not.toContain('action="/join"');
+    expect((await page(plug, "/join")).status).toBe(404);
     expect((await askOnce(plug.port, { netif: { get_stainfo: {} } })).netif.get_stainfo).toEqual({ ssid: "HomeNetwork", key_type: 3, rssi: -45, err_code: 0 });
 
     const booted = plug.waitForBoot();

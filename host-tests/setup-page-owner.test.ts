@@ -12,12 +12,13 @@ import { FakeWifi, testPlug, type TestPlug } from "./support/fakes.js";
 const USER = "owner@example.com";
 const PASSWORD = "plug-owner-secret-4812";
 
-function factoryPlug(mode: PlugOptions["mode"]): TestPlug {
+/** A plug on its setup network; `crypto` false: a platform without the crypto port (an ESP8266 build without KLAP: legacy mode only). */
+function factoryPlug(mode: PlugOptions["mode"], crypto = true): TestPlug {
   const wifi = new FakeWifi();
   wifi.forget();
   wifi.networks = [{ ssid: "HomeNetwork", keyType: 3, rssi: -45 }];
   wifi.onJoin = (c) => (c?.password === "right-password-1" ? ["connected"] : ["failed", "auth"]);
-  return testPlug({ mode }, { wifi, crypto: nodeCrypto });
+  return testPlug({ mode }, { wifi, crypto: crypto ? nodeCrypto : undefined });
 }
 
 function request(t: TestPlug, text: string) {
@@ -40,14 +41,14 @@ const md5 = (b: Buffer) => createHash("md5").update(b).digest();
 const authHashHex = (u: string, p: string) => md5(Buffer.concat([md5(Buffer.from(u)), md5(Buffer.from(p))])).toString("hex");
 
 describe("the setup page's owner fields", () => {
-  it("a KLAP plug's form has them, optional, after the Wi-Fi password and before Join; a legacy plug's has none", () => {
+  it("a KLAP plug's form has them, optional, after the Wi-Fi password and before Join; a legacy plug's has none without the crypto port", () => {
     const page = get(factoryPlug("secure"));
     expect(page).toContain('<label>Username <input type="text" name="u" maxlength="64"');
     expect(page).toContain('<label>Password <input type="password" name="w" minlength="10" maxlength="64" autocomplete="new-password"></label>');
     expect(page.indexOf('name="p"')).toBeLessThan(page.indexOf('name="u"'));
     expect(page.indexOf('name="w"')).toBeLessThan(page.indexOf('<button type="submit">Join</button>'));
     expect(page).toMatch(/<\/script><\/body><\/html>$/);
-    const legacy = get(factoryPlug(undefined));
+    const legacy = get(factoryPlug(undefined, false));
     expect(legacy).not.toContain('name="u"');
     expect(legacy).not.toContain('name="w"');
     expect(legacy).toContain('<button type="submit">Join</button>');
@@ -89,8 +90,8 @@ describe("the setup page's owner fields", () => {
     expect(u.plug.context.onboarding.state).toBe("setup");
   });
 
-  it("a legacy plug ignores them", () => {
-    const t = factoryPlug(undefined);
+  it("a legacy plug without the crypto port ignores them", () => {
+    const t = factoryPlug(undefined, false);
     expect(post(t, form(USER, "short"))).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(t.plug.context.owner).toBeUndefined();
   });

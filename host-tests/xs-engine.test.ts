@@ -13,15 +13,14 @@
 // table full, and what it keeps live; host-tests/xs/alloc-budget.ts holds the budget they must stay
 // within (CI's guard against memory growth: the chip-true check needs the Moddable SDK).
 
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
 import { ensureXsnap } from "../scripts/xsnap.mjs";
 import { report } from "./support/report.js";
+import { bundleFor, runDriver as runXs } from "./support/xs-run.js";
 import { FrameDecoder } from "../src/core/protocol/wire/frame.js";
 import { MAX_AWAY_RULES } from "../src/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../src/core/modules/schedule.js";
@@ -37,7 +36,6 @@ import { klapExpected, klapMismatches, klapResults, type KlapResult, type KlapVe
 import { nodeCrypto } from "../src/host/crypto.js";
 
 const ENTRY = fileURLToPath(new URL("./xs/entry.ts", import.meta.url));
-const DRIVER = fileURLToPath(new URL("./xs/run-xsnap.mjs", import.meta.url));
 const KLAP_ENTRY = fileURLToPath(new URL("./xs/klap-entry.ts", import.meta.url));
 /** For the whole run (bundle, Node, xsnap start and the corpus); it takes a few seconds. */
 const TIMEOUT_MS = 60_000;
@@ -83,38 +81,7 @@ function decodeAnswer(hex: string): string {
   return texts[0];
 }
 
-function runDriver(bundle: string, corpusFile: string): Promise<DriverOutput> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [DRIVER, bundle, corpusFile], { maxBuffer: 256 * 1024 * 1024, timeout: TIMEOUT_MS - 10_000 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`the XS run failed (${error.message.split("\n")[0]}):\n${stderr}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as DriverOutput);
-      } catch {
-        reject(new Error(`the XS run printed no JSON:\n${stdout.slice(0, 2000)}\n${stderr}`));
-      }
-    });
-  });
-}
-
-/** esbuild's bundle of one entry into one plain script for xsnap. */
-async function bundleFor(entry: string, outfile: string): Promise<void> {
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    format: "iife",
-    // XS 13 implements ES2023; es2022 is what the core is type-checked against.
-    target: "es2022",
-    // No Node built-in resolves, so importing one fails the build.
-    platform: "neutral",
-    // xsnap runs the script through a global eval: it is strict code only through its own directive.
-    banner: { js: '"use strict";' },
-    outfile,
-    logLevel: "silent",
-  });
-}
+const runDriver = (bundle: string, corpusFile: string) => runXs<DriverOutput>(bundle, corpusFile, TIMEOUT_MS - 10_000);
 
 async function run(): Promise<Results> {
   dir = mkdtempSync(join(tmpdir(), "kasa-xs-"));

@@ -25,6 +25,19 @@ export const lengthHeader = (length: number) => Uint8Array.of(length >>> 24, (le
 
 export const concat = (parts: readonly Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
 
+/** Cuts `stream` at the given points (taken modulo its length + 1, sorted, repeats allowed: empty chunks). */
+export function split(stream: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = cuts.map((c) => c % (stream.length + 1)).sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const p of points) {
+    chunks.push(stream.slice(from, p));
+    from = p;
+  }
+  chunks.push(stream.slice(from));
+  return chunks;
+}
+
 /** fc.assert's parameters: the shared seed and a number of runs. */
 export function fuzzed(numRuns: number): { seed: number; numRuns: number } {
   return { seed: FUZZ_SEED, numRuns: runs(numRuns) };

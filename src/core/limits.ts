@@ -95,6 +95,22 @@ export interface Limits {
   readonly klapHandshakes: number;
   /** ... and each minute after that. */
   readonly klapHandshakesPerMinute: number;
+  // ---- the owner's page (owner/owner-page.ts) ----
+  /**
+   * The owner's page's HTTP connections open at once (one request each). On a device in the KLAP modes
+   * they share port 80 with KLAP's: both bounds together stay under the ESP8266's 5 lwIP control blocks
+   * with the Kasa port's.
+   */
+  readonly ownerConnections: number;
+  /**
+   * Owner's page sessions kept at once (a log-in waiting for its proof counts): a new one takes the
+   * place of an expired one, else of the one unused longest. A session's lifetime and idle expiry are
+   * KLAP's (klapSessionSeconds, klapSessionIdleMs), its log-in's time klapHandshakeMs, its log-in
+   * budgets KLAP's handshake budgets (klapHandshakeSenders ...), counted apart.
+   */
+  readonly ownerSessions: number;
+  /** The recent log lines the owner's page shows: one ring of this many bytes (owner/log-ring.ts). */
+  readonly ownerLogBytes: number;
 }
 
 /**
@@ -132,6 +148,9 @@ export const DEVICE_LIMITS: Limits = Object.freeze({
   klapSenderHandshakesPerMinute: 6,
   klapHandshakes: 12,
   klapHandshakesPerMinute: 20,
+  ownerConnections: 2,
+  ownerSessions: 2,
+  ownerLogBytes: 384,
 });
 
 /**
@@ -335,6 +354,9 @@ export const HOST_LIMITS: Limits = Object.freeze({
   klapSenderHandshakesPerMinute: 1200,
   klapHandshakes: 240,
   klapHandshakesPerMinute: 2400,
+  ownerConnections: 16,
+  ownerSessions: 8,
+  ownerLogBytes: 4096,
 });
 
 /**

@@ -42,6 +42,8 @@ import { hex } from "./protocol/params.js";
 import { Indicator } from "./device/indicator.js";
 import { Onboarding, type OnboardingListener, type OnboardingOptions, type WifiState } from "./onboarding/onboarding.js";
 import { SetupPortal } from "./onboarding/portal.js";
+import { LogRing } from "./owner/log-ring.js";
+import { OwnerPage } from "./owner/owner-page.js";
 
 /**
  * Every name the plug reads from a request: the modules', their methods' (the meter's for emeter)
@@ -150,6 +152,12 @@ export interface PlugOptions {
   verbose?: boolean;
   /** The local protocols (default legacy); secure and both need the crypto and klap ports. */
   mode?: PlugMode;
+  /**
+   * The owner's page (owner/owner-page.ts) once joined, on the setup page's listener: on by default in
+   * the legacy and both modes, off in secure mode unless true; false turns it off in any mode. It
+   * needs the crypto port (the owner's credentials are kept as their KLAP auth hash).
+   */
+  ownerPage?: boolean;
   /** The owner's public key for signed updates (65 bytes, uncompressed P-256), built in; absent: every update is refused. */
   updateKey?: Uint8Array;
   /** The running firmware's version (the build's; after an update, the one its signed header named). */
@@ -167,6 +175,12 @@ function checkMode(ports: PlugPorts, options: PlugOptions): void {
   if (mode !== "legacy" && (ports.crypto === undefined || ports.klap === undefined)) {
     throw new Error(`mode ${mode} needs KLAP: this platform gave the plug no crypto port or no KLAP listener`);
   }
+  if (options.ownerPage === true && ports.crypto === undefined) throw new Error("the owner's page needs the crypto port: this platform gave the plug none");
+}
+
+/** Whether the plug serves the owner's page (PlugOptions.ownerPage). */
+function ownerPageOn(ports: PlugPorts, options: PlugOptions): boolean {
+  return ports.crypto !== undefined && (options.ownerPage ?? (options.mode ?? "legacy") !== "secure");
 }
 
 export interface Plug {
@@ -230,6 +244,8 @@ interface Parts {
   readonly stats: RuntimeStats;
   readonly scheduler: Scheduler;
   readonly energy: EnergyStats | undefined;
+  /** The recent log lines the owner's page shows (fed by the limiter), when it is on. */
+  readonly ring: LogRing | undefined;
 }
 
 /** The device first (the relay gets its boot state before anything slow), then the rest that reads settings, in a frame with few locals. */
@@ -240,7 +256,9 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
   // reset (ThrottledLog.notice, escaped: the alias came from the network), and the setup network's
   // lines, all made by the plug itself (its SSID and passphrase), straight to the port: one bound
   // function less in RAM.
-  const throttle = new ThrottledLog(ports.log, now, options.verbose ? VERBOSE_LOG_LINES_PER_MINUTE : LOG_LINES_PER_MINUTE);
+  // With the owner's page, the limiter's lines also go to its ring of recent lines (never the setup network's: straight to the port).
+  const ring = ownerPageOn(ports, options) ? new LogRing((options.limits ?? DEVICE_LIMITS).ownerLogBytes, ports.log) : undefined;
+  const throttle = new ThrottledLog(ring === undefined ? ports.log : ring.line.bind(ring), now, options.verbose ? VERBOSE_LOG_LINES_PER_MINUTE : LOG_LINES_PER_MINUTE);
   const log: LogPort = throttle.line.bind(throttle);
   const device = new Device(personality, loadIdentity(settings, ports.wifi), settings, ports.relay, ports.clock, ports.timers, {
     powerOn: options.powerOn,
@@ -262,6 +280,7 @@ function openParts(ports: PlugPorts, options: PlugOptions, settings: Settings, p
     log, throttle, settings, device, now, onboarding, clock, schedule, antiTheft, countdown, stats,
     scheduler: new Scheduler(clock, ports.timers, device, schedule, antiTheft, countdown, stats, settings, ports.random, log),
     energy: personality.emeter === "none" ? undefined : new EnergyStats(ports.meter, settings, clock, ports.timers, now),
+    ring,
   });
 }
 
@@ -291,6 +310,11 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
   private readonly klap: KlapSide | undefined;
   /** The Kasa port 9999 (TCP and UDP) is served: not in secure mode. */
   private readonly legacyPort: boolean;
+  /**
+   * The owner's page, when on (PlugOptions.ownerPage); served through KLAP's listener when KLAP shares
+   * the page's. Set only then: a plug without it (an ESP8266 without the crypto port) has no slot for it.
+   */
+  declare private readonly ownerPage?: OwnerPage;
 
   constructor(
     private readonly ports: PlugPorts,
@@ -337,7 +361,12 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     this.dispatcher = new Dispatcher(modules, REQUEST_NAMES, REQUEST_NAME_BYTES, context, options.verbose === true);
     // The server takes a function for a client's sign of life: the one closure the plug keeps.
     this.server = new KasaServer(this.dispatcher, { log: parts.log, timers: ports.timers, now }, limits, (address) => onboarding.clientSign(address));
-    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner);
+    // The owner's page: its credentials are KLAP's owner's, kept the same way in legacy mode (not in the context there: cnCloud.bind stays as it was)
+    const pageOwner = parts.ring === undefined ? undefined : owner ?? new KlapOwner(parts.settings, ports.crypto!);
+    if (pageOwner !== undefined) {
+      (this as unknown as { ownerPage?: OwnerPage }).ownerPage = new OwnerPage({ crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, context, this.server, pageOwner, parts.ring, limits);
+    }
+    this.portal = new SetupPortal({ wifi: ports.wifi, timers: ports.timers, log: parts.log, now }, onboarding, device, options.httpPort, limits, owner ?? pageOwner, (owner === undefined ? 0 : 1) | (pageOwner === undefined ? 0 : 2));
     const klapPort = klapPortOf(ports, options);
     this.klap = owner === undefined ? undefined : new KlapSide(
       new KlapServer(this.server, { crypto: ports.crypto!, random: ports.random, log: parts.log, timers: ports.timers, now }, owner, limits),
@@ -345,6 +374,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
       ports,
       ports.klap === ports.http || klapPort === (options.httpPort ?? 80),
     );
+    if (this.klap?.sharesPort && this.ownerPage !== undefined) this.klap.server.other = this.ownerPage;
     this.indicator = new Indicator(ports.led, ports.timers, device, onboarding, context.presence, parts.log);
     this.button = new ButtonGestures(ports.timers, now, this);
     device.listener = this;
@@ -447,10 +477,12 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     if (state === "setup") {
       if (klap?.sharesPort) klap.close();
       else klap?.open();
+      this.ownerPage?.close();
       this.portal.open(this.ports.http, this.ports.dns);
     } else {
       this.portal.close();
       klap?.open();
+      if (!klap?.sharesPort) this.ownerPage?.open(this.ports.http); // (else KLAP's listener hands it its requests)
       if (state === "joined") this.context.updater?.joined();
     }
     this.indicator.update();
@@ -482,6 +514,7 @@ class AssembledPlug implements Plug, PlugRestart, ButtonActions, DeviceListener,
     context.onboarding.stop();
     this.indicator.stop();
     this.portal.close();
+    this.ownerPage?.stop();
     this.klap?.stop();
     this.server.stop();
   }
@@ -504,7 +537,7 @@ class KlapSide {
   private listening = false;
 
   constructor(
-    private readonly server: KlapServer,
+    readonly server: KlapServer,
     private readonly discovery: KlapDiscovery | undefined,
     private readonly ports: PlugPorts,
     /** KLAP's port is the setup page's (a device's 80): it stops while the page is up. */

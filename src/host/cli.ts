@@ -55,8 +55,11 @@ export const USAGE = `Usage: npm start -- [options]
   --mode MODE       legacy (default): the Kasa protocol on --port, no authentication; secure: KLAP
                     only (what python-kasa and Home Assistant use with a username and password),
                     --port closed; both: KLAP and the legacy port
+  --owner-page      serve the owner's page in secure mode too (once joined, on --http-port: the relay, name,
+                    LED, energy, rules, lock, firmware update and log, for the owner's credentials only);
+                    the legacy and both modes serve it by default
   --credentials FILE
-                    the owner's KLAP credentials: JSON {"username": "...", "password": "..."}, the
+                    the owner's credentials (KLAP's, and the owner's page's): JSON {"username": "...", "password": "..."}, the
                     file readable by you only (chmod 600); a password of at least ${MIN_OWNER_PASSWORD} characters,
                     not TP-Link's defaults. Only their hash is kept in the state directory
   --http-port-klap N
@@ -102,6 +105,8 @@ export interface CommandLine {
   credentials?: { username: string; password: string };
   klapPort?: number;
   discoveryPort?: number;
+  /** --owner-page: the owner's page in secure mode too. */
+  ownerPage?: boolean;
   /** The owner's public key for signed updates, from --update-key. */
   updateKey?: Uint8Array;
 }
@@ -110,7 +115,7 @@ const FLAGS = {
   port: "value", bind: "value", model: "value", "state-dir": "value", "power-on": "value", wifi: "value", "http-port": "value",
   "dns-port": "value", fallback: "value", load: "value", volts: "value", meter: "value", mode: "value", credentials: "value",
   "http-port-klap": "value", "discovery-port": "value", "update-key": "value",
-  factory: "switch", "open-setup": "switch", "no-time": "switch", "no-presence-lock": "switch", verbose: "switch", help: "switch",
+  factory: "switch", "owner-page": "switch", "open-setup": "switch", "no-time": "switch", "no-presence-lock": "switch", verbose: "switch", help: "switch",
 } as const;
 type Flag = keyof typeof FLAGS;
 
@@ -309,7 +314,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (dnsPort === port) throw new UsageError(`--dns-port ${dnsPort} is the plug's --port (UDP discovery): the captive DNS needs a port of its own`);
   const mode = text("mode") ?? "legacy";
   if (mode !== "legacy" && mode !== "secure" && mode !== "both") throw new UsageError(`--mode must be legacy, secure or both, not ${quoted(mode)}`);
-  const klapFlags = (["credentials", "http-port-klap", "discovery-port"] as const).filter((f) => given.has(f));
+  const klapFlags = (["http-port-klap", "discovery-port"] as const).filter((f) => given.has(f));
   if (mode === "legacy" && klapFlags.length > 0) throw new UsageError(`--${klapFlags[0]} is for KLAP: add --mode secure or --mode both`);
   const klapText = text("http-port-klap");
   const klapPort = klapText === undefined ? undefined : parsePort("http-port-klap", klapText, 0);
@@ -366,6 +371,6 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   return {
     ...base, port, bind, model: personality?.key, stateDir, powerOn: powerOn as PowerOnPolicy | undefined, networks, httpPort, dnsPort, fallback, load,
-    mode, credentials, klapPort, discoveryPort, updateKey,
+    mode, credentials, klapPort, discoveryPort, updateKey, ...(on("owner-page") ? { ownerPage: true } : {}),
   };
 }

@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     plug = await VirtualPlug.start({
       port: cl.port, bind: cl.bind, model: cl.model, stateDir: cl.stateDir, powerOn: cl.powerOn, networks: cl.networks, httpPort: cl.httpPort,
       dnsPort: cl.dnsPort, factory: cl.factory, noTime: cl.noTime, presenceLock: cl.presenceLock, verbose: cl.verbose,
-      mode: cl.mode, credentials: cl.credentials, klapPort: cl.klapPort, discoveryPort: cl.discoveryPort, updateKey: cl.updateKey,
+      mode: cl.mode, credentials: cl.credentials, klapPort: cl.klapPort, discoveryPort: cl.discoveryPort, updateKey: cl.updateKey, ownerPage: cl.ownerPage,
       onboarding: { openSetup: cl.openSetup, fallbackMinutes: cl.fallback },
       load: load && { profile: repeatingProfile(load.points, load.volts), chip: load.chip },
     });

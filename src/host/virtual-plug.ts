@@ -15,6 +15,7 @@ import { DEFAULT_PERSONALITY, findPersonality } from "../core/device/personality
 import { behindRelay, constantLoad, DEFAULT_MAINS_VOLTS, simulatedMeter, type LoadProfile, type SimulatedChipModel } from "../core/energy/meter/simulate.js";
 import type { ClockPort, DatagramPort, LogPort, TcpListenerPort } from "../ports/ports.js";
 import { nodeCrypto } from "./crypto.js";
+import { KlapOwner } from "../core/klap/owner.js";
 import { HOST_FIRMWARE_VERSION, HostUpdate, type HostImage } from "./update.js";
 import { TerminalLed, TerminalRelay, VirtualButton } from "./devices.js";
 import { NodeTcpListener, NodeUdp } from "./net.js";
@@ -82,6 +83,8 @@ export interface VirtualPlugOptions {
   klapPort?: number;
   /** KLAP discovery's UDP port (0: any free port; default DEFAULT_DISCOVERY_PORT; without it when it cannot be bound). */
   discoveryPort?: number;
+  /** The owner's page once joined, on the setup page's port (PlugOptions.ownerPage: default on in the legacy and both modes). */
+  ownerPage?: boolean;
   /**
    * The owner's public key for signed updates (readUpdateKey: `--update-key FILE`); absent: every
    * update is refused. The firmware slots are files in the state directory (update.ts).
@@ -340,7 +343,7 @@ export class VirtualPlug {
         update: this.firmware,
         restart: { restart: () => this.reboot() },
         log: this.log,
-        crypto: nodeCrypto,
+        crypto: nodeCrypto, // (KLAP's, and the owner's page's in every mode)
         ...(this.mode === "legacy" ? {} : { klap: this.klap!, discovery: this.discovery ?? undefined }),
       },
       {
@@ -354,6 +357,7 @@ export class VirtualPlug {
         verbose: this.options.verbose,
         mode: this.mode,
         klapPort: this.klapPort,
+        ownerPage: this.options.ownerPage,
         updateKey: this.options.updateKey,
         firmwareVersion: this.running.version,
         updateConfirmMs: this.options.updateConfirmMs,
@@ -361,7 +365,7 @@ export class VirtualPlug {
     );
     const credentials = this.options.credentials;
     if (first && credentials !== undefined) {
-      const problem = this.plug.context.owner?.store(credentials.username, credentials.password);
+      const problem = this.owner()?.store(credentials.username, credentials.password);
       if (problem !== undefined) {
         this.shutdown();
         throw new Error(`the credentials could not be kept: ${problem}`);
@@ -401,7 +405,21 @@ export class VirtualPlug {
       this.out(`KLAP on TCP ${this.address}:${this.klapPort}, ${discovery}; ${owner}`);
       this.out(`talk to it: kasa --host ${host} --username U --password P state${this.klapPort === 80 ? "" : ` (kasa discover finds the port; or a DeviceConfig with http_port ${this.klapPort})`}`);
     }
+    if (this.ownerPageOn) {
+      const owner = this.owner()?.set() ? "the owner's credentials" : "NO credentials yet: set them on the setup page or with --credentials";
+      this.out(`owner's page (once joined): http://${isIPv6(host) ? `[${host}]` : host}:${this.httpPort}/ (${owner})`);
+    }
     for (const line of held.slice(identity)) this.out(line);
+  }
+
+  /** Whether the plug serves the owner's page (createPlug's default: not in secure mode unless asked). */
+  get ownerPageOn(): boolean {
+    return this.options.ownerPage ?? this.mode !== "secure";
+  }
+
+  /** The owner's credentials: KLAP's in its modes, the owner's page's (the same settings key) otherwise; none when neither is on. */
+  owner(): KlapOwner | undefined {
+    return this.plug.context.owner ?? (this.ownerPageOn ? new KlapOwner(this.plug.context.settings, nodeCrypto) : undefined);
   }
 
   /** The load's power, when it changed enough to be worth a line (PowerWatch). */

@@ -33,14 +33,15 @@
 // limits.klapMaxAnswerBytes has each method's answer replaced by an error saying so, as the UDP path does.
 
 import type { CryptoPort, LogPort, RandomPort, Sha256Stream, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
-import { budgetAdmit, budgets, type Limits } from "../limits.js";
+import type { Limits } from "../limits.js";
 import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/connections.js";
 import type { Answer } from "../protocol/dispatcher.js";
 import { errorText } from "../protocol/errors.js";
-import { Effects, eachMethod, type KasaServer } from "../protocol/server.js";
+import { boundedAnswer, Effects, type KasaServer } from "../protocol/server.js";
 import type { ByteSink, JsonOut } from "../protocol/wire/json-out.js";
 import { utf8Encode } from "../protocol/wire/utf8.js";
 import { INITIAL_KEY } from "../protocol/wire/xor.js";
+import { HandshakeBudget, hexOf, SESSION_ID_BYTES, SessionTable, type Keyed } from "./sessions.js";
 import { KLAP_HANDSHAKE2_BYTES, KLAP_SEED_BYTES, KLAP_SIGNATURE_BYTES, klapBodyBytes, klapHandshake1, klapHandshake2Valid, KlapSession } from "./klap.js";
 
 export interface KlapServerPorts {
@@ -59,10 +60,22 @@ export interface KlapKeys {
   authHash(): Uint8Array | undefined;
 }
 
+/**
+ * Whoever serves the requests on KLAP's listener that are not KLAP's: the owner's page on a device's
+ * port 80 in the KLAP modes (owner/owner-page.ts). A connection whose request line's path does not
+ * start with /app/ is handed to it, with the bytes read so far, and is its from then on.
+ */
+export interface OtherRequests {
+  accept(socket: StreamSocket, address: string): StreamHandler;
+}
+
+/** A request line longer than this before its path is known (a method this long) is not KLAP's: handed over. */
+const METHOD_BYTES = 16;
+
 /** A request line or a header line we read is at most this long; a longer one we need is refused (431). */
 export const LINE_BYTES = 128;
 /** The session cookie: this many random bytes, written as twice as many hex digits. */
-export const COOKIE_BYTES = 16;
+export const COOKIE_BYTES = SESSION_ID_BYTES;
 
 const ROUTE_HANDSHAKE1 = 1;
 const ROUTE_HANDSHAKE2 = 2;
@@ -78,28 +91,21 @@ const LF = 10;
 const SP = 32;
 const TAB = 9;
 
-/** The error answers (reason phrases as RFC 9110 names them). */
-function reason(status: number): string {
+/** The reason phrases of the answers (as RFC 9110 names them): KLAP's, and the owner's page's. */
+export function reason(status: number): string {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     default: return "Error";
   }
-}
-
-const HEX = "0123456789abcdef";
-
-function hexOf(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i] >> 4] + HEX[bytes[i] & 15];
-  return s;
 }
 
 /** A hex digit's value, or -1. */
@@ -236,7 +242,7 @@ class Sealer implements ByteSink {
 }
 
 /** One session: a handshake waiting for its handshake2 (its seeds), or established (its KlapSession). */
-class Slot {
+class Slot implements Keyed {
   session: KlapSession | null = null;
   used: number;
   /** The cookie (COOKIE_BYTES), then the auth hash it was made with (a session made under other credentials is refused): one array. */
@@ -257,26 +263,22 @@ class Slot {
   authHash(): Uint8Array {
     return this.bytes.subarray(COOKIE_BYTES);
   }
-}
 
-/** Whether bytes[at, at + b.length) equals b, in time independent of where they differ. */
-function sameAt(bytes: Uint8Array, at: number, b: Uint8Array): boolean {
-  if (bytes.length - at < b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) diff |= bytes[at + i] ^ b[i];
-  return diff === 0;
+  established(): boolean {
+    return this.session !== null;
+  }
 }
 
 export class KlapServer {
   private http: TcpListenerPort | null = null;
   readonly connections: ConnectionSet<KlapConnection>;
-  private readonly slots: Slot[] = [];
+  private readonly slots: SessionTable<Slot>;
   /** Handshake budgets, per client address and for the whole plug (limits.ts, budgets). */
-  private readonly handshakeRows: Float64Array;
-  /** Handshakes refused over budget since the last one let in (logged then). */
-  private handshakesRefused = 0;
+  private readonly handshakes: HandshakeBudget;
   /** Encrypts every answer, a part at a time. */
   readonly sealer: Sealer;
+  /** Requests on this listener that are not KLAP's go there (undefined: 404, as before). */
+  other: OtherRequests | undefined = undefined;
 
   constructor(
     readonly kasa: KasaServer,
@@ -285,8 +287,9 @@ export class KlapServer {
     readonly limits: Limits,
   ) {
     this.connections = new ConnectionSet<KlapConnection>(ports.timers, ports.now, limits.klapConnections);
+    this.slots = new SessionTable<Slot>(keys, ports.now, limits, limits.klapSessions);
     this.sealer = new Sealer(ports.crypto, limits.answerBufferBytes);
-    this.handshakeRows = budgets(limits.klapHandshakeSenders, limits.klapSenderHandshakes, limits.klapHandshakes, ports.now());
+    this.handshakes = new HandshakeBudget(limits, ports.now, ports.log, "klap", "handshake");
   }
 
   /** Serves KLAP on this listener (port 80 on a device). */
@@ -301,17 +304,17 @@ export class KlapServer {
     this.connections.clear();
     this.http?.close();
     this.http = null;
-    this.slots.length = 0;
+    this.slots.clear();
   }
 
   /** Forgets every session (the credentials changed or were cleared): their clients get 403 and handshake again. */
   dropSessions(): void {
-    this.slots.length = 0;
+    this.slots.clear();
   }
 
   /** Sessions kept now (handshakes waiting for their handshake2 included). */
   get sessions(): number {
-    return this.slots.length;
+    return this.slots.size;
   }
 
   log(line: string): void {
@@ -336,16 +339,7 @@ export class KlapServer {
   /** Whether a handshake1 from `address` is taken (before its body is read): 0, or the status that refuses it. */
   handshakeStatus(address: string): number {
     if (this.keys.authHash() === undefined) return 403;
-    const l = this.limits;
-    if (!budgetAdmit(this.handshakeRows, this.now(), address, l.klapSenderHandshakes, l.klapSenderHandshakesPerMinute / 60, l.klapHandshakes, l.klapHandshakesPerMinute / 60, 1)) {
-      if (this.handshakesRefused++ === 0) {
-        this.log(`klap: handshake from ${address} refused: over its budget (${l.klapSenderHandshakes}, then ${l.klapSenderHandshakesPerMinute} a minute) or the plug's`);
-      }
-      return 429;
-    }
-    if (this.handshakesRefused > 0) this.log(`klap: ${this.handshakesRefused} handshakes refused over budget`);
-    this.handshakesRefused = 0;
-    return 0;
+    return this.handshakes.admit(address) ? 0 : 429;
   }
 
   /** handshake1: the plug's seed and proof, and a new session waiting for its handshake2. */
@@ -356,16 +350,17 @@ export class KlapServer {
     const answer = klapHandshake1(this.ports.crypto, 1, localSeed, remoteSeed, authHash);
     if (answer === undefined) return c.fail(400);
     const cookie = this.ports.random(COOKIE_BYTES);
-    this.admit(new Slot(cookie, localSeed, remoteSeed, authHash, this.now()));
+    const dropped = this.slots.admit(new Slot(cookie, localSeed, remoteSeed, authHash, this.now()));
+    if (dropped !== undefined) this.log(`klap: session unused ${Math.round((this.now() - dropped.used) / 1000)} s closed for a new one: ${this.limits.klapSessions} kept`);
     c.respond(200, `Set-Cookie: TP_SESSIONID=${hexOf(cookie)};TIMEOUT=${this.limits.klapSessionSeconds}\r\n`, answer, null);
   }
 
   /** handshake2: the session is established when the client proves it knows the auth hash. */
   handshake2(c: KlapConnection, cookie: Uint8Array | null, body: Uint8Array): void {
-    const slot = this.find(cookie);
+    const slot = this.slots.find(cookie);
     if (slot === undefined || slot.session !== null || slot.localSeed === null || slot.remoteSeed === null) return c.fail(403);
-    if (!this.current(slot) || !klapHandshake2Valid(this.ports.crypto, 1, slot.localSeed, slot.remoteSeed, slot.authHash(), body)) {
-      this.remove(slot);
+    if (!this.slots.current(slot) || !klapHandshake2Valid(this.ports.crypto, 1, slot.localSeed, slot.remoteSeed, slot.authHash(), body)) {
+      this.slots.remove(slot);
       this.log(`klap: handshake2 from ${c.address} refused: wrong credentials`);
       return c.fail(403);
     }
@@ -377,15 +372,15 @@ export class KlapServer {
 
   /** The established session of this cookie (for the request's body bound), or undefined. */
   established(cookie: Uint8Array | null): KlapSession | undefined {
-    const slot = this.find(cookie);
-    return slot !== undefined && slot.session !== null && this.current(slot) ? slot.session : undefined;
+    const slot = this.slots.find(cookie);
+    return slot !== undefined && slot.session !== null && this.slots.current(slot) ? slot.session : undefined;
   }
 
   /** A request: opened, dispatched, its answer sealed with the same seq. */
   request(c: KlapConnection, cookie: Uint8Array | null, body: Uint8Array, seq: number): void {
-    const slot = this.find(cookie);
+    const slot = this.slots.find(cookie);
     const session = slot?.session;
-    if (slot === undefined || session === null || session === undefined || !this.current(slot)) return c.fail(403);
+    if (slot === undefined || session === null || session === undefined || !this.slots.current(slot)) return c.fail(403);
     const plaintext = session.open(body, seq);
     if (typeof plaintext === "string") {
       this.log(`klap: request from ${c.address} refused (${plaintext})`);
@@ -415,75 +410,17 @@ export class KlapServer {
   private answer(c: KlapConnection, session: KlapSession, seq: number, answer: Answer, effects: Effects): void {
     if (c.closed) return;
     const out = this.kasa.out;
-    const max = this.limits.klapMaxAnswerBytes;
     let signature: Uint8Array;
     let size: number;
     try {
-      size = out.measure(answer);
-      if (size > max) {
-        this.log(`klap: an answer of ${size} bytes replaced by an error (over ${max})`);
-        const error = { err_code: -5, err_msg: `answer over ${max} bytes` };
-        answer = eachMethod(answer, error);
-        size = out.measure(answer);
-        if (size > max) size = out.measure((answer = error));
-      }
+      const bounded = boundedAnswer(out, answer, this.limits.klapMaxAnswerBytes, this.ports.log, "klap");
+      answer = bounded.answer;
+      size = bounded.size;
       signature = this.sealer.signature(out, answer, size, session, seq);
     } catch (e) {
       return c.broken(e);
     }
     c.stream(answer, size, session, seq, signature, effects);
-  }
-
-  /** The slot whose cookie this is (compared in constant time), if it has not expired; expired ones are let go. */
-  private find(cookie: Uint8Array | null): Slot | undefined {
-    if (cookie === null) return undefined;
-    const now = this.now();
-    for (let i = this.slots.length - 1; i >= 0; i--) {
-      const slot = this.slots[i];
-      if (this.expired(slot, now)) this.slots.splice(i, 1);
-    }
-    for (let i = 0; i < this.slots.length; i++) if (cookie.length === COOKIE_BYTES && sameAt(this.slots[i].bytes, 0, cookie)) return this.slots[i];
-    return undefined;
-  }
-
-  /** Whether the slot was made under the credentials set now (else it is let go). */
-  private current(slot: Slot): boolean {
-    const authHash = this.keys.authHash();
-    if (authHash !== undefined && authHash.length === 16 && sameAt(slot.bytes, COOKIE_BYTES, authHash)) return true;
-    this.remove(slot);
-    return false;
-  }
-
-  private expired(slot: Slot, now: number): boolean {
-    const l = this.limits;
-    if (slot.session === null) return now - slot.created >= l.klapHandshakeMs;
-    return now - slot.created >= l.klapSessionSeconds * 1000 || now - slot.used >= l.klapSessionIdleMs;
-  }
-
-  /** Takes a new slot in, in place of an expired one, else of a handshake waiting longest, else of the session unused longest. */
-  private admit(slot: Slot): void {
-    const slots = this.slots;
-    const now = this.now();
-    for (let i = slots.length - 1; i >= 0; i--) if (this.expired(slots[i], now)) slots.splice(i, 1);
-    if (slots.length >= this.limits.klapSessions) {
-      let victim = 0;
-      for (let i = 1; i < slots.length; i++) {
-        const a = slots[i];
-        const b = slots[victim];
-        if ((a.session === null) !== (b.session === null)) {
-          if (a.session === null) victim = i;
-        } else if (a.used < b.used) victim = i;
-      }
-      const v = slots[victim];
-      if (v.session !== null) this.log(`klap: session unused ${Math.round((now - v.used) / 1000)} s closed for a new one: ${this.limits.klapSessions} kept`);
-      slots.splice(victim, 1);
-    }
-    slots.push(slot);
-  }
-
-  private remove(slot: Slot): void {
-    const i = this.slots.indexOf(slot);
-    if (i >= 0) this.slots.splice(i, 1);
   }
 }
 
@@ -525,6 +462,10 @@ class KlapConnection implements StreamHandler, Bounded {
   private answerSeq = 0;
   private streamBytes = 0;
 
+  /** The request is not KLAP's: where its bytes go (KlapServer.other's handler), and whether that was decided. */
+  private handoff: StreamHandler | null = null;
+  private decided = false;
+
   constructor(
     readonly socket: StreamSocket,
     private readonly server: KlapServer,
@@ -535,6 +476,7 @@ class KlapConnection implements StreamHandler, Bounded {
   }
 
   data(bytes: Uint8Array): void {
+    if (this.handoff !== null) return this.handoff.data(bytes);
     let i = 0;
     while (i < bytes.length && !this.closed) {
       if (this.state === BUSY) {
@@ -546,6 +488,7 @@ class KlapConnection implements StreamHandler, Bounded {
       }
       if (this.state === HEAD) {
         if (this.headBytes === 0) this.requestStart = this.server.now();
+        if (!this.requestLine && this.server.other !== undefined && this.handedOver(bytes, i)) return;
         const b = bytes[i++];
         if (++this.headBytes > this.server.limits.klapHeadBytes) return this.fail(431);
         if (b === LF) this.endLine();
@@ -560,6 +503,43 @@ class KlapConnection implements StreamHandler, Bounded {
         if (this.bodyFill === body.length) this.serve();
       }
     }
+  }
+
+  /**
+   * Whether the request now arriving is not KLAP's and went to the server's `other` (the owner's
+   * page), told first the bytes of its line read so far and then bytes[i...]: decided as soon as the
+   * line's path is known to start with /app/ or not, before the line ends (the owner's page's lines
+   * are longer than LINE_BYTES), and only once (`decided`).
+   */
+  private handedOver(bytes: Uint8Array, i: number): boolean {
+    if (this.decided) return false;
+    const line = this.line;
+    const n = this.lineFill;
+    if (n === 0 || line[0] === CR) return false; // (an empty line before a request)
+    const b = bytes[i];
+    let sp = 0;
+    while (sp < n && line[sp] !== SP) sp++;
+    let klap: boolean;
+    if (sp === n) {
+      // still in the method: undecided while it goes on (or its space comes), not KLAP's when the line ends or it is too long
+      if (b !== LF && b !== CR && n < METHOD_BYTES) return false;
+      klap = false;
+    } else {
+      const path = n - sp - 1;
+      if (path < 5 && b !== LF && b !== CR && b !== SP) return false; // too little of the path yet
+      klap = path >= 5 && matches(line, sp + 1, n, "/app/", false);
+    }
+    this.decided = true;
+    if (klap) return false;
+    const server = this.server;
+    const other = server.other as OtherRequests;
+    server.connections.release(this);
+    const handler = (this.handoff = other.accept(this.socket, this.address));
+    const replay = new Uint8Array(n + bytes.length - i);
+    replay.set(line.subarray(0, n), 0);
+    replay.set(bytes.subarray(i), n);
+    handler.data(replay);
+    return true;
   }
 
   /** A line is complete: the request line, a header, or the empty line that ends the head. */
@@ -793,19 +773,23 @@ class KlapConnection implements StreamHandler, Bounded {
     this.seq = 0;
     this.contentLength = -1;
     this.cookie = null;
+    this.decided = false;
     this.lastRequest = this.server.now();
     this.socket.resume?.();
   }
 
   writable(): void {
+    if (this.handoff !== null) return this.handoff.writable?.();
     this.resume();
   }
 
   accepting(): boolean {
+    if (this.handoff !== null) return this.handoff.accepting?.() ?? true;
     return this.state !== BUSY && !this.closed;
   }
 
   end(): void {
+    if (this.handoff !== null) return this.handoff.end();
     this.ended = true;
     if (this.state !== BUSY) this.close(false);
   }

@@ -48,7 +48,7 @@ export const MAX_KEPT_NAME_BYTES = 64;
 /** A scan older than this is repeated when the page is loaded. */
 export const SCAN_MAX_AGE_MS = 20000;
 
-const CRLF2: readonly number[] = Object.freeze([13, 10, 13, 10]);
+export const CRLF2: readonly number[] = Object.freeze([13, 10, 13, 10]);
 const CRLF: readonly number[] = Object.freeze([13, 10]);
 
 // The page's constant text (in flash on a device), in pieces of at most about 900 bytes: each is
@@ -75,10 +75,21 @@ const FORM_END =
   'title="8-63 characters, or 64 hex digits" autocomplete="off" autocapitalize="off" spellcheck="false"></label>' +
   '<label class="r" hidden><input type="checkbox" id="v"> Show password</label>' +
   "<small>8-63 characters (or 64 hex digits). Leave it empty for an open network.</small>";
-/** In the KLAP modes: the owner's credentials, optional (their hash is kept; cnCloud.bind can set them later). */
-const OWNER_FIELDS =
-  "<fieldset><legend>Owner (optional)</legend><small>The username and password Home Assistant or python-kasa will ask for: " +
-  "only clients that know them control this plug. Only a hash of them is kept.</small>" +
+/**
+ * The owner's credentials, optional (their hash is kept; cnCloud.bind can set them later in the KLAP
+ * modes): the legend, then what they guard in this mode (OWNER_GUARDS), then the two fields.
+ */
+const OWNER_LEGEND = "<fieldset><legend>Owner (optional)</legend><small>";
+/** What the owner's credentials guard, by SetupPortal's `ownerUse`: KLAP, the owner's page, or both. */
+const OWNER_GUARDS: readonly string[] = Object.freeze([
+  "",
+  "The username and password Home Assistant or python-kasa will ask for: only clients that know them control this plug. ",
+  "The username and password of this plug's owner's page (on its address on your network, once joined). ",
+  "The username and password Home Assistant or python-kasa will ask for, and this plug's owner's page asks for (on its address on your network, once joined): " +
+    "only clients that know them control this plug. ",
+]);
+const OWNER_INPUTS =
+  "Only a hash of them is kept.</small>" +
   `<label>Username <input type="text" name="u" maxlength="${OWNER_FIELD_CHARS}" autocomplete="off" autocapitalize="off" spellcheck="false"></label>` +
   `<label>Password <input type="password" name="w" minlength="${MIN_OWNER_PASSWORD}" maxlength="${OWNER_FIELD_CHARS}" autocomplete="new-password"></label>` +
   `<small>At least ${MIN_OWNER_PASSWORD} characters, not the username. Leave both empty to keep what is set.</small></fieldset>`;
@@ -149,11 +160,17 @@ export class SetupPortal implements TimerTarget {
     /** The port the page is served on (80 on a device). */
     private readonly httpPort = 80,
     readonly limits: Limits = DEVICE_LIMITS,
-    /** The owner's KLAP credentials, in the secure and both modes: the form asks for them too. */
+    /** The owner's credentials (KLAP's in the secure and both modes, the owner's page's): the form asks for them too. */
     private readonly owner?: KlapOwner,
+    /** What they guard, for the form's text: 1 KLAP, 2 the owner's page, 3 both (OWNER_GUARDS). */
+    ownerUse = 1,
   ) {
     this.connections = new ConnectionSet<HttpConnection>(ports.timers, ports.now, limits.maxConnections);
+    if (owner !== undefined) (this as unknown as { ownerUse?: number }).ownerUse = ownerUse; // (no slot without an owner: an ESP8266 without crypto)
   }
+
+  /** OWNER_GUARDS' index for the form (set only with an owner). */
+  declare private readonly ownerUse?: number;
 
   now(): number {
     return this.ports.now();
@@ -388,7 +405,7 @@ export class SetupPortal implements TimerTarget {
     }
     if (step === 7) return otherNetwork(a);
     if (step === 8) return FORM_END;
-    if (step === 9 && this.owner !== undefined) return OWNER_FIELDS;
+    if (step === 9 && this.owner !== undefined) return OWNER_LEGEND + OWNER_GUARDS[this.ownerUse ?? 1] + OWNER_INPUTS;
     if (step === 9 || step === 10) {
       a.step = 11;
       return FORM_BUTTON;
@@ -714,6 +731,35 @@ function send(socket: StreamSocket, text: string): void {
 export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefined {
   const end = indexOf(bytes, CRLF2, 0);
   if (end < 0) return "incomplete";
+  const head = parseHead(bytes, end);
+  if (head === undefined || head.contentLength > MAX_FORM_BYTES) return undefined;
+  const bodyStart = end + 4;
+  if (bytes.length < bodyStart + head.contentLength) return "incomplete";
+  return { method: head.method, path: head.path, body: bytes.subarray(bodyStart, bodyStart + head.contentLength), host: head.host, origin: head.origin, referer: head.referer };
+}
+
+/** What parseHead reads of a request's line and headers. */
+export interface RequestHead {
+  method: string;
+  path: string;
+  /** Where the path starts in the bytes (after the method and its space), for readers of its query on bytes. */
+  pathAt: number;
+  contentLength: number;
+  host: string | undefined;
+  origin: string | undefined;
+  referer: string | undefined;
+  /** A Transfer-Encoding header was sent (a body this parser cannot delimit). */
+  transferEncoding: boolean;
+}
+
+/**
+ * The request line and the few headers the plug's pages read (Content-Length, Host, Origin, Referer,
+ * Transfer-Encoding; names case-insensitive; the rest ignored) from bytes[0, end), `end` the index of
+ * the CRLFCRLF that ends them; undefined when malformed. Any of Host, Origin and Referer twice is
+ * malformed: which one a check would read must not be a guess. Shared by the setup page and the
+ * owner's page (owner/owner-page.ts).
+ */
+export function parseHead(bytes: Uint8Array, end: number): RequestHead | undefined {
   const lineEnd = indexOf(bytes, CRLF, 0);
   const space1 = bytes.indexOf(32);
   const space2 = space1 < 0 ? -1 : bytes.indexOf(32, space1 + 1);
@@ -725,8 +771,7 @@ export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefi
   let host: string | undefined;
   let origin: string | undefined;
   let referer: string | undefined;
-  // headers: Content-Length, Host, Origin and Referer (names case-insensitive); the rest ignored.
-  // Any of the last three twice is malformed: which one a check would read must not be a guess.
+  let transferEncoding = false;
   let at = lineEnd + 2;
   while (at < end) {
     const next = indexOf(bytes, CRLF, at);
@@ -743,13 +788,10 @@ export function parseRequest(bytes: Uint8Array): Request | "incomplete" | undefi
     } else if (startsWithLower(bytes, at, "referer:")) {
       if (referer !== undefined) return undefined;
       referer = ascii(bytes, at + 8, next).trim();
-    }
+    } else if (startsWithLower(bytes, at, "transfer-encoding:")) transferEncoding = true;
     at = next + 2;
   }
-  if (contentLength > MAX_FORM_BYTES) return undefined;
-  const bodyStart = end + 4;
-  if (bytes.length < bodyStart + contentLength) return "incomplete";
-  return { method, path, body: bytes.subarray(bodyStart, bodyStart + contentLength), host, origin, referer };
+  return { method, path, pathAt: space1 + 1, contentLength, host, origin, referer, transferEncoding };
 }
 
 /** application/x-www-form-urlencoded on bytes: '+' is a space, %XX a byte, values decoded as UTF-8. */
@@ -783,7 +825,8 @@ function unescapeForm(bytes: Uint8Array): Uint8Array {
   return out.subarray(0, n);
 }
 
-function indexOf(bytes: Uint8Array, pattern: readonly number[], from: number): number {
+/** Where `pattern` first occurs in `bytes` from `from`, or -1 (CRLF2: the end of a request's head). */
+export function indexOf(bytes: Uint8Array, pattern: readonly number[], from: number): number {
   outer: for (let i = from; i + pattern.length <= bytes.length; i++) {
     for (let j = 0; j < pattern.length; j++) if (bytes[i + j] !== pattern[j]) continue outer;
     return i;

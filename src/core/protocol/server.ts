@@ -427,6 +427,24 @@ export class KasaServer {
  * `answer` with each method's answer replaced by `error`, in the same order under the same names (the
  * request's own strings: no key is made); a module answered with an error of its own keeps it.
  */
+/**
+ * An answer within `max` bytes of JSON text, and its size: `answer` itself, or, when it is longer,
+ * the same answer with each method's answer replaced by an error saying so (as the UDP path does),
+ * or that error alone. For the authenticated transports (KLAP, the owner's page), whose answers are
+ * streamed but bounded in time: each part the socket takes costs a pass over the answer.
+ */
+export function boundedAnswer(out: JsonOut, answer: Answer, max: number, log: LogPort, who: string): { answer: Answer; size: number } {
+  let size = out.measure(answer);
+  if (size > max) {
+    log(`${who}: an answer of ${size} bytes replaced by an error (over ${max})`);
+    const error = { err_code: -5, err_msg: `answer over ${max} bytes` };
+    answer = eachMethod(answer, error);
+    size = out.measure(answer);
+    if (size > max) size = out.measure((answer = error));
+  }
+  return { answer, size };
+}
+
 export function eachMethod(answer: Answer, error: Answer): Answer {
   if (!(answer instanceof Members)) return error;
   const out = new Members();
