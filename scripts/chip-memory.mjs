@@ -44,6 +44,7 @@ import { MAX_AWAY_RULES } from "../dist/core/modules/anti_theft.js";
 import { MAX_SCHEDULE_RULES } from "../dist/core/modules/schedule.js";
 import { env, fail as stopWith, requireSdk, root } from "./sdk.mjs";
 import { discoveryProbe, klapConnect } from "../dist/host/klap-client.js";
+import { OwnerClient } from "../dist/host/owner-client.js";
 
 const fail = (message) => stopWith(`chip memory check: ${message}`, 2);
 const args = process.argv.slice(2);
@@ -51,6 +52,8 @@ const quick = args.includes("--quick");
 const verbose = args.includes("--verbose");
 /** --census: the live set by what holds it, printed at the end of a run and where a run runs out of memory. */
 const censusWanted = args.includes("--census");
+/** --owner-page / --no-owner-page: the board's ownerPage (config.plug.ownerPage); neither: the plug's default (on in legacy and both). */
+const ownerPageFlag = args.includes("--owner-page") ? true : args.includes("--no-owner-page") ? false : undefined;
 /** The console of the run that is going on (printed with --verbose when it fails). */
 let lastPlug;
 const bisect = !args.includes("--no-bisect");
@@ -139,7 +142,7 @@ function harnessManifest(board, family) {
   const include = top.include.filter((i) => !/network\/wifi\/manifest|files\/preference\/manifest/.test(i));
   // the time from an SNTP server on this machine (scripts' own, below): no name to resolve (a
   // failed lookup left the SDK's Linux socket module a closed socket to run on about 1 run in 4)
-  const plug = { ...own.config.plug, sntp: "127.0.0.1", ...(mode !== undefined ? { mode } : {}) };
+  const plug = { ...own.config.plug, sntp: "127.0.0.1", ...(mode !== undefined ? { mode } : {}), ...(ownerPageFlag !== undefined ? { ownerPage: ownerPageFlag } : {}) };
   // the simulator's meter needs a load: a 1 kW constant one (the chip's driver decodes a simulated chip; see docs/MEMORY.md)
   if (plug.meter) plug.meter = { chip: plug.meter.chip, load: 1000 };
   return {
@@ -354,6 +357,7 @@ async function setupPage() {
   if (!/^HTTP\/1\.1 200/.test(page) || !/<form/.test(page)) throw new Error(`the setup page did not come: ${page.slice(0, 120)}`);
   // (the page is written in pieces as the socket has room: nothing may come twice or go missing)
   if (!/<\/body><\/html>$/.test(page) || page.indexOf("</html>") !== page.length - 7) throw new Error(`the setup page did not end where it should: ${page.slice(-120)}`);
+  const ownerFields = /name="u"/.test(page);
   const dns = createSocket("udp4");
   const answered = new Promise((r) => dns.once("message", r));
   // id 0x1234, one question: connectivitycheck.gstatic.com A IN
@@ -362,6 +366,7 @@ async function setupPage() {
   const reply = await Promise.race([answered, sleep(3000).then(() => undefined)]);
   dns.close();
   if (reply === undefined) throw new Error("the captive DNS did not answer");
+  return ownerFields;
 }
 
 /** The setup page's form posted with the home network and, in the KLAP modes, the owner's credentials (fields u and w), as a phone on the setup network does. */
@@ -579,9 +584,9 @@ async function scenario(program, board, heap) {
   try {
     await plug.until(() => / ready, relay /.test(plug.console), 20000, "the plug did not boot");
     await plug.until(() => /setup page at/.test(plug.console), 10000, "no setup page");
-    await setupPage();
-    if (klapMode) {
-      // the KLAP modes: the home network and the owner's credentials from the setup page's form
+    const ownerFields = await setupPage();
+    if (klapMode || ownerFields) {
+      // the KLAP modes, and the owner's page: the home network and the owner's credentials from the setup page's form
       await joinFromSetupPage();
       await plug.until(() => /KLAP credentials set on the setup page/.test(plug.console), 5000, "the owner's credentials were not set");
     } else {
@@ -628,6 +633,7 @@ async function scenario(program, board, heap) {
       klapHog.close();
       await klapCases(plug, klapClient);
     }
+    result.ownerPage = await ownerCases(plug);
     result.good = good;
     await sleep(1100);
     const all = samples(plug.console);
@@ -651,6 +657,64 @@ async function scenario(program, board, heap) {
   if (plug.aborted) throw new Error(plug.aborted);
   if (end !== null) [result.peakSlots, result.peakChunks, , result.reserved] = end.slice(1).map(Number);
   return result;
+}
+
+/** One HTTP exchange with the plug's page port on a connection of its own: status and body (Connection: close). */
+function pageExchange(path, body, headers = {}) {
+  return new Promise((resolve) => {
+    const s = createConnection(HTTP_PORT, "127.0.0.1");
+    const chunks = [];
+    const done = () => {
+      const text = Buffer.concat(chunks).toString("latin1");
+      const at = text.indexOf("\r\n\r\n");
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text: at < 0 ? "" : text.slice(at + 4) });
+    };
+    s.on("data", (d) => chunks.push(d));
+    s.on("end", done);
+    s.on("error", done);
+    const bytes = typeof body === "string" ? Buffer.from(body) : Buffer.from(body ?? []);
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    const origin = headers.Origin === undefined ? `Origin: http://127.0.0.1:${HTTP_PORT}\r\n` : "";
+    s.write(`${body === undefined ? "GET" : "POST"} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${HTTP_PORT}\r\n${body === undefined ? "" : origin}${extra}Connection: close\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+    if (bytes.length > 0) s.write(bytes);
+    setTimeout(() => (s.destroy(), done()), 8000);
+  });
+}
+
+/**
+ * The owner's page, once joined, when the plug serves it (legacy and both modes unless the board
+ * turns it off): the page, a log-in with the credentials the setup page set, the status, every
+ * rule table listed (full: the largest answers), the relay switched, 50 requests, an update refused
+ * (no slot in the harness), a wrong password and a cross-site request refused. The session stays
+ * open for the live set. Returns the page's bytes, or 0 when it is off.
+ */
+async function ownerCases(plug) {
+  const page = await pageExchange("/");
+  if (page.status !== 200 || !/<\/html>$/.test(page.text)) {
+    if (ownerPageFlag === true) throw new Error(`the owner's page did not come: ${page.status}`);
+    return 0;
+  }
+  const owner = new OwnerClient((path, body, headers) => pageExchange(path, body, headers));
+  const login = await owner.login(OWNER.username, OWNER.password);
+  if (login !== 200) throw new Error(`owner's page: the owner's log-in got ${login}`);
+  const expectOk = async (what, r) => {
+    if (r.status !== 200) throw new Error(`owner's page: ${what} got ${r.status} ${r.text.slice(0, 120)}`);
+    return JSON.parse(r.text);
+  };
+  await expectOk("status", await owner.status());
+  for (const request of [{ schedule: { get_rules: {} } }, { anti_theft: { get_rules: {} } }, { count_down: { get_rules: {} } }, UPDATE]) {
+    const answer = await expectOk(Object.keys(request)[0], await owner.kasa(request));
+    if (JSON.stringify(answer).includes('"err_code":-5')) throw new Error(`owner's page: an answer over its bound: ${JSON.stringify(answer).slice(0, 160)}`);
+  }
+  for (let i = 0; i < 50; i++) await expectOk("a request", await owner.kasa({ system: { set_relay_state: { state: i & 1 } } }));
+  const update = await owner.update(new Uint8Array(200));
+  if (update.status === 200 && /"accepted"/.test(update.text)) throw new Error("owner's page: a garbage update was accepted");
+  const stranger = new OwnerClient((path, body, headers) => pageExchange(path, body, headers));
+  if ((await stranger.login(OWNER.username, WRONG_PASSWORD)) !== 403) throw new Error("owner's page: a wrong password was not refused with 403");
+  const crossSite = await pageExchange(owner.next("kasa", Buffer.from("{}")), "{}", { Origin: "http://evil.example" });
+  if (crossSite.status !== 403) throw new Error(`owner's page: a cross-site request got ${crossSite.status}`);
+  await expectOk("status", await owner.status());
+  return Buffer.byteLength(page.text);
 }
 
 /**
@@ -730,7 +794,7 @@ for (const [board, family] of boards) {
   table.push({ board, family, block, atBlock, smallest });
 }
 
-console.log("\n| board | block | at block | smallest block that passes | first boot stack | boot stack | serving stack | live set, full tables (slots / chunk bytes / KB) | peak slots / chunks while serving | update answer | settings sector used |");
+console.log("\n| board | block | at block | smallest block that passes | first boot stack | boot stack | serving stack | live set, full tables (slots / chunk bytes / KB) | peak slots / chunks while serving | update answer | owner's page | settings sector used |");
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const { board, block, atBlock, smallest: s } of table) {
   // the stack and live set of the run at the board's block, or of the smallest block that passed
@@ -738,7 +802,7 @@ for (const { board, block, atBlock, smallest: s } of table) {
   const verdict = atBlock.pass ? "pass" : `FAIL: ${atBlock.why}`;
   const stackOf = CREATION[BOARDS.find(([b]) => b === board)[1]].stack;
   const live = r.pass ? `${r.liveSlots} / ${r.liveChunks} / ${((r.liveSlots * 16 + r.liveChunks) / 1024).toFixed(1)}` : "-";
-  console.log(`| ${board} | ${block} | ${verdict} | ${s ? `${s.heap} (${(s.heap / 1024).toFixed(2)} KB)` : "none"} | ${r.pass ? `${r.firstBootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.bootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.servingStack}/${stackOf}` : "-"} | ${live} | ${r.pass ? `${r.servingSlots} / ${r.servingChunks}` : "-"} | ${r.pass ? r.updateBytes : "-"} | ${r.pass ? `${r.sectorBytes} / 4096` : "-"} |`);
+  console.log(`| ${board} | ${block} | ${verdict} | ${s ? `${s.heap} (${(s.heap / 1024).toFixed(2)} KB)` : "none"} | ${r.pass ? `${r.firstBootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.bootStack}/${stackOf}` : "-"} | ${r.pass ? `${r.servingStack}/${stackOf}` : "-"} | ${live} | ${r.pass ? `${r.servingSlots} / ${r.servingChunks}` : "-"} | ${r.pass ? r.updateBytes : "-"} | ${r.pass ? (r.ownerPage ? `on (${r.ownerPage} B)` : "off") : "-"} | ${r.pass ? `${r.sectorBytes} / 4096` : "-"} |`);
 }
 const esp = table.filter((t) => t.family === "esp");
 const target = esp.every((t) => t.smallest !== undefined && t.smallest.heap <= TARGET);

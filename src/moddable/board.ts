@@ -36,6 +36,11 @@ export interface BoardConfig {
    * and `mode` is then ignored (docs/MEMORY.md: a KLAP answer needs 364 stack slots of the 256 there).
    */
   klap?: boolean | string;
+  /**
+   * The owner's page (src/core/owner): true or false; absent: on in the legacy and both modes, off in
+   * secure. It needs the crypto port (MD5 and SHA-256), which the plug then gets in every mode.
+   */
+  ownerPage?: boolean | string;
   /** The energy meter chip and its pins (src/moddable/meter.ts); absent: no meter. */
   meter?: MeterBoardConfig;
   /**
@@ -138,6 +143,11 @@ export function firmwareVersion(value: unknown): string | undefined {
     if (c < 0x20 || c > 0x7e) return undefined;
   }
   return value;
+}
+
+/** The board's ownerPage: true, false, or undefined (the plug's default for its mode). */
+export function ownerPage(value: unknown): boolean | undefined {
+  return value === undefined ? undefined : yes(value);
 }
 
 export function yes(value: unknown): boolean {

@@ -8,10 +8,10 @@
 
 import { DEVICE_LIMITS, withOverrides } from "../core/limits.js";
 import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core/plug.js";
-import type { RestartPort, UpdatePort } from "../ports/ports.js";
+import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
 import { createUpdates } from "moddable/plug-update"; // update-esp32 or update-none: likewise
-import { boardConfig, buildSetting, firmwareVersion, pin, plugMode, powerOn, unlessNo, updateKey, yes, type BoardConfig } from "./board.js";
+import { boardConfig, buildSetting, firmwareVersion, ownerPage, pin, plugMode, powerOn, unlessNo, updateKey, yes, type BoardConfig } from "./board.js";
 import { ModdableCrypto, type P256Factory } from "./crypto.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore, type Preferences } from "./store.js";
@@ -29,13 +29,6 @@ function traceLine(line: string): void {
 }
 
 /**
- * The ports and options of signed updates (src/core/update; the plug's `update` port, `updateKey`
- * and `firmwareVersion`), declared here until plug.ts's own declarations are on this branch.
- */
-type UpdatePorts = PlugPorts & { update?: UpdatePort };
-type UpdateOptions = PlugOptions & { updateKey?: Uint8Array; firmwareVersion?: string };
-
-/**
  * KLAP's ports: the discovery socket, and the setup page's listener (port 80 on a device), which
  * KLAP serves on while the setup network is down (a listener opens again when listened on after a
  * close). A function of its own: the constructor's frame does not carry them.
@@ -50,7 +43,7 @@ function addKlapPorts(ports: PlugPorts, http: ModdableTcpListener): void {
  * port, and the owner's key when the build has one (else every image is refused, said on the log).
  * Returns the signature check for the crypto port, undefined without updates.
  */
-function addUpdatePorts(ports: UpdatePorts): P256Factory | undefined {
+function addPlugPorts(ports: PlugPorts): P256Factory | undefined {
   const updates = createUpdates(traceLine);
   if (updates === undefined) return undefined;
   // the port even without a key: a new image on trial still confirms itself (or rolls back)
@@ -68,7 +61,7 @@ export class Firmware implements RestartPort {
    * function uses, module imports included, onto the stack when it is called). A rebuild reuses
    * them: the listeners open again when listened on.
    */
-  readonly ports: UpdatePorts;
+  readonly ports: PlugPorts;
   private readonly board: BoardConfig;
   /** The setup page's port, for the options (the page's address names it when it is not 80). */
   private readonly httpPort: number;
@@ -81,7 +74,7 @@ export class Firmware implements RestartPort {
     this.board = board;
     this.httpPort = pin(board.httpPort) ?? io.httpPort;
     const http = new ModdableTcpListener(this.httpPort);
-    const ports: UpdatePorts = {
+    const ports: PlugPorts = {
       relay: io.relay,
       led: io.led,
       button: io.button,
@@ -100,13 +93,15 @@ export class Firmware implements RestartPort {
       log: traceLine,
       meter: io.meter,
     };
-    const p256 = addUpdatePorts(ports);
+    const p256 = addPlugPorts(ports);
     // a legacy plug (the default) makes nothing of KLAP: no discovery socket, not even the ports'
     // fields for them; and no crypto unless it checks signed updates
     const klap = plugMode(board.mode, board.klap) !== "legacy";
     if (klap) addKlapPorts(ports, http);
     else if (plugMode(board.mode) !== "legacy") traceLine(`mode ${String(board.mode)} is not for this chip: KLAP does not fit an ESP8266 (docs/KLAP.md), so the plug runs legacy`);
-    if (klap || p256 !== undefined) ports.crypto = new ModdableCrypto(p256);
+    // the owner's page needs MD5 and SHA-256: on unless the board turns it off (or runs secure without asking for it)
+    const page = ownerPage(board.ownerPage) ?? plugMode(board.mode, board.klap) !== "secure";
+    if (klap || p256 !== undefined || page) ports.crypto = new ModdableCrypto(p256);
     this.ports = ports;
   }
 
@@ -123,7 +118,7 @@ export class Firmware implements RestartPort {
     this.boot();
   }
 
-  private options(): UpdateOptions {
+  private options(): PlugOptions {
     const board = this.board;
     return {
       // only with a port to take them (update-none: no updates on this platform)
@@ -135,6 +130,7 @@ export class Firmware implements RestartPort {
       limits: withOverrides(DEVICE_LIMITS, board.limits, traceLine),
       presenceLock: unlessNo(board.presenceLock),
       mode: plugMode(board.mode, board.klap),
+      ownerPage: ownerPage(board.ownerPage),
       // KLAP listens on the setup page's listener: its port (8080 in the simulator) is the one
       // discovery advertises, and the one the page shares with it
       klapPort: this.httpPort,
