@@ -39,7 +39,7 @@ export class MapStore implements KeyValuePort {
   }
 }
 
-class FixedClock implements ClockPort {
+export class FixedClock implements ClockPort {
   mono = MONOTONIC_START_MS;
   now() {
     return FIXED_NOW_MS;
@@ -53,7 +53,7 @@ class FixedClock implements ClockPort {
 }
 
 /** Timers that never fire: they are only queued (and removed again by cancel). */
-class QueuedTimers implements TimerPort {
+export class QueuedTimers implements TimerPort {
   private next = 1;
   readonly pending = new Map<number, (() => void) | TimerTarget>();
   after(_ms: number, callback: (() => void) | TimerTarget): TimerHandle {
@@ -70,7 +70,7 @@ class QueuedTimers implements TimerPort {
 }
 
 /** Provisioned on "HomeNetwork": every join connects at once; save/forget change what is saved. */
-class FixedWifi implements WifiPort {
+export class FixedWifi implements WifiPort {
   private listener: (event: WifiEvent, detail?: string) => void = () => {};
   private network: SavedNetwork | undefined = { ssid: "HomeNetwork", keyType: 3 };
   private signal = 0;

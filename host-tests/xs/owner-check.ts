@@ -6,87 +6,14 @@
 import { createPlug } from "../../src/core/plug.js";
 import { DEVICE_LIMITS } from "../../src/core/limits.js";
 import { utf8Decode, utf8Encode } from "../../src/core/protocol/wire/utf8.js";
-import type {
-  ClockPort, CryptoPort, DatagramPort, KeyValuePort, StreamHandler, StreamSocket, TcpListenerPort, TimerHandle, TimerPort, TimerTarget, WifiEvent, WifiPort,
-} from "../../src/ports/ports.js";
+import type { CryptoPort, DatagramPort, StreamHandler, StreamSocket, TcpListenerPort } from "../../src/ports/ports.js";
+// (the XS check's deterministic ports; importing entry.ts also installs its driver's globals, which
+// owner-entry.ts's serveDriver, run after its imports, replaces)
+import { FixedClock, FixedWifi, MapStore, QueuedTimers } from "./entry.js";
 
 const HOST = "192.168.1.50";
 const USER = "owner@example.com";
 const PASSWORD = "plug-owner-secret-4812";
-
-class Store implements KeyValuePort {
-  private readonly values = new Map<string, string>();
-  read(key: string) {
-    return this.values.get(key);
-  }
-  write(key: string, value: string) {
-    this.values.set(key, value);
-    return true;
-  }
-  remove(key: string) {
-    this.values.delete(key);
-  }
-  keys() {
-    return [...this.values.keys()];
-  }
-}
-
-class Clock implements ClockPort {
-  mono = 1000;
-  now() {
-    return 1717243200000;
-  }
-  monotonic() {
-    return this.mono;
-  }
-  synced() {
-    return true;
-  }
-}
-
-class Timers implements TimerPort {
-  private next = 1;
-  after(_ms: number, _callback: (() => void) | TimerTarget): TimerHandle {
-    return this.next++;
-  }
-  every(ms: number, callback: (() => void) | TimerTarget): TimerHandle {
-    return this.after(ms, callback);
-  }
-  cancel() {}
-}
-
-class Wifi implements WifiPort {
-  private listener: (event: WifiEvent) => void = () => {};
-  mac() {
-    return new Uint8Array([0x50, 0xc7, 0xbf, 0x5b, 0x57, 0x7e]);
-  }
-  listen(l: (event: WifiEvent) => void) {
-    this.listener = l;
-  }
-  scan() {}
-  rssi() {
-    return -48;
-  }
-  join() {
-    this.listener("connected");
-  }
-  disconnect() {}
-  save() {
-    return true;
-  }
-  saved() {
-    return { ssid: "HomeNetwork", keyType: 3 as const };
-  }
-  forget() {}
-  openAccessPoint() {}
-  closeAccessPoint() {}
-  accessPointAddress() {
-    return "192.168.4.1";
-  }
-  accessPointClient() {
-    return false;
-  }
-}
 
 class Listener implements TcpListenerPort {
   accept: ((socket: StreamSocket, address: string) => StreamHandler) | null = null;
@@ -182,8 +109,8 @@ export class OwnerScenario {
     let draws = 0;
     this.plug = createPlug(
       {
-        relay: { set: (on) => void (this.relay = on) }, led: { set() {} }, button: { listen() {} }, clock: new Clock(), timers: new Timers(), store: new Store(),
-        wifi: new Wifi(), tcp: { listen() {}, close() {} }, udp: none, http: this.listener, dns: none,
+        relay: { set: (on) => void (this.relay = on) }, led: { set() {} }, button: { listen() {} }, clock: new FixedClock(), timers: new QueuedTimers(), store: new MapStore(),
+        wifi: new FixedWifi(), tcp: { listen() {}, close() {} }, udp: none, http: this.listener, dns: none,
         random: (n) => new Uint8Array(n).map((_, i) => (i * 37 + 11 + 101 * ++draws) & 255), restart: { restart() {} }, log() {}, crypto,
       },
       { limits: DEVICE_LIMITS, ownerPage },

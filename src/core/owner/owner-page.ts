@@ -23,7 +23,10 @@
 //   `status`: what is not a Kasa method: the presence lock's state, the firmware's version and
 //   update state, the recent log lines (log-ring.ts). `update`: the MAC covers the Content-Length
 //   instead of the body (the image is signed by the owner's key itself: image.ts); the body is
-//   streamed into the Updater, answered {"status", "detail"}.
+//   streamed into the Updater (update/updater.ts), answered 200 {"status", "detail"} with its
+//   verdict ("accepted": it restarts the plug into the image once the answer is out), or 409
+//   {"status": "refused", "detail"} when it cannot take one (no slot, no key, busy, on trial: the
+//   body is then read and dropped).
 //
 // A sniffer on the LAN sees everything after the log-in in clear (HTTP), and can try passwords
 // offline against a log-in it saw (as against KLAP's handshake): the password must be strong
@@ -41,6 +44,14 @@
 // bounded (limits.ownerConnections, connections.ts) and timed (a head or a body that stops arriving
 // for limits.frameDeadlineMs is dropped); sessions are bounded (limits.ownerSessions) and expire
 // (KLAP's idle expiry and lifetime).
+//
+// Choices where the design left room, and why: one request per connection (a browser opens another
+// for the next request on a LAN in a millisecond; no keep-alive state, no pipelining to guard, and
+// a connection's buffers go with its answer); the log-in budget counts hellos (every guess needs
+// one); the status is a MAC'd POST like any action (the lock's state and the log are the owner's
+// business only); the seq is at most 2^31 - 1 (the MAC covers 4 bytes of it: a larger number must
+// not alias a used one); the page keeps the session's key in a variable (a reload logs out: nothing
+// in storage another script of the origin could read later).
 
 import type { CryptoPort, LogPort, RandomPort, StreamHandler, StreamSocket, TcpListenerPort, TimerPort } from "../../ports/ports.js";
 import type { Limits } from "../limits.js";
@@ -70,11 +81,13 @@ export interface OwnerPorts {
   now: () => number;
 }
 
+/** The client's and the plug's nonces. */
 export const NONCE_BYTES = 16;
+/** A session's key, a proof and a MAC: SHA-256's. */
 const KEY_BYTES = 32;
+const HASH_BYTES = 32;
 /** The largest seq a request may have (the page counts from 1). */
 const MAX_SEQ = 0x7fffffff;
-const HASH_BYTES = 32;
 
 const PAGE = 1;
 const HELLO = 2;
@@ -116,7 +129,6 @@ function startsWith(bytes: Uint8Array, at: number, end: number, text: string): b
   for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
   return true;
 }
-
 
 /**
  * One session: its id, the two nonces, its key once established, and the auth hash it was made
