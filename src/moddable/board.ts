@@ -2,6 +2,7 @@
 // live in boards/<name>/manifest.json only; this file only reads them.
 
 import config from "mc/config";
+import { hexValue } from "../core/protocol/params.js";
 
 export interface BoardConfig {
   /** Personality the firmware answers as unless one was stored. */
@@ -115,20 +116,13 @@ export function unlessNo(value: unknown): boolean {
   return !(value === false || value === 0 || value === "0" || value === "false");
 }
 
-/** A hex digit's value, -1 for any other character. */
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const lower = c | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
-}
-
 /** The update key's bytes from its hex (130 digits, 04 first); undefined when absent or not that. */
 export function updateKey(value: unknown): Uint8Array | undefined {
   if (typeof value !== "string" || value.length !== 130) return undefined;
   const key = new Uint8Array(65);
   for (let i = 0; i < 65; i++) {
-    const high = hexDigit(value.charCodeAt(2 * i));
-    const low = hexDigit(value.charCodeAt(2 * i + 1));
+    const high = hexValue(value.charCodeAt(2 * i));
+    const low = hexValue(value.charCodeAt(2 * i + 1));
     if (high < 0 || low < 0) return undefined;
     key[i] = (high << 4) | low;
   }

@@ -2,7 +2,7 @@
 // "moddable/plug-update" to this module on those platforms (update-esp32.ts on the esp32 platform,
 // which also tells io-esp.ts the level a restart left on the relay's pin).
 // The SDK's `embedded:update` is ESP32 (and macOS) only; an ESP8266's 1 MB of flash could not hold
-// a second image anyway: it is updated by serial flashing, its settings kept (docs).
+// a second image anyway: it is updated by serial flashing (docs: "Updating a plug", what a reflash keeps).
 
 import type { UpdatesFactory } from "./io.js";
 
