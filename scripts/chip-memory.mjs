@@ -142,7 +142,12 @@ function harnessManifest(board, family) {
   const include = top.include.filter((i) => !/network\/wifi\/manifest|files\/preference\/manifest/.test(i));
   // the time from an SNTP server on this machine (scripts' own, below): no name to resolve (a
   // failed lookup left the SDK's Linux socket module a closed socket to run on about 1 run in 4)
-  const plug = { ...own.config.plug, sntp: "127.0.0.1", ...(mode !== undefined ? { mode } : {}), ...(ownerPageFlag !== undefined ? { ownerPage: ownerPageFlag } : {}) };
+  // the platform's own plug settings as the device build has them (the manifest's esp platform: no
+  // KLAP, no owner's page), unless the command line asks for them to be measured anyway (--mode,
+  // --owner-page: a diagnostic of what does not fit)
+  const platform = top.platforms[family]?.config?.plug ?? {};
+  const asked = { ...(mode !== undefined ? { mode, klap: true } : {}), ...(ownerPageFlag !== undefined ? { ownerPage: ownerPageFlag } : {}) };
+  const plug = { ...platform, ...own.config.plug, sntp: "127.0.0.1", ...asked };
   // the simulator's meter needs a load: a 1 kW constant one (the chip's driver decodes a simulated chip; see docs/MEMORY.md)
   if (plug.meter) plug.meter = { chip: plug.meter.chip, load: 1000 };
   return {

@@ -144,6 +144,15 @@ export function ownerPage(value: unknown): boolean | undefined {
   return value === undefined ? undefined : yes(value);
 }
 
+/**
+ * Whether the plug will serve the owner's page (and so needs the crypto port): as the board says,
+ * else on unless the mode is secure. The manifest's esp platform says false: it does not fit an
+ * ESP8266 (docs/MEMORY.md, "The owner's page on the chip-true heap").
+ */
+export function ownerPageOn(value: unknown, mode: "legacy" | "secure" | "both"): boolean {
+  return ownerPage(value) ?? mode !== "secure";
+}
+
 export function yes(value: unknown): boolean {
   return value === true || value === 1 || value === "1" || value === "true";
 }

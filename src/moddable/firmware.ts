@@ -11,7 +11,7 @@ import { createPlug, type Plug, type PlugOptions, type PlugPorts } from "../core
 import type { RestartPort } from "../ports/ports.js";
 import { createIo } from "moddable/plug-io"; // io-esp or io-sim: the manifest picks one per platform
 import { createUpdates } from "moddable/plug-update"; // update-esp32 or update-none: likewise
-import { boardConfig, buildSetting, firmwareVersion, ownerPage, pin, plugMode, powerOn, unlessNo, updateKey, yes, type BoardConfig } from "./board.js";
+import { boardConfig, buildSetting, firmwareVersion, ownerPage, ownerPageOn, pin, plugMode, powerOn, unlessNo, updateKey, yes, type BoardConfig } from "./board.js";
 import { ModdableCrypto, type P256Factory } from "./crypto.js";
 import { ModdableTcpListener, ModdableUdp } from "./net.js";
 import { PreferenceStore, type Preferences } from "./store.js";
@@ -100,8 +100,7 @@ export class Firmware implements RestartPort {
     if (klap) addKlapPorts(ports, http);
     else if (plugMode(board.mode) !== "legacy") traceLine(`mode ${String(board.mode)} is not for this chip: KLAP does not fit an ESP8266 (docs/KLAP.md), so the plug runs legacy`);
     // the owner's page needs MD5 and SHA-256: on unless the board turns it off (or runs secure without asking for it)
-    const page = ownerPage(board.ownerPage) ?? plugMode(board.mode, board.klap) !== "secure";
-    if (klap || p256 !== undefined || page) ports.crypto = new ModdableCrypto(p256);
+    if (klap || p256 !== undefined || ownerPageOn(board.ownerPage, plugMode(board.mode, board.klap))) ports.crypto = new ModdableCrypto(p256);
     this.ports = ports;
   }
 
