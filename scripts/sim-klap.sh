@@ -11,7 +11,10 @@
 #   2. the owner's credentials and a Wi-Fi network sent by the setup page's form (POST /join), as a
 #      phone on the setup network would; the simulated radio joins, the setup page closes, KLAP opens;
 #   3. kasa --username U --password P state, on, off, state; the wrong password; no credentials;
-#      in both mode the legacy port 9999 too, in secure mode its refusal; kasa discover.
+#      in both mode the legacy port 9999 too, in secure mode its refusal; kasa discover;
+#   4. the owner's page through KLAP's listener (both mode; secure mode serves none): the page, a
+#      log-in (dist/host/owner-client.js: npm run build first), the relay, the status, an update
+#      refused (no update slot in the simulator), the wrong password.
 # Prints each command and its output; exits non-zero when an outcome is not the expected one.
 #
 # Needs: MODDABLE (and its tools on PATH), xvfb-run, unshare/nsenter (util-linux), curl, and
@@ -138,6 +141,36 @@ check "discovery: the station's address" '"ip": "127\.0\.0\.1"' "$out"
 sleep 25
 kasa --target 127.255.255.255 --username "$USER_NAME" --password "$PASSWORD" discover
 check "kasa discover finds it" 'Found 1 devices' "$out"
+
+echo "--- 4. the owner's page (through KLAP's listener on 8080: both mode serves it, secure does not)"
+echo "\$ node: GET /, log in with the owner's credentials, switch on, the status, a junk update, the wrong password"
+out="$(inside timeout 60 node --input-type=module -e '
+import { OwnerClient, fetchSend } from "'"$root"'/dist/host/owner-client.js";
+const base = "http://127.0.0.1:8080";
+const page = await fetch(base + "/");
+const text = await page.text();
+console.log("page:", page.status, text.length, "bytes", /<\/html>$/.test(text) ? "whole" : "cut");
+if (page.status !== 200) process.exit(0);
+const owner = new OwnerClient(fetchSend(base));
+console.log("log-in:", await owner.login(process.argv[1], process.argv[2]));
+console.log("switch on:", (await owner.kasa({ system: { set_relay_state: { state: 1 } } })).text);
+const info = JSON.parse((await owner.kasa({ system: { get_sysinfo: {} } })).text);
+console.log("relay_state:", info.system.get_sysinfo.relay_state);
+console.log("status:", (await owner.status()).text.replace(/"log":.*/, "...").slice(0, 300));
+const junk = await owner.update(new Uint8Array(300));
+console.log("update:", junk.status, junk.text);
+console.log("wrong password:", await new OwnerClient(fetchSend(base)).login(process.argv[1], process.argv[3]));
+' "$USER_NAME" "$PASSWORD" "$WRONG" 2>&1)"
+printf '%s\n' "$out" | sed 's/^/    /'
+if [ "$mode" = both ]; then
+  check "the page comes whole" 'page: 200 [0-9]+ bytes whole' "$out"
+  check "the owner logs in" 'log-in: 200' "$out"
+  check "and switches the relay on" 'relay_state: 1' "$out"
+  check "no update slot in the simulator" 'update: 409 .*cannot update itself' "$out"
+  check "the wrong password is refused" 'wrong password: 403' "$out"
+else
+  check "secure mode serves no owner's page" 'page: (403|404)' "$out"
+fi
 
 echo "--- the legacy port 9999"
 kasa --host 127.0.0.1 --port 9999 --type plug state
