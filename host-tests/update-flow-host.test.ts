@@ -2,13 +2,13 @@
 // plug takes a signed image, restarts into it (the relay kept on although the power-on policy says
 // off), runs it on trial until it has joined its network and answered a Kasa request on its port,
 // and keeps it; an image that never confirms itself is rolled back by the restart its confirmation
-// clock makes, and the plug runs the previous version again, relay still on. The upload here goes
-// straight to the plug's updater; the owner's page tests send it over HTTP.
+// clock makes, and the plug runs the previous version again, relay still on. Every image goes up
+// over HTTP through the owner's page, as the owner sends it.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { UpdateReceiver } from "../src/core/update/image.js";
+import { OwnerClient, fetchSend } from "../src/host/owner-client.js";
 import { FIRMWARE_STATE_FILE, HOST_FIRMWARE_VERSION } from "../src/host/update.js";
 import { VirtualPlug } from "../src/host/virtual-plug.js";
 import { HostPlugs } from "./support/host-plugs.js";
@@ -18,6 +18,7 @@ import { until } from "./support/until.js";
 
 const KEY = testKey();
 const CONFIRM_MS = 600;
+const OWNER = { username: "owner@example.com", password: "update flow password" };
 const host = new HostPlugs("plug-update-flow-");
 afterEach(() => host.stopAll());
 
@@ -36,19 +37,26 @@ async function start(lines: string[]): Promise<{ plug: VirtualPlug; dir: string 
   writeFileSync(join(dir, "saved-network.json"), JSON.stringify({ ssid: "HomeNetwork", password: "correct horse battery", keyType: 3 }), { mode: 0o600 });
   const plug = await VirtualPlug.start({
     port: 0, httpPort: 0, stateDir: dir, log: (l) => lines.push(l), rebootMs: 30, noTime: true,
-    powerOn: "off", updateKey: KEY.raw, updateConfirmMs: CONFIRM_MS,
+    powerOn: "off", updateKey: KEY.raw, updateConfirmMs: CONFIRM_MS, credentials: OWNER,
   });
   host.plugs.push(plug);
   return { plug, dir };
 }
 
-/** The upload, in 64-byte parts, then the restart it causes. */
+/** The owner's upload on the owner's page (once the plug has joined): its answer. */
+async function upload(plug: VirtualPlug, image: Uint8Array): Promise<{ status: number; text: string }> {
+  await until(() => plug.plug.context.onboarding.state === "joined", "the plug joined");
+  const owner = new OwnerClient(fetchSend(`http://127.0.0.1:${plug.httpPort}`));
+  expect(await owner.login(OWNER.username, OWNER.password)).toBe(200);
+  return owner.update(image);
+}
+
+/** An upload the plug takes, then the restart it causes. */
 async function update(plug: VirtualPlug, image: Uint8Array): Promise<void> {
-  const r = plug.plug.context.updater!.receive(image.length) as UpdateReceiver;
-  expect(r).toBeInstanceOf(UpdateReceiver);
-  for (let at = 0; at < image.length; at += 64) r.write(image.subarray(at, at + 64));
   const booted = plug.waitForBoot();
-  expect(plug.plug.context.updater!.finish(r)).toBe("accepted");
+  const answer = await upload(plug, image);
+  expect(answer.status).toBe(200);
+  expect(JSON.parse(answer.text).status).toBe("accepted");
   await booted;
 }
 
@@ -66,7 +74,7 @@ describe("an update on the host, end to end", () => {
     expect(plug.plug.context.updater!.version).toBe("1.1.0-host");
     expect(plug.relay.on).toBe(true); // kept, though the power-on policy is off
     expect(bootData(dir)).toMatchObject({ boot: "a", state: "trial" });
-    await until(() => plug.wifi.saved() !== undefined && plug.plug.context.onboarding.state === "joined", "the plug joined");
+    await until(() => plug.plug.context.onboarding.state === "joined", "the plug joined");
     expect((await askOnce(plug.port, sysinfo)).system.get_sysinfo.relay_state).toBe(1);
     await until(() => bootData(dir).state === "valid", "the new image confirmed");
     expect(lines).toContain("new firmware confirmed");
@@ -95,10 +103,9 @@ describe("an update on the host, end to end", () => {
     const { plug, dir } = await start([]);
     const other = testKey();
     const image = signedImage(new Uint8Array(Buffer.from('{"version":"9.9.9"}')), other.privateKey, "9.9.9");
+    const answer = await upload(plug, image);
+    expect(JSON.parse(answer.text)).toEqual({ status: "signature", detail: "a signature that does not verify with the owner's key" });
     const updater = plug.plug.context.updater!;
-    const r = updater.receive(image.length) as UpdateReceiver;
-    r.write(image);
-    expect(updater.finish(r)).toBe("signature");
     await new Promise((res) => setTimeout(res, 100));
     expect(plug.restarts).toBe(0);
     expect(() => readFileSync(join(dir, "firmware-a.bin"))).toThrow();
