@@ -36,7 +36,8 @@ async function inXs(): Promise<OwnerRun> {
 }
 
 describe("the owner's page in the XS engine", { timeout: TIMEOUT_MS }, () => {
-  it.skipIf(notBuilt !== undefined)("serves, logs in, acts and refuses in XS exactly as on Node", async () => {
+  it("serves, logs in, acts and refuses in XS exactly as on Node", async () => {
+    if (notBuilt !== undefined) throw notBuilt; // (CI builds the worker: the check fails, never skips, without it)
     const node = ownerRun(nodeCrypto);
     expect(node).toMatchObject({
       page: { status: 200, bytes: OWNER_PAGE.join("").length }, hello: 200, login: 200, relay: true, replay: 403, crossSite: 403, wrongPassword: 403,
@@ -45,9 +46,5 @@ describe("the owner's page in the XS engine", { timeout: TIMEOUT_MS }, () => {
     expect(JSON.parse(node.status).log).toContain("owner page: logged in from 192.168.1.20\n");
     expect(ownerRun(jsCrypto)).toEqual(node); // (the test-only crypto XS uses agrees)
     expect(await inXs()).toEqual(node);
-  });
-
-  it.runIf(notBuilt !== undefined)("has the XS engine: @agoric/xsnap's worker is built", () => {
-    throw notBuilt;
   });
 });
