@@ -87,7 +87,7 @@ describe.skipIf(executablePath === undefined)("the owner's page in headless Chro
     return page;
   }
 
-  it("logs the owner in, switches the relay, renames the plug, shows the rules, the power, the lock, the version and the log; keeps no password and sets no cookie", async () => {
+  it("logs the owner in, switches the relay, renames the plug, turns its LED off and on, shows the rules, the power, the lock, the version and the log; keeps no password and sets no cookie", async () => {
     const rule = { name: "morning", enable: 1, wday: [0, 1, 1, 1, 1, 1, 0], repeat: 1, stime_opt: 0, smin: 420, sact: 1, etime_opt: -1, emin: 0, eact: -1, year: 0, month: 0, day: 0 };
     const client = new OwnerClient(fetchSend(base(plug)));
     expect(await client.login(USER, PASSWORD)).toBe(200);
@@ -115,6 +115,12 @@ describe.skipIf(executablePath === undefined)("the owner's page in headless Chro
     await shown(async () => (await page.locator("h1").textContent()) === "Desk lamp", "the heading shows the name");
     await page.getByRole("button", { name: "Switch off" }).click();
     await until(() => !plug.relay.on, "the relay off");
+    // the LED: the box says it is on; unticked, the plug's LED setting goes off, ticked, back on
+    expect(await page.getByLabel("LED on").isChecked()).toBe(true);
+    await page.getByLabel("LED on").uncheck();
+    await until(() => plug.plug.context.device.ledOff === 1, "the LED off");
+    await page.getByLabel("LED on").check();
+    await until(() => plug.plug.context.device.ledOff === 0, "the LED on again");
     expect(await page.context().cookies()).toEqual([]);
     expect(errors).toEqual([]);
     expect(await page.evaluate<number>("sessionStorage.length + localStorage.length")).toBe(0);
