@@ -593,7 +593,7 @@ async function scenario(program, board, heap) {
     if (klapMode || ownerFields) {
       // the KLAP modes, and the owner's page: the home network and the owner's credentials from the setup page's form
       await joinFromSetupPage();
-      await plug.until(() => /KLAP credentials set on the setup page/.test(plug.console), 5000, "the owner's credentials were not set");
+      await plug.until(() => /the owner's credentials set on the setup page/.test(plug.console), 5000, "the owner's credentials were not set");
     } else {
       client = new Client();
       await client.open();

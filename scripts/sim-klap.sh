@@ -105,7 +105,7 @@ page="$(inside curl -s -m 10 -o /dev/null -w '%{http_code}' -d "$form" http://12
 echo "    HTTP $page"
 check "the form is taken" '^200$' "$page"
 for _ in $(seq 1 30); do grep -q 'setup network closed' "$log" && break; sleep 1; done
-grep -E 'KLAP credentials set|setup network closed|Wi-Fi' "$log" | sed 's/^/    /'
+grep -E "owner's credentials set|setup network closed|Wi-Fi" "$log" | sed 's/^/    /'
 
 echo "--- 3. python-kasa over KLAP"
 # In secure mode python-kasa's discovery finds KLAP only. In both mode the plug answers the legacy

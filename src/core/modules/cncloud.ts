@@ -62,7 +62,7 @@ export const cnCloudModule: Module = Object.freeze({
       if (invalid !== undefined) return invalid;
       const problem = owner.store(params.username as string, params.password as string);
       if (problem !== undefined) return saved(false);
-      plug.log(`KLAP credentials set by cnCloud.bind from ${request.client ?? "?"}`);
+      plug.log(`the owner's credentials set by cnCloud.bind from ${request.client ?? "?"}`);
       return {};
     },
     ownerLocked,

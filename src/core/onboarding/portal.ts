@@ -335,7 +335,7 @@ export class SetupPortal implements TimerTarget {
     if (ownerGiven) {
       const failed = owner.store(form.u!, form.w!);
       if (failed !== undefined) return this.form(connection, 500, `&#9888; Not sent: owner: ${escapeHtml(failed)}.`, true, "", -1, "");
-      this.ports.log("KLAP credentials set on the setup page");
+      this.ports.log("the owner's credentials set on the setup page");
     }
     // The plug leaves the setup network once this page is out (the connection hands the credentials
     // over then, or when its client goes): a page cut short would leave the phone with nothing.
