@@ -41,7 +41,7 @@ import { boundedAnswer, Effects, type KasaServer } from "../protocol/server.js";
 import type { ByteSink, JsonOut } from "../protocol/wire/json-out.js";
 import { utf8Encode } from "../protocol/wire/utf8.js";
 import { INITIAL_KEY } from "../protocol/wire/xor.js";
-import { HandshakeBudget, hexOf, SESSION_ID_BYTES, SessionTable, type Keyed } from "./sessions.js";
+import { HandshakeBudget, hexInto, hexOf, matches, seqInto, SESSION_ID_BYTES, SessionTable, type Keyed } from "./sessions.js";
 import { KLAP_HANDSHAKE2_BYTES, KLAP_SEED_BYTES, KLAP_SIGNATURE_BYTES, klapBodyBytes, klapHandshake1, klapHandshake2Valid, KlapSession } from "./klap.js";
 
 export interface KlapServerPorts {
@@ -108,30 +108,8 @@ export function reason(status: number): string {
   }
 }
 
-/** A hex digit's value, or -1. */
-function hexDigit(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  c |= 0x20;
-  return c >= 0x61 && c <= 0x66 ? c - 0x61 + 10 : -1;
-}
-
-/** Whether line[at, at + text.length) is `text` (ASCII; lowercase text matches either case when `fold`). */
-function matches(line: Uint8Array, at: number, end: number, text: string, fold: boolean): boolean {
-  if (end - at < text.length) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = line[at + i];
-    if ((fold && c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== text.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 /** Thrown by Sealer once the part of the ciphertext a pass was to write is out, caught in `send`. */
 const PART_WRITTEN: object = Object.freeze({});
-
-/** Writes big-endian `seq` into out[at, at + 4). */
-function seqInto(out: Uint8Array, at: number, seq: number): void {
-  for (let i = 0; i < 4; i++) out[at + i] = (seq >>> (24 - 8 * i)) & 0xff;
-}
 
 /**
  * Encrypts an answer's text as KlapSession.seal does (PKCS#7, AES-128-CBC under the session's key
@@ -637,12 +615,7 @@ class KlapConnection implements StreamHandler, Bounded {
       const end = at + 2 * COOKIE_BYTES;
       if (end > to || (end < to && line[end] !== 0x3b && line[end] !== SP)) return;
       const cookie = new Uint8Array(COOKIE_BYTES);
-      for (let k = 0; k < COOKIE_BYTES; k++) {
-        const hi = hexDigit(line[at + 2 * k]);
-        const lo = hexDigit(line[at + 2 * k + 1]);
-        if (hi < 0 || lo < 0) return;
-        cookie[k] = (hi << 4) | lo;
-      }
+      if (!hexInto(line, at, cookie, COOKIE_BYTES)) return;
       this.cookie = cookie;
       return;
     }

@@ -9,6 +9,7 @@
 
 import type { LogPort } from "../../ports/ports.js";
 import { budgetAdmit, budgets, type Limits } from "../limits.js";
+import { hexValue } from "../protocol/params.js";
 import type { KlapKeys } from "./klap-server.js";
 
 /** A session's id: this many random bytes, written as twice as many hex digits. */
@@ -141,6 +142,33 @@ export function sameAt(bytes: Uint8Array, at: number, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < b.length; i++) diff |= bytes[at + i] ^ b[i];
   return diff === 0;
+}
+
+/** bytes[at, at + 2n) as n bytes from hex digits (either case) into out[0, n), or false (out then partly written). */
+export function hexInto(bytes: Uint8Array, at: number, out: Uint8Array, n: number): boolean {
+  if (at + 2 * n > bytes.length) return false;
+  for (let i = 0; i < n; i++) {
+    const hi = hexValue(bytes[at + 2 * i]);
+    const lo = hexValue(bytes[at + 2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+/** Writes big-endian `seq` into out[at, at + 4) (KLAP's IV and signature, the owner's page's MAC). */
+export function seqInto(out: Uint8Array, at: number, seq: number): void {
+  for (let i = 0; i < 4; i++) out[at + i] = (seq >>> (24 - 8 * i)) & 0xff;
+}
+
+/** Whether bytes[at, at + text.length), before `end`, is `text` (ASCII; lowercase text matches either case when `fold`). */
+export function matches(bytes: Uint8Array, at: number, end: number, text: string, fold: boolean): boolean {
+  if (end - at < text.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = bytes[at + i];
+    if ((fold && c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== text.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 const HEX = "0123456789abcdef";

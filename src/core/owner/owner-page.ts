@@ -59,7 +59,6 @@ import { ConnectionSet, REFUSED, type Bounded, type Expiry } from "../protocol/c
 import type { PlugContext } from "../protocol/context.js";
 import type { Answer } from "../protocol/dispatcher.js";
 import { errorText } from "../protocol/errors.js";
-import { hexValue } from "../protocol/params.js";
 import { boundedAnswer, Effects, type KasaServer } from "../protocol/server.js";
 import type { ByteSink, JsonOut } from "../protocol/wire/json-out.js";
 import { utf8Encode } from "../protocol/wire/utf8.js";
@@ -67,7 +66,7 @@ import { INITIAL_KEY } from "../protocol/wire/xor.js";
 import { CRLF2, fromPage, indexOf, ownHost, parseHead } from "../onboarding/portal.js";
 import { UPDATE_REFUSALS, type UpdateReceiver, type UpdateStatus } from "../update/image.js";
 import { reason, type KlapKeys } from "../klap/klap-server.js";
-import { HandshakeBudget, hexOf, sameAt, SESSION_ID_BYTES, SessionTable, type Keyed } from "../klap/sessions.js";
+import { HandshakeBudget, hexInto, hexOf, matches, sameAt, seqInto, SESSION_ID_BYTES, SessionTable, type Keyed } from "../klap/sessions.js";
 import type { LogRing } from "./log-ring.js";
 import { OWNER_PAGE, OWNER_PAGE_HEAD } from "./page.js";
 
@@ -111,24 +110,6 @@ const TREE_BODY = 2;
 /** A JSON answer's header lines. */
 const JSON_FIELDS = "Content-Type: application/json\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
 
-/** bytes[at, at + 2n) as n bytes from hex digits into out[0, n), or false. */
-function hexInto(bytes: Uint8Array, at: number, out: Uint8Array, n: number): boolean {
-  if (at + 2 * n > bytes.length) return false;
-  for (let i = 0; i < n; i++) {
-    const hi = hexValue(bytes[at + 2 * i]);
-    const lo = hexValue(bytes[at + 2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (hi << 4) | lo;
-  }
-  return true;
-}
-
-/** Whether bytes[at, ...) starts with the ASCII `text`. */
-function startsWith(bytes: Uint8Array, at: number, end: number, text: string): boolean {
-  if (end - at < text.length) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
 
 /**
  * One session: its id, the two nonces, its key once established, and the auth hash it was made
@@ -331,7 +312,7 @@ export class OwnerPage {
     const session = this.sessions.find(id);
     if (session === undefined || !session.loggedIn || !this.sessions.current(session) || seq <= session.seq) return undefined;
     const q = new Uint8Array(4);
-    for (let i = 0; i < 4; i++) q[i] = (seq >>> (24 - 8 * i)) & 0xff;
+    seqInto(q, 0, seq);
     const expected = this.ports.crypto.sha256(session.key(), utf8Encode(ROUTE_NAMES[route]), q, tail);
     if (!sameAt(mac, 0, expected)) return undefined;
     session.seq = seq;
@@ -518,15 +499,15 @@ class OwnerConnection implements StreamHandler, Bounded {
 
   /** `?s=<32 hex>&q=<1-10 digits>&m=<64 hex>`, exactly, in bytes[at, stop). */
   private query(bytes: Uint8Array, at: number, stop: number): boolean {
-    if (!startsWith(bytes, at, stop, "?s=") || !hexInto(bytes, at + 3, this.id, SESSION_ID_BYTES)) return false;
+    if (!matches(bytes, at, stop, "?s=", false) || !hexInto(bytes, at + 3, this.id, SESSION_ID_BYTES)) return false;
     let i = at + 3 + 2 * SESSION_ID_BYTES;
-    if (!startsWith(bytes, i, stop, "&q=")) return false;
+    if (!matches(bytes, i, stop, "&q=", false)) return false;
     i += 3;
     let seq = 0;
     const from = i;
     while (i < stop && bytes[i] >= 0x30 && bytes[i] <= 0x39 && i - from < 10) seq = seq * 10 + (bytes[i++] - 0x30);
     // (at most 2^31 - 1: the MAC covers 4 bytes of it, and a larger number must not alias a smaller one's MAC)
-    if (i === from || seq > MAX_SEQ || !startsWith(bytes, i, stop, "&m=") || !hexInto(bytes, i + 3, this.mac, HASH_BYTES)) return false;
+    if (i === from || seq > MAX_SEQ || !matches(bytes, i, stop, "&m=", false) || !hexInto(bytes, i + 3, this.mac, HASH_BYTES)) return false;
     this.seq = seq;
     return i + 3 + 2 * HASH_BYTES === stop;
   }
@@ -715,7 +696,7 @@ function routeOf(bytes: Uint8Array, at: number, stop: number): number {
   if (stop - at === 1 || (stop - at > 1 && bytes[at + 1] === 0x3f)) return bytes[at] === 0x2f ? PAGE : 0; // "/" or "/?..."
   for (let r = HELLO; r <= UPDATE; r++) {
     const path = ROUTE_PATHS[r];
-    if (!startsWith(bytes, at, stop, path)) continue;
+    if (!matches(bytes, at, stop, path, false)) continue;
     const next = at + path.length;
     if (r < KASA ? next === stop : next < stop && bytes[next] === 0x3f) return r;
   }
