@@ -43,7 +43,7 @@ function addKlapPorts(ports: PlugPorts, http: ModdableTcpListener): void {
  * port, and the owner's key when the build has one (else every image is refused, said on the log).
  * Returns the signature check for the crypto port, undefined without updates.
  */
-function addPlugPorts(ports: PlugPorts): P256Factory | undefined {
+function addUpdatePorts(ports: PlugPorts): P256Factory | undefined {
   const updates = createUpdates(traceLine);
   if (updates === undefined) return undefined;
   // the port even without a key: a new image on trial still confirms itself (or rolls back)
@@ -93,14 +93,14 @@ export class Firmware implements RestartPort {
       log: traceLine,
       meter: io.meter,
     };
-    const p256 = addPlugPorts(ports);
+    const p256 = addUpdatePorts(ports);
     // a legacy plug (the default) makes nothing of KLAP: no discovery socket, not even the ports'
     // fields for them; and no crypto unless it checks signed updates
-    const klap = plugMode(board.mode, board.klap) !== "legacy";
-    if (klap) addKlapPorts(ports, http);
+    const mode = plugMode(board.mode, board.klap);
+    if (mode !== "legacy") addKlapPorts(ports, http);
     else if (plugMode(board.mode) !== "legacy") traceLine(`mode ${String(board.mode)} is not for this chip: KLAP does not fit an ESP8266 (docs/KLAP.md), so the plug runs legacy`);
     // the owner's page needs MD5 and SHA-256: on unless the board turns it off (or runs secure without asking for it)
-    if (klap || p256 !== undefined || ownerPageOn(board.ownerPage, plugMode(board.mode, board.klap))) ports.crypto = new ModdableCrypto(p256);
+    if (mode !== "legacy" || p256 !== undefined || ownerPageOn(board.ownerPage, mode)) ports.crypto = new ModdableCrypto(p256);
     this.ports = ports;
   }
 
