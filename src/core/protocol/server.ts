@@ -424,10 +424,6 @@ export class KasaServer {
 }
 
 /**
- * `answer` with each method's answer replaced by `error`, in the same order under the same names (the
- * request's own strings: no key is made); a module answered with an error of its own keeps it.
- */
-/**
  * An answer within `max` bytes of JSON text, and its size: `answer` itself, or, when it is longer,
  * the same answer with each method's answer replaced by an error saying so (as the UDP path does),
  * or that error alone. For the authenticated transports (KLAP, the owner's page), whose answers are
@@ -445,6 +441,10 @@ export function boundedAnswer(out: JsonOut, answer: Answer, max: number, log: Lo
   return { answer, size };
 }
 
+/**
+ * `answer` with each method's answer replaced by `error`, in the same order under the same names (the
+ * request's own strings: no key is made); a module answered with an error of its own keeps it.
+ */
 export function eachMethod(answer: Answer, error: Answer): Answer {
   if (!(answer instanceof Members)) return error;
   const out = new Members();
